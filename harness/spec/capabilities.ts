@@ -1,0 +1,49 @@
+// What each platform can do today, as data. The planner checks profiles against it so an unsupported
+// combination is a plan error that lists what is supported, before anything is started.
+import type { FaultType, StorageSpec } from './profile.ts';
+
+type Platform = 'baremetal' | 'docker' | 'kind' | 'kubernetes';
+type StorageKind = StorageSpec['kind'];
+type EngineKind = 'postgres' | 'patroni';
+
+export interface PlatformCapabilities {
+  storage: StorageKind[];
+  engines: EngineKind[];
+  /** Fault types by engine kind. */
+  faults: Record<EngineKind, FaultType[]>;
+  /** Why a platform is not available at all, when that is the case. */
+  unavailable?: string;
+}
+
+export const CAPABILITIES: Record<Platform, PlatformCapabilities> = {
+  baremetal: {
+    storage: ['local'],
+    engines: ['postgres'],
+    faults: {
+      postgres: ['node-crash', 'node-hang', 'graceful-restart'],
+      patroni: [],
+    },
+  },
+  docker: {
+    storage: [],
+    engines: [],
+    faults: { postgres: [], patroni: [] },
+    unavailable: 'the docker platform is not part of this version of statebench',
+  },
+  kind: {
+    storage: [],
+    engines: [],
+    faults: { postgres: [], patroni: [] },
+    unavailable: 'the kind platform is not part of this version of statebench',
+  },
+  kubernetes: {
+    storage: [],
+    engines: [],
+    faults: { postgres: [], patroni: [] },
+    unavailable: 'the kubernetes platform is not part of this version of statebench',
+  },
+};
+
+/** Faults that act on storage rather than on a node; they need storage that can inject them. */
+export const STORAGE_FAULTS: FaultType[] = ['storage-stall', 'storage-error'];
+export const STORAGE_FAULT_CAPABLE: StorageKind[] = ['remote'];
