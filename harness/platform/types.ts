@@ -13,6 +13,8 @@ export interface TargetRuntime {
   clock: Clock;
   /** This target's directory under the run's workspace (volumes, sockets, logs). */
   stateDir: string;
+  /** This target's directory in the results (raw tool output, logs worth keeping). */
+  artifactsDir: string;
   /** Appends to events.jsonl with the target's name and the run clock. */
   event(type: string, data?: object): void;
   /** Progress line for long steps. */

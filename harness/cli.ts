@@ -1,0 +1,141 @@
+// The statebench command line. This is the one error boundary: commands throw typed errors, and
+// only here are they turned into messages and exit codes.
+import { Command, CommanderError } from 'commander';
+import { readFileSync, existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { loadProfile } from './profile/load.ts';
+import { runPlan } from './run/runner.ts';
+import { createProgress } from './run/progress.ts';
+import { doctor, formatDoctor } from './doctor.ts';
+import { clean } from './clean.ts';
+import { writeReports } from './report/write.ts';
+import { Summary } from './report/summary.ts';
+import { formatPlan } from './spec/format-plan.ts';
+import { EXIT, InterruptedError, StatebenchError } from './errors.ts';
+import { statebenchVersion } from './run/environment.ts';
+
+const EXIT_CODES_HELP = `
+Exit codes:
+  0    success: the run finished and every check passed
+  1    the run finished but a conformance check failed (see junit.xml / report.md)
+  2    usage error or invalid profile: nothing was started
+  3    something needed is missing on this machine (run \`statebench doctor\`)
+  4    the run failed (a database did not start, a workload broke)
+  130  interrupted (SIGINT/SIGTERM): cleaned up, measured results kept`;
+
+function buildProgram(setExit: (code: number) => void): Command {
+  const program = new Command('statebench')
+    .description('Benchmark and conformance harness for databases on bare metal, in containers and on Kubernetes')
+    .version(statebenchVersion())
+    .addHelpText('after', EXIT_CODES_HELP)
+    .exitOverride()
+    .showHelpAfterError();
+
+  program
+    .command('run')
+    .description('run a profile: every target, workload and fault it plans')
+    .argument('<profile>', 'profile YAML, e.g. profiles/smoke.yaml')
+    .option('--out <dir>', 'results directory (default reports/<run-id>)')
+    .option('--quiet', 'no progress output')
+    .action(async (file: string, o: { out?: string; quiet?: boolean }) => {
+      const loaded = await loadProfile(file);
+      const controller = new AbortController();
+      let signals = 0;
+      const onSignal = (sig: NodeJS.Signals) => {
+        signals++;
+        if (signals === 1) {
+          process.stderr.write(`\n${sig}: stopping, cleaning up (send again to force)…\n`);
+          controller.abort(new InterruptedError(sig));
+        } else {
+          // The second signal: teardown is already running; leave the rest to `statebench clean`.
+          process.stderr.write(`${sig} again: exiting now; run \`statebench clean\` to remove leftovers\n`);
+          process.exit(EXIT.interrupted);
+        }
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      try {
+        const outcome = await runPlan(loaded, { outDir: o.out, signal: controller.signal, progress: createProgress(process.stderr, o.quiet) });
+        process.stdout.write(`${outcome.summary.status}: report in ${join(outcome.outDir, 'report.md')}\n`);
+        setExit(outcome.exitCode);
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+    });
+
+  program
+    .command('plan')
+    .description('validate a profile and print the expanded plan; starts nothing')
+    .argument('<profile>', 'profile YAML')
+    .option('--json', 'print the plan as JSON')
+    .action(async (file: string, o: { json?: boolean }) => {
+      const { plan } = await loadProfile(file);
+      process.stdout.write(o.json ? JSON.stringify(plan, null, 2) + '\n' : formatPlan(plan));
+    });
+
+  program
+    .command('doctor')
+    .description('list the external tools statebench can use, and how to install what is missing')
+    .action(async () => {
+      process.stdout.write(`statebench ${statebenchVersion()} on node ${process.version}\n${formatDoctor(await doctor())}\n`);
+    });
+
+  program
+    .command('report')
+    .description('re-render report.md and junit.xml from a run directory')
+    .argument('<run-dir>', 'a run directory containing summary.json')
+    .action(async (dir: string) => {
+      const file = join(dir, 'summary.json');
+      if (!existsSync(file)) throw new StatebenchError(`${file} does not exist`, EXIT.usage, 'Pass a run directory written by `statebench run`.');
+      const parsed = Summary.safeParse(JSON.parse(readFileSync(file, 'utf8')));
+      if (!parsed.success) {
+        throw new StatebenchError(`${file} does not match the summary schema:\n${parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}`, EXIT.usage);
+      }
+      const files = await writeReports(resolve(dir), parsed.data);
+      process.stdout.write(files.map((f) => `wrote ${f}`).join('\n') + '\n');
+    });
+
+  program
+    .command('clean')
+    .description('remove what killed runs left behind (processes, temp dirs, mounts, containers)')
+    .option('--run <id>', 'only this run')
+    .option('--force', 'also clean runs whose statebench process is still alive')
+    .action(async (o: { run?: string; force?: boolean }) => {
+      const reports = await clean(o.run, o.force);
+      if (!reports.length) process.stdout.write('nothing to clean\n');
+      for (const r of reports) {
+        if (r.skipped) process.stdout.write(`${r.runId}: skipped: ${r.skipped}\n`);
+        else process.stdout.write(`${r.runId}: released ${r.released.length} resource(s)${r.released.map((x) => `\n  ${x}`).join('')}\n`);
+        for (const e of r.errors) process.stderr.write(`${r.runId}: could not release ${e}\n`);
+      }
+      if (reports.some((r) => r.errors.length)) setExit(EXIT.runFailed);
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  let exitCode: number = EXIT.ok;
+  const program = buildProgram((c) => (exitCode = c));
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    exitCode = errorExit(e);
+  }
+  process.exitCode = exitCode;
+}
+
+function errorExit(e: unknown): number {
+  if (e instanceof CommanderError) {
+    // Help and version are "errors" to commander; they already printed.
+    return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  }
+  if (e instanceof StatebenchError) {
+    process.stderr.write(`statebench: ${e.message}\n${e.hint ? `  ${e.hint}\n` : ''}`);
+    return e.exitCode;
+  }
+  process.stderr.write(`statebench: unexpected error: ${(e as Error)?.stack ?? e}\n`);
+  return EXIT.runFailed;
+}
+

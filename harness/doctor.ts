@@ -1,0 +1,72 @@
+// `statebench doctor`: every external tool statebench can use, whether it is here, its version,
+// what it enables and how to get it.
+import { hasTool } from './testing/tools.ts';
+import { run } from './run/exec.ts';
+
+export interface ToolStatus {
+  name: string;
+  present: boolean;
+  version?: string;
+  enables: string;
+  install: string;
+}
+
+interface ToolSpec {
+  name: string;
+  command: string;
+  versionArgs: string[];
+  enables: string;
+  install: string;
+}
+
+const TOOLS: ToolSpec[] = [
+  { name: 'fio', command: 'fio', versionArgs: ['--version'], enables: 'I/O probe with random-write IOPS (otherwise the built-in probe)', install: 'apt-get install fio' },
+  { name: 'pgbench', command: 'pgbench', versionArgs: ['--version'], enables: 'bench/ driver comparison', install: 'apt-get install postgresql-contrib (Debian) or postgresql-client' },
+  { name: 'psql', command: 'psql', versionArgs: ['--version'], enables: 'bench/ COPY comparison', install: 'apt-get install postgresql-client' },
+  { name: 'docker', command: 'docker', versionArgs: ['--version'], enables: 'docker platform', install: 'apt-get install docker.io, then start dockerd' },
+  { name: 'kind', command: 'kind', versionArgs: ['version'], enables: 'kind platform', install: 'go install sigs.k8s.io/kind@latest, or a release binary from the kind project' },
+  { name: 'kubectl', command: 'kubectl', versionArgs: ['version', '--client'], enables: 'kubernetes platform diagnostics', install: 'apt-get install kubernetes-client, or a release binary' },
+  { name: 'k6', command: 'k6', versionArgs: ['version'], enables: 'k6 runner for workloads/k6 (otherwise the built-in runner)', install: 'xk6 build --with github.com/grafana/xk6-sql --with github.com/grafana/xk6-sql-driver-postgres' },
+  { name: 'patroni', command: 'patroni', versionArgs: ['--version'], enables: 'patroni engine (HA PostgreSQL)', install: 'apt-get install patroni' },
+  { name: 'etcd', command: 'etcd', versionArgs: ['--version'], enables: 'DCS for the patroni engine', install: 'apt-get install etcd-server' },
+  { name: 'haproxy', command: 'haproxy', versionArgs: ['-v'], enables: 'haproxy access path for the patroni engine', install: 'apt-get install haproxy' },
+  { name: 'nbdkit', command: 'nbdkit', versionArgs: ['--version'], enables: 'remote storage (network block device)', install: 'apt-get install nbdkit' },
+  { name: 'nbdfuse', command: 'nbdfuse', versionArgs: ['--version'], enables: 'remote storage client side', install: 'apt-get install libnbd-bin fuse3' },
+  { name: 'losetup', command: 'losetup', versionArgs: ['--version'], enables: 'loop-mounted local and remote volumes', install: 'apt-get install mount (util-linux)' },
+];
+
+async function probe(t: ToolSpec): Promise<ToolStatus> {
+  if (!hasTool(t.command)) return { name: t.name, present: false, enables: t.enables, install: t.install };
+  let version: string | undefined;
+  try {
+    const r = await run(t.command, t.versionArgs, { timeoutMs: 10_000 });
+    version = (r.stdout || r.stderr).trim().split('\n')[0];
+  } catch {
+    version = 'present (version unknown)';
+  }
+  return { name: t.name, present: true, version, enables: t.enables, install: t.install };
+}
+
+export async function doctor(): Promise<ToolStatus[]> {
+  const tools = await Promise.all(TOOLS.map(probe));
+  const root = process.getuid?.() === 0;
+  tools.push({
+    name: 'root',
+    present: root,
+    version: root ? 'uid 0' : `uid ${process.getuid?.()}`,
+    enables: 'loop-mounted (ext4/xfs) and remote volumes, storage faults',
+    install: 'run statebench as root (e.g. in CI) for storage that mounts filesystems',
+  });
+  return tools;
+}
+
+export function formatDoctor(tools: ToolStatus[]): string {
+  const w = Math.max(...tools.map((t) => t.name.length));
+  return tools
+    .map((t) =>
+      t.present
+        ? `  ok       ${t.name.padEnd(w)}  ${t.version ?? ''}\n           ${''.padEnd(w)}  enables: ${t.enables}`
+        : `  missing  ${t.name.padEnd(w)}  enables: ${t.enables}\n           ${''.padEnd(w)}  install: ${t.install}`,
+    )
+    .join('\n');
+}

@@ -1,0 +1,52 @@
+// Latency distributions as HDR histograms (hdr-histogram-js), recorded in microseconds and reported
+// in milliseconds.
+import * as hdr from 'hdr-histogram-js';
+
+export type Histogram = hdr.Histogram;
+
+export function newHistogram(): Histogram {
+  return hdr.build({ bitBucketSize: 'packed', lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 });
+}
+
+export function recordMs(h: Histogram, ms: number): void {
+  h.recordValue(Math.max(1, Math.round(ms * 1000)));
+}
+
+export interface LatencyMs {
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  mean: number;
+  min: number;
+}
+
+const ms = (us: number) => +(us / 1000).toFixed(3);
+
+export function latencyMs(h: Histogram): LatencyMs {
+  if (h.totalCount === 0) return { p50: 0, p95: 0, p99: 0, max: 0, mean: 0, min: 0 };
+  return {
+    p50: ms(h.getValueAtPercentile(50)),
+    p95: ms(h.getValueAtPercentile(95)),
+    p99: ms(h.getValueAtPercentile(99)),
+    max: ms(h.maxValue),
+    mean: ms(h.mean),
+    min: ms(h.minNonZeroValue),
+  };
+}
+
+export function encode(h: Histogram): string {
+  return hdr.encodeIntoCompressedBase64(h);
+}
+
+export function decode(b64: string): Histogram {
+  return hdr.decodeFromCompressedBase64(b64, 'packed', false);
+}
+
+/** min/median/p95/max of plain numbers (per-second TPS, recovery times over cycles). */
+export function spread(values: number[]): { min: number; median: number; p95: number; max: number; count: number } | undefined {
+  if (!values.length) return undefined;
+  const s = [...values].sort((a, b) => a - b);
+  const at = (q: number) => s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)];
+  return { min: s[0], median: at(0.5), p95: at(0.95), max: s[s.length - 1], count: s.length };
+}

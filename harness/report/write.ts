@@ -1,0 +1,22 @@
+// Writes summary.json and the reports rendered from it. `statebench report` calls the same function.
+import { writeFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Summary } from './summary.ts';
+import { renderMarkdown } from './markdown.ts';
+import { renderJunit } from './junit.ts';
+
+async function atomicWrite(file: string, content: string): Promise<void> {
+  // Rename over the old file so an interrupt never leaves a half-written summary.
+  await writeFile(file + '.tmp', content);
+  await rename(file + '.tmp', file);
+}
+
+export async function writeReports(dir: string, summary: Summary): Promise<string[]> {
+  const files = {
+    'summary.json': JSON.stringify(summary, null, 2) + '\n',
+    'report.md': renderMarkdown(summary),
+    'junit.xml': renderJunit(summary),
+  };
+  await Promise.all(Object.entries(files).map(([name, content]) => atomicWrite(join(dir, name), content)));
+  return Object.keys(files).map((f) => join(dir, f));
+}

@@ -1,0 +1,147 @@
+// Runs a plan: for each target, provision → I/O probe → deploy → load → measured run (workload,
+// safety writer, fault schedule) → verify → teardown. Results stream to the run directory as they are
+// produced; the summary is rewritten after each target so an interrupted run still has one.
+import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { LoadedProfile } from '../profile/load.ts';
+import type { PlannedTarget } from '../spec/plan.ts';
+import { CleanupRegistry } from './cleanup.ts';
+import { RunClock, type Clock } from './clock.ts';
+import { JsonlWriter } from './jsonl.ts';
+import { Workspace, newRunId } from './workspace.ts';
+import { collectEnvironment } from './environment.ts';
+import type { Progress } from './progress.ts';
+import { platformFor } from '../platform/index.ts';
+import type { TargetRuntime } from '../platform/types.ts';
+import { workloadFor } from '../workload/index.ts';
+import type { TargetSummary, Summary } from '../report/summary.ts';
+import { SUMMARY_SCHEMA_VERSION } from '../report/summary.ts';
+import { writeReports } from '../report/write.ts';
+import { TargetSession } from './target-session.ts';
+import { EXIT, InterruptedError, StatebenchError } from '../errors.ts';
+
+export interface RunOptions {
+  outDir?: string;
+  signal: AbortSignal;
+  progress: Progress;
+}
+
+export interface RunOutcome {
+  runId: string;
+  outDir: string;
+  summary: Summary;
+  exitCode: number;
+}
+
+export async function runPlan(loaded: LoadedProfile, opts: RunOptions): Promise<RunOutcome> {
+  const { plan } = loaded;
+  const runId = newRunId();
+  const outDir = resolve(opts.outDir ?? join('reports', runId));
+  mkdirSync(outDir, { recursive: true });
+  const startedAt = new Date().toISOString();
+  writeFileSync(join(outDir, 'plan.json'), JSON.stringify({ runId, ...plan }, null, 2));
+  writeFileSync(join(outDir, 'profile.yaml'), loaded.source);
+  const environment = await collectEnvironment();
+  writeFileSync(join(outDir, 'env.json'), JSON.stringify(environment, null, 2));
+
+  const workspace = new Workspace(runId);
+  workspace.create(outDir);
+  const registry = new CleanupRegistry(workspace.journal);
+  const clock = new RunClock();
+  const events = new JsonlWriter(join(outDir, 'events.jsonl'));
+  const samples = new JsonlWriter(join(outDir, 'samples.jsonl'));
+  const event = (target: string | null, type: string, data: object = {}) =>
+    events.write({ tMs: +clock.now().toFixed(3), wall: clock.wall(), target, type, ...data });
+
+  const targets: TargetSummary[] = [];
+  const summaryOf = (status: Summary['status']): Summary => ({
+    schemaVersion: SUMMARY_SCHEMA_VERSION,
+    runId,
+    profile: plan.profile,
+    baseline: plan.baseline,
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    status,
+    environment,
+    targets,
+    malformedLines: 0,
+  });
+
+  event(null, 'run-start', { runId, profile: plan.profile, targets: plan.targets.map((t) => t.name) });
+  opts.progress.log(`statebench run ${runId}: ${plan.targets.length} target(s), results in ${outDir}`);
+  let interrupted = false;
+  try {
+    for (const target of plan.targets) {
+      if (opts.signal.aborted) break;
+      const summary = await runTarget(target, { registry, clock, workspace, outDir, event, samples, opts });
+      targets.push(summary);
+      if (summary.status === 'interrupted') interrupted = true;
+      // Each target's summary is on disk before the next target starts; should the run be killed,
+      // the summary on disk says so.
+      await writeReports(outDir, summaryOf('interrupted'));
+    }
+  } finally {
+    const errors = await registry.releaseAll((r) => opts.progress.status('teardown', r.kind, r.what));
+    for (const e of errors) event(null, 'cleanup-error', { message: e.message });
+    interrupted ||= opts.signal.aborted;
+    event(null, 'run-end', { interrupted });
+    await Promise.all([events.close(), samples.close()]);
+    if (!errors.length) rmSync(workspace.dir, { recursive: true, force: true });
+    opts.progress.done();
+  }
+
+  const status: Summary['status'] = interrupted ? 'interrupted' : targets.some((t) => t.status === 'failed') ? 'failed' : 'completed';
+  const summary = summaryOf(status);
+  await writeReports(outDir, summary);
+  const checksFailed = targets.some((t) => t.checks.some((c) => !c.passed));
+  const exitCode = interrupted ? EXIT.interrupted : status === 'failed' ? EXIT.runFailed : checksFailed ? EXIT.checksFailed : EXIT.ok;
+  return { runId, outDir, summary, exitCode };
+}
+
+interface RunContext {
+  registry: CleanupRegistry;
+  clock: Clock;
+  workspace: Workspace;
+  outDir: string;
+  event: (target: string | null, type: string, data?: object) => void;
+  samples: JsonlWriter;
+  opts: RunOptions;
+}
+
+async function runTarget(target: PlannedTarget, ctx: RunContext): Promise<TargetSummary> {
+  const artifactsDir = join(ctx.outDir, 'targets', target.slug);
+  mkdirSync(artifactsDir, { recursive: true });
+  const stateDir = ctx.workspace.path(target.slug);
+  mkdirSync(stateDir, { recursive: true, mode: 0o755 });
+  const rt: TargetRuntime = {
+    registry: ctx.registry,
+    clock: ctx.clock,
+    stateDir,
+    artifactsDir,
+    event: (type, data) => ctx.event(target.name, type, data),
+    status: (phase, detail) => ctx.opts.progress.status(target.name, phase, detail),
+    signal: ctx.opts.signal,
+  };
+  const session = new TargetSession(target, rt, {
+    platform: platformFor(target.platform),
+    workloads: target.workloads.map((w) => workloadFor(w)),
+    sample: (record) => ctx.samples.write({ target: target.name, ...record }),
+  });
+  rt.event('target-start', { platform: target.platform, storage: target.storage });
+  try {
+    await session.run();
+    rt.event('target-end', { status: 'completed' });
+    return session.summary('completed');
+  } catch (e) {
+    const aborted = ctx.opts.signal.aborted;
+    const message = aborted ? new InterruptedError('signal').message : (e as Error).message;
+    rt.event('target-end', { status: aborted ? 'interrupted' : 'failed', error: message });
+    if (!aborted) ctx.opts.progress.log(`target ${target.name} failed: ${message}${e instanceof StatebenchError && e.hint ? `\n  ${e.hint}` : ''}`);
+    return session.summary(aborted ? 'interrupted' : 'failed', aborted ? undefined : message);
+  } finally {
+    // Per-target teardown: the next target starts on a clean machine.
+    await session.teardown();
+    const errors = await ctx.registry.releaseAll((r) => rt.status('teardown', `${r.kind} ${r.what}`));
+    for (const err of errors) rt.event('cleanup-error', { message: err.message });
+  }
+}
