@@ -26,7 +26,7 @@ export async function loadProfile(file: string): Promise<LoadedProfile> {
 
 export function parseProfile(source: string, file = '<profile>'): LoadedProfile {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(source, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(source, { lineCounter, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length) {
     throw new ProfileError(
       file,

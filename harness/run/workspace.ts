@@ -1,6 +1,6 @@
 // Where a run's live state lives: data directories, sockets, logs, the resource journal. Everything a
 // run starts lives below one directory named by its run id, so leftovers can be found after a SIGKILL.
-import { mkdirSync, writeFileSync, readFileSync, existsSync, readdirSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync, readFileSync, existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -35,8 +35,10 @@ export class Workspace {
   }
 
   create(outDir: string): void {
-    // World-traversable: database processes run as an unprivileged user when statebench runs as root.
+    // World-traversable: database processes run as an unprivileged user when statebench runs as root,
+    // and must reach their data directories below here (a mkdtemp'd STATEBENCH_HOME is 0700).
     mkdirSync(this.dir, { recursive: true, mode: 0o755 });
+    for (const d of [statebenchHome(), runsRoot(), this.dir]) chmodSync(d, 0o755);
     const owner: Owner = { pid: process.pid, runId: this.runId, startedAt: new Date().toISOString(), outDir };
     writeFileSync(join(this.dir, 'owner.json'), JSON.stringify(owner));
   }

@@ -163,12 +163,15 @@ export class OltpTpcb implements Workload {
       recorder.stop();
     }
     const s = recorder.summary();
+    // Every committed transaction inserted one history row: the database's own count, read back, is
+    // the cross-check for the driver's count (they differ only if a commit's outcome was unknown).
+    const rows = await historyRows(conn()).catch(() => null);
     return {
       name: this.name,
       kind: this.kind,
       ...s,
       clients,
-      details: { scale, warmupTransactions, warmupMs: warmup },
+      details: { scale, warmupTransactions, warmupMs: warmup, historyRows: rows },
     };
   }
 }

@@ -1,0 +1,131 @@
+// Runs a target's fault cycles against the measured phase: each cycle at its offset, held for its
+// duration, recovered, and timed until the engine is healthy again. Events go to events.jsonl on
+// the run clock, so they line up with samples and the safety ledger.
+import type { FaultCycle } from '../spec/plan.ts';
+import type { DeployedEngine, EngineNode } from '../engine/types.ts';
+import type { Volume } from '../storage/types.ts';
+import type { Clock } from '../run/clock.ts';
+import { sleep } from '../run/clock.ts';
+import { FaultInjection } from './fault.ts';
+import { faultMode } from './modes.ts';
+
+export interface FaultRecord {
+  type: string;
+  target: string;
+  node?: string;
+  cycle: number;
+  injectedAtMs: number;
+  /** When recovery started (end of the hold). */
+  recoverAtMs: number | null;
+  /** When the engine accepted writes again. */
+  healthyAtMs: number | null;
+  state: string;
+  error?: string;
+}
+
+export interface ScheduleContext {
+  engine: DeployedEngine;
+  volumes: Volume[];
+  clock: Clock;
+  signal: AbortSignal;
+  event(type: string, data?: object): void;
+  status(phase: string, detail?: string): void;
+}
+
+async function pickNode(engine: DeployedEngine, target: string): Promise<EngineNode> {
+  if (target === 'primary') return engine.primary();
+  if (target === 'replica') {
+    const primary = await engine.primary();
+    const replicas = engine.nodes.filter((n) => n.name !== primary.name);
+    if (!replicas.length) throw new Error('no replica to fault');
+    return replicas[Math.floor(Math.random() * replicas.length)];
+  }
+  if (target === 'any') return engine.nodes[Math.floor(Math.random() * engine.nodes.length)];
+  const node = engine.nodes.find((n) => n.name === target);
+  if (!node) throw new Error(`no node ${target}`);
+  return node;
+}
+
+export class FaultSchedule {
+  readonly records: FaultRecord[] = [];
+  private active?: FaultInjection;
+  private running?: Promise<void>;
+  private readonly stopper = new AbortController();
+
+  constructor(
+    private readonly cycles: FaultCycle[],
+    private readonly ctx: ScheduleContext,
+  ) {}
+
+  /** Starts the schedule; offsets count from `originMs` (the measured phase's start). */
+  start(originMs: number): void {
+    if (this.running || !this.cycles.length) return;
+    const signal = AbortSignal.any([this.ctx.signal, this.stopper.signal]);
+    this.running = (async () => {
+      for (const cycle of this.cycles) {
+        const wait = originMs + cycle.atMs - this.ctx.clock.now();
+        try {
+          if (wait > 0) await sleep(wait, signal);
+        } catch {
+          return;
+        }
+        await this.runCycle(cycle, signal);
+        if (signal.aborted) return;
+      }
+    })();
+  }
+
+  private async runCycle(cycle: FaultCycle, signal: AbortSignal): Promise<void> {
+    const { clock, event } = this.ctx;
+    const record: FaultRecord = { type: cycle.type, target: cycle.target, cycle: cycle.cycle, injectedAtMs: clock.now(), recoverAtMs: null, healthyAtMs: null, state: 'ready' };
+    this.records.push(record);
+    try {
+      const node = await pickNode(this.ctx.engine, cycle.target);
+      record.node = node.name;
+      const volume = this.ctx.volumes[this.ctx.engine.nodes.indexOf(node)];
+      const fault = new FaultInjection(faultMode(cycle, { engine: this.ctx.engine, node, volume }));
+      this.active = fault;
+      this.ctx.status('fault', `${cycle.type} on ${node.name} (cycle ${cycle.cycle + 1})`);
+      record.injectedAtMs = clock.now();
+      event('fault-inject', { type: cycle.type, node: node.name, cycle: cycle.cycle });
+      await fault.inject();
+      event('fault-active', { type: cycle.type, node: node.name, cycle: cycle.cycle });
+      // The hold is not cut short by an interrupt's abort: cleanup() recovers right after.
+      await sleep(cycle.holdMs, signal).catch(() => {});
+      if (signal.aborted) return;
+      record.recoverAtMs = clock.now();
+      event('fault-recover', { type: cycle.type, node: node.name, cycle: cycle.cycle });
+      await fault.recover();
+      await fault.waitForRecovery(cycle.recoveryTimeoutMs);
+      record.healthyAtMs = clock.now();
+      event('fault-recovered', { type: cycle.type, node: node.name, cycle: cycle.cycle, timeToHealthyMs: Math.round(record.healthyAtMs - record.injectedAtMs) });
+    } catch (e) {
+      record.error = (e as Error).message;
+      event('fault-error', { type: cycle.type, cycle: cycle.cycle, message: record.error });
+      // A half-injected fault (inject or recover threw) is undone now, not left for teardown.
+      if (this.active?.state === 'invalid') await this.active.cleanup().catch((err) => event('fault-error', { type: cycle.type, cycle: cycle.cycle, message: `cleanup: ${(err as Error).message}` }));
+    } finally {
+      record.state = this.active?.state ?? 'invalid';
+      if (record.state !== 'active' && record.state !== 'recovering') this.active = undefined;
+    }
+  }
+
+  /** Waits for the schedule to finish (all cycles run, or stopped). */
+  async done(): Promise<void> {
+    await this.running;
+  }
+
+  /** Cancels pending cycles and recovers an active fault. Safe to call on any exit path. */
+  async stop(): Promise<void> {
+    this.stopper.abort();
+    await this.running?.catch(() => {});
+    const active = this.active;
+    this.active = undefined;
+    if (active) {
+      await active.cleanup();
+      const rec = this.records.at(-1);
+      if (rec) rec.state = active.state;
+      this.ctx.event('fault-cleanup', { type: active.mode.type, state: active.state });
+    }
+  }
+}
