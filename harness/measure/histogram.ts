@@ -42,11 +42,3 @@ export function encode(h: Histogram): string {
 export function decode(b64: string): Histogram {
   return hdr.decodeFromCompressedBase64(b64, 'packed', false);
 }
-
-/** min/median/p95/max of plain numbers (per-second TPS, recovery times over cycles). */
-export function spread(values: number[]): { min: number; median: number; p95: number; max: number; count: number } | undefined {
-  if (!values.length) return undefined;
-  const s = [...values].sort((a, b) => a - b);
-  const at = (q: number) => s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)];
-  return { min: s[0], median: at(0.5), p95: at(0.95), max: s[s.length - 1], count: s.length };
-}

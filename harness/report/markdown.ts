@@ -126,7 +126,7 @@ function recoverySection(targets: TargetSummary[], base?: TargetSummary): string
   const out = ['## Recovery', ''];
   out.push(
     table(
-      ['target', 'faults', 'recovered', 'unavailable ms min–median–p95–max', 'median vs baseline'],
+      ['target', 'faults', 'recovered', 'fault → first acknowledged write, ms: min–median–p95–max', 'median vs baseline'],
       targets.map((t) => [
         t.name,
         [...new Set(t.faults.map((f) => f.type))].join(', ') || '—',

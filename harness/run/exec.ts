@@ -3,6 +3,7 @@ import { execFile, spawn, type SpawnOptions } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
 import { StatebenchError, EXIT } from '../errors.ts';
 import type { CleanupRegistry, Registration } from './cleanup.ts';
+import { childrenOf, freeze, powerCut, thaw } from './process-tree.ts';
 
 export interface CommandResult {
   stdout: string;
@@ -124,20 +125,23 @@ export class ManagedProcess {
     return this.exitInfo;
   }
 
-  /** Signals the whole process group. */
+  /**
+   * Signals the process group. SIGSTOP, SIGCONT and SIGKILL also reach every child directly, even one
+   * that left the group (PostgreSQL's children call setsid()); other signals are the parent's to pass
+   * on — PostgreSQL's backends read SIGINT as "cancel", not "shut down".
+   */
   signal(sig: NodeJS.Signals): void {
-    try {
-      process.kill(-this.pid, sig);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
-    }
+    if (sig === 'SIGSTOP') freeze(this.pid);
+    else if (sig === 'SIGCONT') thaw(this.pid);
+    else if (sig === 'SIGKILL') for (const k of childrenOf(this.pid)) trySignal(k, sig);
+    trySignal(-this.pid, sig);
   }
 
   /** Asks politely with `sig`, then SIGKILLs the group after `graceMs`; always resumes a stopped group first. */
   async stop(sig: NodeJS.Signals = 'SIGTERM', graceMs = 10_000): Promise<Exit> {
     this.signal('SIGCONT');
     this.signal(sig);
-    const timer = new Promise<'timeout'>((r) => setTimeout(r, graceMs).unref());
+    const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), graceMs).unref());
     if ((await Promise.race([this.exited, timer])) === 'timeout') this.signal('SIGKILL');
     const exit = await this.exited;
     await waitGroupGone(this.pid, 5_000);
@@ -145,8 +149,9 @@ export class ManagedProcess {
     return exit;
   }
 
-  /** SIGKILL of the whole group, as a power cut does to a node; waits until every member is gone. */
+  /** SIGKILL of every process of the tree, as a power cut does to a node; waits until all are gone. */
   async kill(): Promise<Exit> {
+    if (this.running) await powerCut(this.pid);
     this.signal('SIGKILL');
     const exit = await this.exited;
     await waitGroupGone(this.pid, 5_000);
@@ -160,6 +165,14 @@ export class ManagedProcess {
       this.signal('SIGKILL');
       await waitGroupGone(this.pid, 5_000);
     }
+  }
+}
+
+function trySignal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
   }
 }
 

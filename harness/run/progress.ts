@@ -1,6 +1,6 @@
 // Progress on the terminal: one live line on a TTY (log-update), and on a pipe (CI logs) a line per
 // phase change plus at most one line every 10 s, so logs stay readable.
-import logUpdate from 'log-update';
+import { createLogUpdate } from 'log-update';
 
 export interface Progress {
   status(target: string, phase: string, detail?: string): void;
@@ -13,7 +13,7 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr, quie
   const elapsed = () => `${((performance.now() - t0) / 1000).toFixed(0).padStart(4)}s`;
   if (quiet) return { status() {}, log() {}, done() {} };
   if (stream.isTTY) {
-    const live = logUpdate.create(stream);
+    const live = createLogUpdate(stream);
     return {
       status: (target, phase, detail) => live(`[${elapsed()}] ${target} ${phase}${detail ? `: ${detail}` : ''}`),
       log: (line) => {

@@ -54,6 +54,7 @@ export async function runPlan(loaded: LoadedProfile, opts: RunOptions): Promise<
     events.write({ tMs: +clock.now().toFixed(3), wall: clock.wall(), target, type, ...data });
 
   const targets: TargetSummary[] = [];
+  let malformedLines = 0;
   const summaryOf = (status: Summary['status']): Summary => ({
     schemaVersion: SUMMARY_SCHEMA_VERSION,
     runId,
@@ -64,7 +65,7 @@ export async function runPlan(loaded: LoadedProfile, opts: RunOptions): Promise<
     status,
     environment,
     targets,
-    malformedLines: 0,
+    malformedLines,
   });
 
   event(null, 'run-start', { runId, profile: plan.profile, targets: plan.targets.map((t) => t.name) });
@@ -73,8 +74,9 @@ export async function runPlan(loaded: LoadedProfile, opts: RunOptions): Promise<
   try {
     for (const target of plan.targets) {
       if (opts.signal.aborted) break;
-      const summary = await runTarget(target, { registry, clock, workspace, outDir, event, samples, opts });
+      const { summary, malformed } = await runTarget(target, { registry, clock, workspace, outDir, event, samples, opts });
       targets.push(summary);
+      malformedLines += malformed;
       if (summary.status === 'interrupted') interrupted = true;
       // Each target's summary is on disk before the next target starts; should the run be killed,
       // the summary on disk says so.
@@ -108,7 +110,7 @@ interface RunContext {
   opts: RunOptions;
 }
 
-async function runTarget(target: PlannedTarget, ctx: RunContext): Promise<TargetSummary> {
+async function runTarget(target: PlannedTarget, ctx: RunContext): Promise<{ summary: TargetSummary; malformed: number }> {
   const artifactsDir = join(ctx.outDir, 'targets', target.slug);
   mkdirSync(artifactsDir, { recursive: true });
   const stateDir = ctx.workspace.path(target.slug);
@@ -131,13 +133,13 @@ async function runTarget(target: PlannedTarget, ctx: RunContext): Promise<Target
   try {
     await session.run();
     rt.event('target-end', { status: 'completed' });
-    return session.summary('completed');
+    return { summary: session.summary('completed'), malformed: session.malformedLines };
   } catch (e) {
     const aborted = ctx.opts.signal.aborted;
     const message = aborted ? new InterruptedError('signal').message : (e as Error).message;
     rt.event('target-end', { status: aborted ? 'interrupted' : 'failed', error: message });
     if (!aborted) ctx.opts.progress.log(`target ${target.name} failed: ${message}${e instanceof StatebenchError && e.hint ? `\n  ${e.hint}` : ''}`);
-    return session.summary(aborted ? 'interrupted' : 'failed', aborted ? undefined : message);
+    return { summary: session.summary(aborted ? 'interrupted' : 'failed', aborted ? undefined : message), malformed: session.malformedLines };
   } finally {
     // Per-target teardown: the next target starts on a clean machine.
     await session.teardown();

@@ -2,11 +2,16 @@
 // whether the target completed, failed or was interrupted.
 import type { PlannedTarget } from '../spec/plan.ts';
 import type { Platform, ProvisionedTarget, TargetRuntime } from '../platform/types.ts';
-import type { Workload } from '../workload/types.ts';
+import type { Workload, WorkloadRuntime } from '../workload/types.ts';
 import type { DeployedEngine } from '../engine/types.ts';
 import type { IoResult } from '../io/types.ts';
-import type { TargetSummary, WorkloadSummary } from '../report/summary.ts';
+import type { FaultSummary, SafetySummary, TargetSummary, WorkloadSummary } from '../report/summary.ts';
 import { storageLabel } from '../spec/plan.ts';
+import { FaultSchedule } from '../fault/schedule.ts';
+import { SafetyMonitor } from '../safety/monitor.ts';
+import { buildRecovery } from '../safety/recovery.ts';
+import { spread } from '../measure/spread.ts';
+import { evaluateCheck } from '../checks.ts';
 
 export interface SessionParts {
   platform: Platform;
@@ -21,6 +26,10 @@ export class TargetSession {
   private io?: IoResult;
   private platformInfo?: Record<string, unknown>;
   private readonly results: WorkloadSummary[] = [];
+  private schedule?: FaultSchedule;
+  private safetyMonitor?: SafetyMonitor;
+  private faults: FaultSummary[] = [];
+  private safety?: SafetySummary;
 
   constructor(
     private readonly target: PlannedTarget,
@@ -43,23 +52,74 @@ export class TargetSession {
     }
 
     rt.status('deploy', target.engine.kind);
-    this.engine = await this.provisioned.deployEngine();
-    this.engineVersion = await this.engine.version();
+    const engine = (this.engine = await this.provisioned.deployEngine());
+    this.engineVersion = await engine.version();
     rt.event('engine-ready', { version: this.engineVersion });
 
-    for (const workload of this.parts.workloads) {
+    const monitor = new SafetyMonitor(target.safety, () => engine.clientConn(), rt.clock, rt.artifactsDir);
+    this.schedule = new FaultSchedule(target.faults, { engine, volumes: this.provisioned.volumes, clock: rt.clock, signal: rt.signal, event: rt.event, status: rt.status });
+
+    for (const [i, workload] of this.parts.workloads.entries()) {
       rt.signal.throwIfAborted();
-      await workload.load(this.engine.clientConn(), this.workloadRuntime());
+      await workload.load(engine.clientConn(), this.workloadRuntime());
       rt.signal.throwIfAborted();
-      const engine = this.engine;
-      const result = await workload.run(() => engine.clientConn(), this.workloadRuntime());
+      if (i === 0 && monitor.enabled) {
+        rt.status('safety', 'starting the ledger writer');
+        this.safetyMonitor = monitor;
+        await monitor.start();
+      }
+      const schedule = this.schedule;
+      const result = await workload.run(() => engine.clientConn(), {
+        ...this.workloadRuntime(),
+        // Faults are scheduled against the first workload's measured phase.
+        onMeasureStart: i === 0 ? (atMs) => schedule.start(atMs) : undefined,
+      });
       this.results.push(result);
       rt.event('workload-end', { workload: workload.name, tps: result.tps, transactions: result.transactions, errors: result.errors });
+      if (i === 0) await this.finishFaults();
     }
     rt.signal.throwIfAborted();
+    await this.verify();
   }
 
-  private workloadRuntime() {
+  /** Waits for the remaining cycles (their recovery may outlast the workload) and recovers anything active. */
+  private async finishFaults(): Promise<void> {
+    if (!this.target.faults.length || !this.schedule) return;
+    this.rt.status('fault', 'waiting for the last cycle to recover');
+    await this.schedule.done();
+    await this.schedule.stop();
+  }
+
+  private async verify(): Promise<void> {
+    const { rt, target } = this;
+    const engine = this.engine!;
+    const monitor = this.safetyMonitor;
+    await monitor?.stop();
+    if (this.schedule?.records.length) {
+      const attempts = await (monitor?.attempts() ?? Promise.resolve([]));
+      const records = this.schedule.records;
+      this.faults = records.map((r, i) => ({
+        type: r.type,
+        target: r.target,
+        node: r.node,
+        cycle: r.cycle,
+        injectedAtMs: +r.injectedAtMs.toFixed(1),
+        recoveredAtMs: r.healthyAtMs === null ? null : +r.healthyAtMs.toFixed(1),
+        recovery: buildRecovery(r.injectedAtMs, attempts, { untilMs: records[i + 1]?.injectedAtMs, healthyAtMs: r.healthyAtMs }),
+        state: r.state,
+        error: r.error,
+      }));
+    }
+    if (monitor) {
+      rt.status('verify', 'reading back the ledger');
+      // Verification reads what survived: the engine must be serving again first.
+      await engine.awaitHealthy(Math.max(30_000, ...target.faults.map((f) => f.recoveryTimeoutMs)));
+      this.safety = await monitor.verify();
+      rt.event('safety-verified', { ...this.safety, lostIds: undefined });
+    }
+  }
+
+  private workloadRuntime(): WorkloadRuntime {
     return {
       clock: this.rt.clock,
       signal: this.rt.signal,
@@ -69,18 +129,18 @@ export class TargetSession {
     };
   }
 
-  get deployedEngine(): DeployedEngine | undefined {
-    return this.engine;
-  }
-
-  /** Stops the engine cleanly; the cleanup registry releases whatever remains. */
+  /** Recovers an active fault, stops the writers and the engine; the registry releases the rest. */
   async teardown(): Promise<void> {
-    await this.engine?.stop().catch((e) => this.rt.event('teardown-error', { message: (e as Error).message }));
+    const note = (what: string) => (e: unknown) => this.rt.event('teardown-error', { what, message: (e as Error).message });
+    await this.schedule?.stop().catch(note('fault'));
+    await this.safetyMonitor?.stop().catch(note('safety'));
+    await this.engine?.stop().catch(note('engine'));
   }
 
   summary(status: TargetSummary['status'], error?: string): TargetSummary {
     const t = this.target;
-    return {
+    const timeToFirstWrite = this.faults.map((f) => f.recovery.timeToFirstWriteMs);
+    const base: TargetSummary = {
       name: t.name,
       platform: t.platform,
       storage: storageLabel(t.storage),
@@ -90,9 +150,18 @@ export class TargetSession {
       error,
       io: this.io,
       workloads: this.results,
-      faults: [],
+      faults: this.faults,
+      recoveryMs: this.faults.length ? spread(timeToFirstWrite) : undefined,
+      safety: this.safety,
       checks: [],
       platformInfo: this.platformInfo,
     };
+    // A target that did not complete is not judged: its figures are partial.
+    if (status === 'completed') base.checks = t.checks.map((c) => evaluateCheck(c, base));
+    return base;
+  }
+
+  get malformedLines(): number {
+    return this.safetyMonitor?.malformedLines ?? 0;
   }
 }

@@ -5,8 +5,7 @@
 // or a recovery that replays only part of one.
 import type { ConnInfo } from '../engine/types.ts';
 import { withClient } from '../engine/pg.ts';
-import type { Clock } from '../run/clock.ts';
-import { sleep } from '../run/clock.ts';
+import { sleep, type Clock } from '../run/clock.ts';
 import type { JsonlWriter } from '../run/jsonl.ts';
 import type { SafetySummary } from '../report/summary.ts';
 import { SafetyConnection, errorText, isDefiniteRollback } from './connection.ts';
@@ -104,6 +103,8 @@ export class BankWorkload {
    */
   async prepare(conn: ConnInfo = this.o.conn()): Promise<void> {
     await withClient(conn, async (c) => {
+      // Durable whatever the server's synchronous_commit, so a crash cannot take the opening balances.
+      await c.query('set synchronous_commit = on');
       await c.query(`drop table if exists ${BANK_TABLE}`);
       await c.query(`create table ${BANK_TABLE} (id int primary key, balance bigint not null)`);
       await c.query(`insert into ${BANK_TABLE} (id, balance) select g, $1 from generate_series(1, $2) g`, [this.initialBalance, this.accounts]);

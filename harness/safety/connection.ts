@@ -10,7 +10,7 @@ import type { ConnInfo } from '../engine/types.ts';
 
 export class DeadlineExceeded extends Error {
   constructor(what: string, ms: number) {
-    super(`${what} did not finish within ${ms}ms`);
+    super(`${what} did not finish within ${Math.round(ms)}ms`);
     this.name = 'DeadlineExceeded';
   }
 }

@@ -4,13 +4,12 @@
 // there, a row whose insert definitely failed must not, and an attempt cut off mid-commit may go
 // either way. The same attempts give the recovery timeline of each fault.
 import { createHash, randomBytes } from 'node:crypto';
-import type { ConnInfo } from '../engine/types.ts';
-import { withClient } from '../engine/pg.ts';
-import type { Clock } from '../run/clock.ts';
-import { sleep } from '../run/clock.ts';
-import { JsonlWriter } from '../run/jsonl.ts';
 import { createReadStream, existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import type { ConnInfo } from '../engine/types.ts';
+import { withClient } from '../engine/pg.ts';
+import { sleep, type Clock } from '../run/clock.ts';
+import { JsonlWriter } from '../run/jsonl.ts';
 import { SafetyConnection, errorText, isDefiniteRollback, type ServerIdentity } from './connection.ts';
 
 export const LEDGER_TABLE = 'statebench_ledger';
@@ -116,6 +115,9 @@ export class LedgerWriter {
    */
   async prepare(conn: ConnInfo = this.o.conn()): Promise<void> {
     await withClient(conn, async (c) => {
+      // The setup must survive a crash whatever the server's synchronous_commit: only the measured
+      // writes should be exposed to the setting under test.
+      await c.query('set synchronous_commit = on');
       await c.query(`drop table if exists ${LEDGER_TABLE}`);
       await c.query(`create table ${LEDGER_TABLE} (
         id text primary key,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildRecovery, spread, type TimedAttempt } from './recovery.ts';
+import { buildRecovery, type TimedAttempt } from './recovery.ts';
 
 const ok = (startMs: number, endMs: number): TimedAttempt => ({ startMs, endMs, outcome: 'ok' });
 const failed = (startMs: number, endMs: number): TimedAttempt => ({ startMs, endMs, outcome: 'failed' });
@@ -68,18 +68,5 @@ describe('buildRecovery', () => {
   it('leaves unavailableMs null when nothing succeeded before the fault', () => {
     const r = buildRecovery(1_000, [failed(1_001, 1_002), ok(1_200, 1_210)]);
     expect(r).toMatchObject({ recovered: true, lastSuccessBeforeMs: null, unavailableMs: null, timeToFirstWriteMs: 210 });
-  });
-});
-
-describe('spread', () => {
-  it('gives nearest-rank figures', () => {
-    expect(spread([5, 1, 3, 2, 4])).toEqual({ min: 1, median: 3, p95: 5, max: 5, count: 5 });
-    const hundred = Array.from({ length: 100 }, (_, i) => i + 1);
-    expect(spread(hundred)).toEqual({ min: 1, median: 50, p95: 95, max: 100, count: 100 });
-  });
-
-  it('skips missing values and reports an empty set with count 0', () => {
-    expect(spread([null, 7, undefined, Number.NaN])).toEqual({ min: 7, median: 7, p95: 7, max: 7, count: 1 });
-    expect(spread([])).toEqual({ min: 0, median: 0, p95: 0, max: 0, count: 0 });
   });
 });

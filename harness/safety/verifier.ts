@@ -108,8 +108,11 @@ export function classifyLedger(attempts: Iterable<LedgerAttempt>, rowsFound: Ite
  * Every row of the ledger table, grouped by id. Index scans are switched off so the rows come from
  * the heap: a broken primary-key index could hide a duplicate from an index scan, never from this.
  */
-export async function readLedgerTable(conn: ConnInfo): Promise<RowFound[]> {
+export async function readLedgerTable(conn: ConnInfo): Promise<RowFound[] | null> {
   return withClient(conn, async (c) => {
+    // A crash can take the table itself if its creation was never flushed; that is data, not an error.
+    const exists = await c.query<{ t: string | null }>('select to_regclass($1)::text as t', [LEDGER_TABLE]);
+    if (!exists.rows[0]?.t) return null;
     await c.query('begin transaction isolation level repeatable read read only');
     await c.query('set local enable_indexscan = off');
     await c.query('set local enable_indexonlyscan = off');
@@ -127,11 +130,13 @@ export async function readLedgerTable(conn: ConnInfo): Promise<RowFound[]> {
 export type LedgerVerdict = LedgerClassification & {
   /** Ledger lines that could not be read as attempts (a torn last line after a kill is expected). */
   malformedLines: number;
+  /** The ledger table itself was gone after recovery: every acknowledged write counts as lost. */
+  tableMissing: boolean;
 };
 
 /** Reads back the table and classifies the ledger file against it. Call after the engine is healthy. */
 export async function verifyLedger(conn: ConnInfo, ledgerFile: string): Promise<LedgerVerdict> {
   const { attempts, malformed } = await readLedger(ledgerFile);
   const rows = await readLedgerTable(conn);
-  return { ...classifyLedger(attempts, rows), malformedLines: malformed };
+  return { ...classifyLedger(attempts, rows ?? []), malformedLines: malformed, tableMissing: rows === null };
 }

@@ -68,7 +68,7 @@ export function slugOf(name: string): string {
 }
 
 export const DEFAULT_SAFETY: SafetySpec = {
-  writer: { enabled: true, clients: 2, timeout: 2_000 },
+  writer: { enabled: true, clients: 2, timeout: 2_000, rate: 200 },
   bank: { enabled: false, accounts: 10, clients: 2, initialBalance: 1000 },
 };
 /** Without faults there is nothing to recover from; the ledger still runs when the profile asks for it. */

@@ -152,8 +152,13 @@ export const Safety = z.strictObject({
       clients: z.number().int().min(1).max(64).default(2),
       /** Client-side timeout; an attempt that times out during commit is indeterminate. */
       timeout: Duration.default(2_000),
+      /**
+       * Attempts per second per client while writes succeed; 0 = as fast as the server allows. Paced
+       * by default so the writer probes availability without competing with the measured workload.
+       */
+      rate: z.number().min(0).max(100_000).default(200),
     })
-    .default({ enabled: true, clients: 2, timeout: 2_000 }),
+    .default({ enabled: true, clients: 2, timeout: 2_000, rate: 200 }),
   bank: z
     .strictObject({
       enabled: z.boolean().default(false),

@@ -1,7 +1,8 @@
 // Records transaction outcomes of a measured phase: a whole-run HDR histogram, and one sample per
 // second (TPS, errors by kind, latency percentiles, the second's encoded histogram) streamed out as
 // soon as the second is over.
-import { newHistogram, recordMs, latencyMs, encode, spread, type Histogram } from '../measure/histogram.ts';
+import { newHistogram, recordMs, latencyMs, encode, type Histogram } from '../measure/histogram.ts';
+import { spread } from '../measure/spread.ts';
 
 export interface SecondSample {
   second: number;

@@ -1,0 +1,84 @@
+// The safety side of a target's run: the ledger writer and the bank run beside the workloads, and
+// after recovery both are verified. The ledger's attempts also give each fault cycle's timeline.
+import { join } from 'node:path';
+import type { ConnInfo } from '../engine/types.ts';
+import type { SafetySpec } from '../spec/profile.ts';
+import type { Clock } from '../run/clock.ts';
+import type { SafetySummary } from '../report/summary.ts';
+import { LedgerWriter, readLedger, type LedgerAttempt } from './ledger.ts';
+import { BankWorkload } from './bank.ts';
+import { verifyLedger } from './verifier.ts';
+
+export class SafetyMonitor {
+  private writer?: LedgerWriter;
+  private bank?: BankWorkload;
+  readonly ledgerFile: string;
+  malformedLines = 0;
+
+  constructor(
+    private readonly spec: SafetySpec,
+    private readonly conn: () => ConnInfo,
+    private readonly clock: Clock,
+    artifactsDir: string,
+  ) {
+    this.ledgerFile = join(artifactsDir, 'ledger.jsonl');
+  }
+
+  get enabled(): boolean {
+    return this.spec.writer.enabled || this.spec.bank.enabled;
+  }
+
+  async start(): Promise<void> {
+    const { writer, bank } = this.spec;
+    if (writer.enabled) {
+      this.writer = new LedgerWriter({
+        conn: this.conn,
+        clock: this.clock,
+        file: this.ledgerFile,
+        clients: writer.clients,
+        timeoutMs: writer.timeout,
+        ratePerClient: writer.rate || undefined,
+      });
+      await this.writer.prepare();
+    }
+    if (bank.enabled) {
+      this.bank = new BankWorkload({ conn: this.conn, clock: this.clock, accounts: bank.accounts, clients: bank.clients, initialBalance: bank.initialBalance });
+      await this.bank.prepare();
+    }
+    this.writer?.start();
+    this.bank?.start();
+  }
+
+  /** Stops writing; idempotent. */
+  async stop(): Promise<void> {
+    const w = this.writer;
+    const b = this.bank;
+    await Promise.all([w?.stop(), b?.stop()]);
+  }
+
+  /** Ledger attempts, for recovery timelines. */
+  async attempts(): Promise<LedgerAttempt[]> {
+    if (!this.writer) return [];
+    return (await readLedger(this.ledgerFile)).attempts;
+  }
+
+  /** Reads everything back; call once the engine is healthy. */
+  async verify(): Promise<SafetySummary> {
+    const conn = this.conn();
+    const counts: SafetySummary = {
+      attempted: 0, acknowledged: 0, failed: 0, indeterminate: 0, indeterminatePresent: 0, indeterminateAbsent: 0,
+      lost: 0, phantom: 0, duplicated: 0, corrupted: 0,
+    };
+    if (this.writer) {
+      const v = await verifyLedger(conn, this.ledgerFile);
+      this.malformedLines = v.malformedLines;
+      Object.assign(counts, {
+        attempted: v.attempted, acknowledged: v.acknowledged, failed: v.failed, indeterminate: v.indeterminate,
+        indeterminatePresent: v.indeterminatePresent, indeterminateAbsent: v.indeterminateAbsent,
+        lost: v.lost, phantom: v.phantom, duplicated: v.duplicated, corrupted: v.corrupted, lostIds: v.lostIds,
+      });
+    }
+    if (this.bank) counts.bank = await this.bank.finalCheck(conn);
+    return counts;
+  }
+}
