@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Workspace, isAlive, runsRoot } from './run/workspace.ts';
 import { unreleased, type ResourceRecord } from './run/cleanup.ts';
 import { StatebenchError, EXIT } from './errors.ts';
+import { releaseLeftover, findLeftoverMounts, findLeftoverLoops } from './storage/leftovers.ts';
 
 export interface CleanReport {
   runId: string;
@@ -20,6 +21,10 @@ const releasers = new Map<string, LeftoverReleaser>();
 
 export function registerLeftoverReleaser(kind: ResourceRecord['kind'], fn: LeftoverReleaser): void {
   releasers.set(kind, fn);
+}
+
+for (const kind of ['mount', 'loop', 'image-file'] as const) {
+  registerLeftoverReleaser(kind, (record, workspaceDir) => releaseLeftover(record, { workspaceDir }));
 }
 
 function cmdline(pid: number): string {
@@ -99,6 +104,19 @@ export async function cleanRun(runId: string, force = false): Promise<CleanRepor
     } catch (e) {
       report.errors.push(`${record.kind} ${record.what}: ${(e as Error).message}`);
     }
+  }
+  // Mounts and loop devices the journal does not name (a torn last line): found by where they live.
+  for (const mount of await findLeftoverMounts(ws.dir)) {
+    await releaseLeftover({ kind: 'mount', id: mount, what: mount }, { workspaceDir: ws.dir }).then(
+      () => report.released.push(`mount ${mount}`),
+      (e) => report.errors.push(`mount ${mount}: ${(e as Error).message}`),
+    );
+  }
+  for (const loop of await findLeftoverLoops(ws.dir)) {
+    await releaseLeftover({ kind: 'loop', id: loop, what: loop }, { workspaceDir: ws.dir }).then(
+      () => report.released.push(`loop ${loop}`),
+      (e) => report.errors.push(`loop ${loop}: ${(e as Error).message}`),
+    );
   }
   const stray = processesUnder(ws.dir);
   stray.forEach(killTree);

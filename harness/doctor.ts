@@ -2,6 +2,7 @@
 // what it enables and how to get it.
 import { hasTool } from './testing/tools.ts';
 import { run } from './run/exec.ts';
+import { storageRequirements } from './storage/remote.ts';
 
 export interface ToolStatus {
   name: string;
@@ -30,9 +31,6 @@ const TOOLS: ToolSpec[] = [
   { name: 'patroni', command: 'patroni', versionArgs: ['--version'], enables: 'patroni engine (HA PostgreSQL)', install: 'apt-get install patroni' },
   { name: 'etcd', command: 'etcd', versionArgs: ['--version'], enables: 'DCS for the patroni engine', install: 'apt-get install etcd-server' },
   { name: 'haproxy', command: 'haproxy', versionArgs: ['-v'], enables: 'haproxy access path for the patroni engine', install: 'apt-get install haproxy' },
-  { name: 'nbdkit', command: 'nbdkit', versionArgs: ['--version'], enables: 'remote storage (network block device)', install: 'apt-get install nbdkit' },
-  { name: 'nbdfuse', command: 'nbdfuse', versionArgs: ['--version'], enables: 'remote storage client side', install: 'apt-get install libnbd-bin fuse3' },
-  { name: 'losetup', command: 'losetup', versionArgs: ['--version'], enables: 'loop-mounted local and remote volumes', install: 'apt-get install mount (util-linux)' },
 ];
 
 async function probe(t: ToolSpec): Promise<ToolStatus> {
@@ -49,15 +47,7 @@ async function probe(t: ToolSpec): Promise<ToolStatus> {
 
 export async function doctor(): Promise<ToolStatus[]> {
   const tools = await Promise.all(TOOLS.map(probe));
-  const root = process.getuid?.() === 0;
-  tools.push({
-    name: 'root',
-    present: root,
-    version: root ? 'uid 0' : `uid ${process.getuid?.()}`,
-    enables: 'loop-mounted (ext4/xfs) and remote volumes, storage faults',
-    install: 'run statebench as root (e.g. in CI) for storage that mounts filesystems',
-  });
-  return tools;
+  return [...tools, ...(await storageRequirements())];
 }
 
 export function formatDoctor(tools: ToolStatus[]): string {

@@ -202,7 +202,9 @@ export class BareMetalPlatform implements Platform {
   readonly name = 'baremetal';
 
   async provision(target: PlannedTarget, rt: TargetRuntime): Promise<ProvisionedTarget> {
-    const storage = storageFor(target.storage);
+    // nbdkit's error filter fixes its rate at server start, so the storage-error rate is known here.
+    const errorRate = target.faults.find((f) => f.type === 'storage-error')?.errorRate;
+    const storage = storageFor(target.storage, { errorRate });
     const volume = await storage.prepare('node-0', { registry: rt.registry, stateDir: rt.stateDir, onEvent: rt.event });
     const binDir = await resolveBinDir(target.engine.binDir);
     return {

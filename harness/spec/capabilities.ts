@@ -17,7 +17,7 @@ export interface PlatformCapabilities {
 
 export const CAPABILITIES: Record<Platform, PlatformCapabilities> = {
   baremetal: {
-    storage: ['local'],
+    storage: ['local', 'remote'],
     engines: ['postgres'],
     faults: {
       postgres: ['node-crash', 'node-hang', 'graceful-restart'],
