@@ -87,23 +87,23 @@ export class FaultSchedule {
       this.active = fault;
       this.ctx.status('fault', `${cycle.type} on ${node.name} (cycle ${cycle.cycle + 1})`);
       record.injectedAtMs = clock.now();
-      event('fault-inject', { type: cycle.type, node: node.name, cycle: cycle.cycle });
+      event('fault-inject', { fault: cycle.type, node: node.name, cycle: cycle.cycle });
       await fault.inject();
-      event('fault-active', { type: cycle.type, node: node.name, cycle: cycle.cycle });
+      event('fault-active', { fault: cycle.type, node: node.name, cycle: cycle.cycle });
       // The hold is not cut short by an interrupt's abort: cleanup() recovers right after.
       await sleep(cycle.holdMs, signal).catch(() => {});
       if (signal.aborted) return;
       record.recoverAtMs = clock.now();
-      event('fault-recover', { type: cycle.type, node: node.name, cycle: cycle.cycle });
+      event('fault-recover', { fault: cycle.type, node: node.name, cycle: cycle.cycle });
       await fault.recover();
       await fault.waitForRecovery(cycle.recoveryTimeoutMs);
       record.healthyAtMs = clock.now();
-      event('fault-recovered', { type: cycle.type, node: node.name, cycle: cycle.cycle, timeToHealthyMs: Math.round(record.healthyAtMs - record.injectedAtMs) });
+      event('fault-recovered', { fault: cycle.type, node: node.name, cycle: cycle.cycle, timeToHealthyMs: Math.round(record.healthyAtMs - record.injectedAtMs) });
     } catch (e) {
       record.error = (e as Error).message;
-      event('fault-error', { type: cycle.type, cycle: cycle.cycle, message: record.error });
+      event('fault-error', { fault: cycle.type, cycle: cycle.cycle, message: record.error });
       // A half-injected fault (inject or recover threw) is undone now, not left for teardown.
-      if (this.active?.state === 'invalid') await this.active.cleanup().catch((err) => event('fault-error', { type: cycle.type, cycle: cycle.cycle, message: `cleanup: ${(err as Error).message}` }));
+      if (this.active?.state === 'invalid') await this.active.cleanup().catch((err) => event('fault-error', { fault: cycle.type, cycle: cycle.cycle, message: `cleanup: ${(err as Error).message}` }));
     } finally {
       record.state = this.active?.state ?? 'invalid';
       if (record.state !== 'active' && record.state !== 'recovering') this.active = undefined;
@@ -125,7 +125,7 @@ export class FaultSchedule {
       await active.cleanup();
       const rec = this.records.at(-1);
       if (rec) rec.state = active.state;
-      this.ctx.event('fault-cleanup', { type: active.mode.type, state: active.state });
+      this.ctx.event('fault-cleanup', { fault: active.mode.type, state: active.state });
     }
   }
 }

@@ -1,6 +1,6 @@
 // Bare-metal platform: each node is a PostgreSQL postmaster started directly on this host, in its own
 // process group under the run's workspace, listening on a loopback port.
-import { mkdirSync, writeFileSync, appendFileSync, existsSync, chownSync, readdirSync, statSync } from 'node:fs';
+import { mkdirSync, writeFileSync, appendFileSync, existsSync, chownSync, readdirSync, statSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { dirname } from 'node:path';
@@ -47,6 +47,14 @@ export async function freePort(): Promise<number> {
   });
 }
 
+function logTail(file: string, lines = 8): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
 function chownTree(path: string, who: RunAs): void {
   chownSync(path, who.uid, who.gid);
   if (statSync(path).isDirectory()) for (const e of readdirSync(path)) chownTree(join(path, e), who);
@@ -57,8 +65,10 @@ export interface PostgresNodeOptions {
   binDir: string;
   /** The node's volume: data directory and socket live below it. */
   volume: string;
-  /** Logs and sockets; not on the volume under test. */
+  /** Sockets; not on the volume under test. */
   stateDir: string;
+  /** Server logs; kept with the results. Defaults to stateDir. */
+  logDir?: string;
   settings: Settings;
   startTimeoutMs: number;
   registry: CleanupRegistry;
@@ -75,7 +85,7 @@ export class PostgresProcess implements NodeControl {
 
   constructor(private readonly o: PostgresNodeOptions) {
     this.dataDir = join(o.volume, 'pgdata');
-    this.logFile = join(o.stateDir, `${o.name}.log`);
+    this.logFile = join(o.logDir ?? o.stateDir, `${o.name}.log`);
   }
 
   get running(): boolean {
@@ -90,11 +100,8 @@ export class PostgresProcess implements NodeControl {
     this.runAs = await databaseUser();
     mkdirSync(this.o.stateDir, { recursive: true });
     mkdirSync(this.o.volume, { recursive: true });
-    const socketDir = join(this.o.stateDir, `${this.o.name}.sock`);
-    mkdirSync(socketDir, { recursive: true });
     if (this.runAs) {
       chownTree(this.o.volume, this.runAs);
-      chownSync(socketDir, this.runAs.uid, this.runAs.gid);
       writeFileSync(this.logFile, '');
       chownSync(this.logFile, this.runAs.uid, this.runAs.gid);
     }
@@ -112,27 +119,48 @@ export class PostgresProcess implements NodeControl {
         ...this.o.settings,
         port,
         listen_addresses: '127.0.0.1',
-        unix_socket_directories: socketDir,
+        // TCP on loopback only: a Unix socket path under a deep workspace can exceed 107 bytes.
+        unix_socket_directories: '',
       }),
     );
   }
 
   async start(): Promise<void> {
     if (this.running) return;
-    this.proc = await ManagedProcess.start(this.o.registry, `postgres ${this.o.name}`, join(this.o.binDir, 'postgres'), ['-D', this.dataDir], {
-      logFile: this.logFile,
-      runAs: this.runAs,
-      env: { ...process.env, LC_ALL: 'C' },
-      // Fast shutdown: smart shutdown (SIGTERM) would wait for every client to leave.
-      stopSignal: 'SIGINT',
-    });
-    const proc = this.proc;
-    const died = proc.exited.then((e) => {
-      throw new StatebenchError(`postgres ${this.o.name} exited during start (code ${e.code}, signal ${e.signal}); see ${this.logFile}`);
-    });
-    await Promise.race([awaitWritable(this.conn, this.o.startTimeoutMs), died]);
-    died.catch(() => {});
-    this.o.onEvent?.('node-started', { node: this.o.name, pid: proc.pid });
+    // Another process may take our port between freePort() and the bind; pick a new one then.
+    for (let attempt = 1; ; attempt++) {
+      const outcome = await this.startOnce();
+      if (outcome === 'started') return;
+      const tail = logTail(this.logFile);
+      if (attempt < 3 && /could not bind|Address already in use|could not create any TCP\/IP sockets/.test(tail)) {
+        this.conn.port = await freePort();
+        continue;
+      }
+      throw new StatebenchError(`postgres ${this.o.name} exited during start (${outcome}); last lines of ${this.logFile}:\n${tail}`);
+    }
+  }
+
+  private async startOnce(): Promise<'started' | string> {
+    const proc = await ManagedProcess.start(
+      this.o.registry,
+      `postgres ${this.o.name}`,
+      join(this.o.binDir, 'postgres'),
+      ['-D', this.dataDir, '-p', String(this.conn.port)],
+      {
+        logFile: this.logFile,
+        runAs: this.runAs,
+        env: { ...process.env, LC_ALL: 'C' },
+        // Fast shutdown: smart shutdown (SIGTERM) would wait for every client to leave.
+        stopSignal: 'SIGINT',
+      },
+    );
+    this.proc = proc;
+    const died = proc.exited.then((e) => `code ${e.code}, signal ${e.signal}`);
+    const ready = awaitWritable(this.conn, this.o.startTimeoutMs).then(() => 'started' as const);
+    const outcome = await Promise.race([ready, died]);
+    if (outcome === 'started') this.o.onEvent?.('node-started', { node: this.o.name, pid: proc.pid });
+    else ready.catch(() => {});
+    return outcome;
   }
 
   async kill(): Promise<void> {
@@ -215,6 +243,7 @@ export class BareMetalPlatform implements Platform {
           binDir,
           volume: volume.path,
           stateDir: join(rt.stateDir, 'nodes'),
+          logDir: rt.artifactsDir,
           settings: target.engine.settings,
           startTimeoutMs: target.engine.startTimeout,
           registry: rt.registry,

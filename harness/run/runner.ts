@@ -51,7 +51,8 @@ export async function runPlan(loaded: LoadedProfile, opts: RunOptions): Promise<
   const events = new JsonlWriter(join(outDir, 'events.jsonl'));
   const samples = new JsonlWriter(join(outDir, 'samples.jsonl'));
   const event = (target: string | null, type: string, data: object = {}) =>
-    events.write({ tMs: +clock.now().toFixed(3), wall: clock.wall(), target, type, ...data });
+    // The envelope goes last so no event's data can overwrite it.
+    events.write({ ...data, tMs: +clock.now().toFixed(3), wall: clock.wall(), target, type });
 
   const targets: TargetSummary[] = [];
   let malformedLines = 0;
