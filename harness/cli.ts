@@ -1,6 +1,6 @@
 // The statebench command line. This is the one error boundary: commands throw typed errors, and
 // only here are they turned into messages and exit codes.
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { readFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadProfile } from './profile/load.ts';
@@ -13,6 +13,14 @@ import { Summary } from './report/summary.ts';
 import { formatPlan } from './spec/format-plan.ts';
 import { EXIT, InterruptedError, StatebenchError } from './errors.ts';
 import { statebenchVersion } from './run/environment.ts';
+import { compareCommand } from './report/compare/index.ts';
+import { historyCommand } from './report/history/index.ts';
+
+const fraction = (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected a number such as 0.05');
+  return n;
+};
 
 const EXIT_CODES_HELP = `
 Exit codes:
@@ -21,6 +29,7 @@ Exit codes:
   2    usage error or invalid profile: nothing was started
   3    something needed is missing on this machine (run \`statebench doctor\`)
   4    the run failed (a database did not start, a workload broke)
+       compare / history --fail-on-regression: 1 means a regression was found
   130  interrupted (SIGINT/SIGTERM): cleaned up, measured results kept`;
 
 function buildProgram(setExit: (code: number) => void): Command {
@@ -83,7 +92,7 @@ function buildProgram(setExit: (code: number) => void): Command {
 
   program
     .command('report')
-    .description('re-render report.md and junit.xml from a run directory')
+    .description('re-render report.md, report.html and junit.xml from a run directory')
     .argument('<run-dir>', 'a run directory containing summary.json')
     .action(async (dir: string) => {
       const file = join(dir, 'summary.json');
@@ -94,6 +103,37 @@ function buildProgram(setExit: (code: number) => void): Command {
       }
       const files = await writeReports(resolve(dir), parsed.data);
       process.stdout.write(files.map((f) => `wrote ${f}`).join('\n') + '\n');
+    });
+
+  program
+    .command('compare')
+    .description('compare a candidate run with a baseline run, noise-aware; exits 1 on a regression')
+    .argument('<baseline>', 'baseline run directory or its summary.json')
+    .argument('<candidate>', 'candidate run directory or its summary.json')
+    .option('--html <file>', 'also write the comparison as HTML')
+    .option('--min-effect <fraction>', 'smallest relative change that can count as a regression', fraction, 0.05)
+    .option('--alpha <p>', 'significance level of the Mann–Whitney U test', fraction, 0.05)
+    .option('--single-value-min-effect <fraction>', 'threshold for figures measured once per run (I/O probe)', fraction, 0.2)
+    .action(async (a: string, b: string, o: { html?: string; minEffect: number; alpha: number; singleValueMinEffect: number }) => {
+      const r = await compareCommand(a, b, { html: o.html, minEffect: o.minEffect, alpha: o.alpha, singleValueMinEffect: o.singleValueMinEffect });
+      process.stdout.write(r.markdown + '\n');
+      if (r.htmlFile) process.stderr.write(`wrote ${r.htmlFile}\n`);
+      setExit(r.exitCode);
+    });
+
+  program
+    .command('history')
+    .description('trend of headline figures across run directories (nightly), with step changes flagged')
+    .argument('<dir>', 'directory holding run directories, e.g. reports/')
+    .option('--out <file>', 'HTML file (default <dir>/history.html)')
+    .option('--profile <name>', 'only runs of this profile')
+    .option('--min-effect <fraction>', 'smallest relative step that is flagged', fraction, 0.05)
+    .option('--alpha <p>', 'significance level of the step test', fraction, 0.05)
+    .option('--fail-on-regression', 'exit 1 when a regression step or a lost write is flagged')
+    .action(async (dir: string, o: { out?: string; profile?: string; minEffect: number; alpha: number; failOnRegression?: boolean }) => {
+      const r = await historyCommand(dir, o);
+      process.stdout.write(r.text + '\n');
+      setExit(r.exitCode);
     });
 
   program

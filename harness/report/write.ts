@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Summary } from './summary.ts';
 import { renderMarkdown } from './markdown.ts';
 import { renderJunit } from './junit.ts';
+import { writeHtmlReport } from './html/index.ts';
 
 async function atomicWrite(file: string, content: string): Promise<void> {
   // Rename over the old file so an interrupt never leaves a half-written summary.
@@ -18,5 +19,8 @@ export async function writeReports(dir: string, summary: Summary): Promise<strin
     'junit.xml': renderJunit(summary),
   };
   await Promise.all(Object.entries(files).map(([name, content]) => atomicWrite(join(dir, name), content)));
-  return Object.keys(files).map((f) => join(dir, f));
+  const written = Object.keys(files).map((f) => join(dir, f));
+  // report.html reads the summary.json just written, plus the run's samples and events.
+  written.push(await writeHtmlReport(dir));
+  return written;
 }
