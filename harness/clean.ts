@@ -7,6 +7,7 @@ import { Workspace, isAlive, runsRoot } from './run/workspace.ts';
 import { unreleased, type ResourceRecord } from './run/cleanup.ts';
 import { StatebenchError, EXIT } from './errors.ts';
 import { releaseLeftover, findLeftoverMounts, findLeftoverLoops } from './storage/leftovers.ts';
+import { releaseKubernetesLeftover } from './k8s/platform.ts';
 
 export interface CleanReport {
   runId: string;
@@ -25,6 +26,11 @@ export function registerLeftoverReleaser(kind: ResourceRecord['kind'], fn: Lefto
 
 for (const kind of ['mount', 'loop', 'image-file'] as const) {
   registerLeftoverReleaser(kind, (record, workspaceDir) => releaseLeftover(record, { workspaceDir }));
+}
+for (const kind of ['cluster', 'k8s-namespace'] as const) {
+  registerLeftoverReleaser(kind, async (record) => {
+    await releaseKubernetesLeftover(record);
+  });
 }
 
 function cmdline(pid: number): string {

@@ -14,6 +14,8 @@ import { formatPlan } from './spec/format-plan.ts';
 import { EXIT, InterruptedError, StatebenchError } from './errors.ts';
 import { statebenchVersion } from './run/environment.ts';
 import { compareCommand } from './report/compare/index.ts';
+import { renderPlanTo } from './k8s/render.ts';
+import { newRunId } from './run/workspace.ts';
 import { historyCommand } from './report/history/index.ts';
 
 const fraction = (v: string) => {
@@ -78,9 +80,14 @@ function buildProgram(setExit: (code: number) => void): Command {
     .description('validate a profile and print the expanded plan; starts nothing')
     .argument('<profile>', 'profile YAML')
     .option('--json', 'print the plan as JSON')
-    .action(async (file: string, o: { json?: boolean }) => {
+    .option('--render <dir>', 'also write the kind config and every Kubernetes manifest of the plan into <dir>; touches no cluster')
+    .action(async (file: string, o: { json?: boolean; render?: string }) => {
       const { plan } = await loadProfile(file);
       process.stdout.write(o.json ? JSON.stringify(plan, null, 2) + '\n' : formatPlan(plan));
+      if (o.render) {
+        const files = await renderPlanTo(plan, `plan-${newRunId().slice(-4)}`, resolve(o.render));
+        process.stdout.write(files.length ? files.map((f) => `rendered ${f}`).join('\n') + '\n' : 'no kind or kubernetes targets: nothing to render\n');
+      }
     });
 
   program

@@ -6,8 +6,8 @@ import type { DeployedEngine, EngineNode } from '../engine/types.ts';
 import type { Volume } from '../storage/types.ts';
 import type { Clock } from '../run/clock.ts';
 import { sleep } from '../run/clock.ts';
-import { FaultInjection } from './fault.ts';
-import { faultMode } from './modes.ts';
+import { FaultInjection, type FaultMode } from './fault.ts';
+import { faultMode, type FaultSubject } from './modes.ts';
 
 export interface FaultRecord {
   type: string;
@@ -25,6 +25,8 @@ export interface FaultRecord {
 
 export interface ScheduleContext {
   engine: DeployedEngine;
+  /** Platform-specific fault modes, tried before the shared ones. */
+  platformFaultMode?: (cycle: FaultCycle, subject: FaultSubject) => FaultMode | undefined;
   volumes: Volume[];
   clock: Clock;
   signal: AbortSignal;
@@ -83,7 +85,8 @@ export class FaultSchedule {
       const node = await pickNode(this.ctx.engine, cycle.target);
       record.node = node.name;
       const volume = this.ctx.volumes[this.ctx.engine.nodes.indexOf(node)];
-      const fault = new FaultInjection(faultMode(cycle, { engine: this.ctx.engine, node, volume }));
+      const subject: FaultSubject = { engine: this.ctx.engine, node, volume };
+      const fault = new FaultInjection(this.ctx.platformFaultMode?.(cycle, subject) ?? faultMode(cycle, subject));
       this.active = fault;
       this.ctx.status('fault', `${cycle.type} on ${node.name} (cycle ${cycle.cycle + 1})`);
       record.injectedAtMs = clock.now();

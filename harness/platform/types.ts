@@ -7,6 +7,9 @@ import type { Clock } from '../run/clock.ts';
 import type { DeployedEngine } from '../engine/types.ts';
 import type { IoResult } from '../io/types.ts';
 import type { Volume } from '../storage/types.ts';
+import type { FaultCycle } from '../spec/plan.ts';
+import type { FaultMode } from '../fault/fault.ts';
+import type { FaultSubject } from '../fault/modes.ts';
 
 export interface TargetRuntime {
   registry: CleanupRegistry;
@@ -31,6 +34,11 @@ export interface ProvisionedTarget {
   deployEngine(): Promise<DeployedEngine>;
   /** Environment facts for the report (versions of platform tools, limits). */
   describe(): Promise<Record<string, unknown>>;
+  /**
+   * Faults only this platform can inject (pod-delete, kubelet-stop, …), or its own way of injecting a
+   * common one; undefined falls back to the NodeControl/volume based modes every platform shares.
+   */
+  faultMode?(cycle: FaultCycle, subject: FaultSubject): FaultMode | undefined;
 }
 
 export interface Platform {

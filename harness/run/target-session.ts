@@ -57,7 +57,16 @@ export class TargetSession {
     rt.event('engine-ready', { version: this.engineVersion });
 
     const monitor = new SafetyMonitor(target.safety, () => engine.clientConn(), rt.clock, rt.artifactsDir);
-    this.schedule = new FaultSchedule(target.faults, { engine, volumes: this.provisioned.volumes, clock: rt.clock, signal: rt.signal, event: rt.event, status: rt.status });
+    const provisioned = this.provisioned;
+    this.schedule = new FaultSchedule(target.faults, {
+      engine,
+      platformFaultMode: provisioned.faultMode?.bind(provisioned),
+      volumes: provisioned.volumes,
+      clock: rt.clock,
+      signal: rt.signal,
+      event: rt.event,
+      status: rt.status,
+    });
 
     for (const [i, workload] of this.parts.workloads.entries()) {
       rt.signal.throwIfAborted();

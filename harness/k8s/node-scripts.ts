@@ -1,0 +1,73 @@
+// Entry point and readiness check of the database container, shipped in the target's ConfigMap. They
+// are fixed text: every value they use (engine, data directory, passwords) arrives through the
+// container's environment, which the manifests set from typed fields and the Secret, so nothing from
+// a profile is ever spliced into shell.
+
+/** Where the data volume is mounted; the data directory is a subdirectory (the root may hold lost+found). */
+export const DATA_ROOT = '/var/lib/statebench';
+export const PGDATA = `${DATA_ROOT}/pgdata`;
+/** Where the ConfigMap is mounted. */
+export const CONFIG_DIR = '/etc/statebench';
+
+export const START_SCRIPT = `#!/bin/sh
+# statebench database node: runs PostgreSQL (STATEBENCH_ENGINE=postgres) or Patroni
+# (STATEBENCH_ENGINE=patroni) as the postgres user on the data volume.
+set -eu
+
+find_pgbin() {
+  if [ -n "\${PGBIN:-}" ]; then echo "$PGBIN"; return; fi
+  for d in /usr/lib/postgresql/*/bin /usr/local/pgsql/bin /usr/local/bin /usr/bin; do
+    if [ -x "$d/postgres" ] && [ -x "$d/initdb" ]; then echo "$d"; return; fi
+  done
+  echo "statebench: no postgres/initdb binaries in the image (looked in /usr/lib/postgresql/*/bin, /usr/local/bin, /usr/bin); set PGBIN" >&2
+  exit 64
+}
+PGBIN=$(find_pgbin)
+export PGBIN
+
+# The volume arrives owned by root; the server refuses to run as root.
+if [ "$(id -u)" = 0 ]; then
+  if ! id postgres >/dev/null 2>&1; then
+    echo "statebench: the image has no postgres user" >&2
+    exit 64
+  fi
+  mkdir -p "$PGDATA"
+  chown postgres:postgres "$STATEBENCH_DATA_ROOT" "$PGDATA"
+  chmod 700 "$PGDATA"
+  exec runuser -u postgres -- /bin/sh "$0" "$@"
+fi
+
+case "$STATEBENCH_ENGINE" in
+  postgres)
+    if [ ! -s "$PGDATA/PG_VERSION" ]; then
+      pwfile=$(mktemp)
+      printf '%s\\n' "$POSTGRES_PASSWORD" > "$pwfile"
+      "$PGBIN/initdb" -D "$PGDATA" -U postgres --pwfile="$pwfile" --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --locale=C
+      rm -f "$pwfile"
+      printf '%s\\n' "host all all 0.0.0.0/0 scram-sha-256" "host all all ::/0 scram-sha-256" >> "$PGDATA/pg_hba.conf"
+      # The same postgresql.conf every platform renders; later lines win over initdb's defaults.
+      printf "include '%s'\\n" "$STATEBENCH_CONFIG_DIR/postgresql.conf" >> "$PGDATA/postgresql.conf"
+    fi
+    unset POSTGRES_PASSWORD
+    exec "$PGBIN/postgres" -D "$PGDATA"
+    ;;
+  patroni)
+    export PATRONI_POSTGRESQL_BIN_DIR="$PGBIN"
+    exec patroni "$STATEBENCH_CONFIG_DIR/patroni.yml"
+    ;;
+  *)
+    echo "statebench: unknown STATEBENCH_ENGINE '$STATEBENCH_ENGINE'" >&2
+    exit 64
+    ;;
+esac
+`;
+
+/** Readiness of a plain PostgreSQL node: accepting connections on its own port. */
+export const READY_SCRIPT = `#!/bin/sh
+set -eu
+for d in \${PGBIN:-} /usr/lib/postgresql/*/bin /usr/local/bin /usr/bin; do
+  if [ -x "$d/pg_isready" ]; then exec "$d/pg_isready" -q -h 127.0.0.1 -p 5432 -U postgres -d postgres; fi
+done
+echo "statebench: pg_isready not found in the image" >&2
+exit 1
+`;
