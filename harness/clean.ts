@@ -7,7 +7,6 @@ import { Workspace, isAlive, runsRoot } from './run/workspace.ts';
 import { unreleased, type ResourceRecord } from './run/cleanup.ts';
 import { StatebenchError, EXIT } from './errors.ts';
 import { releaseLeftover, findLeftoverMounts, findLeftoverLoops } from './storage/leftovers.ts';
-import { releaseKubernetesLeftover } from './k8s/platform.ts';
 
 export interface CleanReport {
   runId: string;
@@ -29,7 +28,7 @@ for (const kind of ['mount', 'loop', 'image-file'] as const) {
 }
 for (const kind of ['cluster', 'k8s-namespace'] as const) {
   registerLeftoverReleaser(kind, async (record) => {
-    await releaseKubernetesLeftover(record);
+    await (await import('./k8s/platform.ts')).releaseKubernetesLeftover(record);
   });
 }
 

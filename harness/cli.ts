@@ -3,21 +3,11 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { readFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { loadProfile } from './profile/load.ts';
-import { runPlan } from './run/runner.ts';
-import { createProgress } from './run/progress.ts';
-import { doctor, formatDoctor } from './doctor.ts';
-import { clean } from './clean.ts';
-import { writeReports } from './report/write.ts';
-import { Summary } from './report/summary.ts';
-import { formatPlan } from './spec/format-plan.ts';
 import { EXIT, InterruptedError, StatebenchError } from './errors.ts';
 import { statebenchVersion } from './run/environment.ts';
-import { compareCommand } from './report/compare/index.ts';
-import { renderPlanTo } from './k8s/render.ts';
-import { newRunId } from './run/workspace.ts';
-import { historyCommand } from './report/history/index.ts';
 
+// Commands import what they need when they run: `--help` and `plan` stay fast, and a missing optional
+// dependency only matters to the command that uses it.
 const fraction = (v: string) => {
   const n = Number(v);
   if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected a number such as 0.05');
@@ -49,6 +39,9 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--out <dir>', 'results directory (default reports/<run-id>)')
     .option('--quiet', 'no progress output')
     .action(async (file: string, o: { out?: string; quiet?: boolean }) => {
+      const { loadProfile } = await import('./profile/load.ts');
+      const { runPlan } = await import('./run/runner.ts');
+      const { createProgress } = await import('./run/progress.ts');
       const loaded = await loadProfile(file);
       const controller = new AbortController();
       let signals = 0;
@@ -82,9 +75,13 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--json', 'print the plan as JSON')
     .option('--render <dir>', 'also write the kind config and every Kubernetes manifest of the plan into <dir>; touches no cluster')
     .action(async (file: string, o: { json?: boolean; render?: string }) => {
+      const { loadProfile } = await import('./profile/load.ts');
+      const { formatPlan } = await import('./spec/format-plan.ts');
       const { plan } = await loadProfile(file);
       process.stdout.write(o.json ? JSON.stringify(plan, null, 2) + '\n' : formatPlan(plan));
       if (o.render) {
+        const { renderPlanTo } = await import('./k8s/render.ts');
+        const { newRunId } = await import('./run/workspace.ts');
         const files = await renderPlanTo(plan, `plan-${newRunId().slice(-4)}`, resolve(o.render));
         process.stdout.write(files.length ? files.map((f) => `rendered ${f}`).join('\n') + '\n' : 'no kind or kubernetes targets: nothing to render\n');
       }
@@ -94,6 +91,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .command('doctor')
     .description('list the external tools statebench can use, and how to install what is missing')
     .action(async () => {
+      const { doctor, formatDoctor } = await import('./doctor.ts');
       process.stdout.write(`statebench ${statebenchVersion()} on node ${process.version}\n${formatDoctor(await doctor())}\n`);
     });
 
@@ -102,6 +100,8 @@ function buildProgram(setExit: (code: number) => void): Command {
     .description('re-render report.md, report.html and junit.xml from a run directory')
     .argument('<run-dir>', 'a run directory containing summary.json')
     .action(async (dir: string) => {
+      const { Summary } = await import('./report/summary.ts');
+      const { writeReports } = await import('./report/write.ts');
       const file = join(dir, 'summary.json');
       if (!existsSync(file)) throw new StatebenchError(`${file} does not exist`, EXIT.usage, 'Pass a run directory written by `statebench run`.');
       const parsed = Summary.safeParse(JSON.parse(readFileSync(file, 'utf8')));
@@ -122,6 +122,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--alpha <p>', 'significance level of the Mann–Whitney U test', fraction, 0.05)
     .option('--single-value-min-effect <fraction>', 'threshold for figures measured once per run (I/O probe)', fraction, 0.2)
     .action(async (a: string, b: string, o: { html?: string; minEffect: number; alpha: number; singleValueMinEffect: number }) => {
+      const { compareCommand } = await import('./report/compare/index.ts');
       const r = await compareCommand(a, b, { html: o.html, minEffect: o.minEffect, alpha: o.alpha, singleValueMinEffect: o.singleValueMinEffect });
       process.stdout.write(r.markdown + '\n');
       if (r.htmlFile) process.stderr.write(`wrote ${r.htmlFile}\n`);
@@ -138,6 +139,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--alpha <p>', 'significance level of the step test', fraction, 0.05)
     .option('--fail-on-regression', 'exit 1 when a regression step or a lost write is flagged')
     .action(async (dir: string, o: { out?: string; profile?: string; minEffect: number; alpha: number; failOnRegression?: boolean }) => {
+      const { historyCommand } = await import('./report/history/index.ts');
       const r = await historyCommand(dir, o);
       process.stdout.write(r.text + '\n');
       setExit(r.exitCode);
@@ -149,6 +151,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--run <id>', 'only this run')
     .option('--force', 'also clean runs whose statebench process is still alive')
     .action(async (o: { run?: string; force?: boolean }) => {
+      const { clean } = await import('./clean.ts');
       const reports = await clean(o.run, o.force);
       if (!reports.length) process.stdout.write('nothing to clean\n');
       for (const r of reports) {

@@ -126,7 +126,7 @@ async function runTarget(target: PlannedTarget, ctx: RunContext): Promise<{ summ
     signal: ctx.opts.signal,
   };
   const session = new TargetSession(target, rt, {
-    platform: platformFor(target.platform),
+    platform: await platformFor(target.platform),
     workloads: target.workloads.map((w) => workloadFor(w)),
     sample: (record) => ctx.samples.write({ target: target.name, ...record }),
   });
