@@ -63,7 +63,10 @@ function evaluate(spec: CheckSpec, t: TargetSummary): Evaluated {
           : `slowest of ${t.faults.length} cycles: first acknowledged write ${Math.round(worst)} ms after injection (limit ${limit} ms)`,
       };
     }
-    case 'ha.single-writer':
-      return notMeasured('single-writer (needs an HA engine)');
+    case 'ha.single-writer': {
+      const sb = t.ha?.splitBrain;
+      if (!sb) return notMeasured('single-writer (needs an HA engine and the safety writer)');
+      return { passed: sb.singleWriter.passed, value: sb.splitBrainWrites, threshold: 0, message: sb.singleWriter.message };
+    }
   }
 }

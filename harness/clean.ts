@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Workspace, isAlive, runsRoot } from './run/workspace.ts';
 import { unreleased, type ResourceRecord } from './run/cleanup.ts';
 import { StatebenchError, EXIT } from './errors.ts';
+import { hasTool } from './testing/tools.ts';
 import { releaseLeftover, findLeftoverMounts, findLeftoverLoops } from './storage/leftovers.ts';
 
 export interface CleanReport {
@@ -25,6 +26,12 @@ export function registerLeftoverReleaser(kind: ResourceRecord['kind'], fn: Lefto
 
 for (const kind of ['mount', 'loop', 'image-file'] as const) {
   registerLeftoverReleaser(kind, (record, workspaceDir) => releaseLeftover(record, { workspaceDir }));
+}
+for (const kind of ['container', 'network'] as const) {
+  registerLeftoverReleaser(kind, async (record) => {
+    const docker = await import('./docker/engine.ts');
+    await (kind === 'container' ? docker.removeContainer(record.id) : docker.removeNetwork(record.id));
+  });
 }
 for (const kind of ['cluster', 'k8s-namespace'] as const) {
   registerLeftoverReleaser(kind, async (record) => {
@@ -122,6 +129,16 @@ export async function cleanRun(runId: string, force = false): Promise<CleanRepor
       () => report.released.push(`loop ${loop}`),
       (e) => report.errors.push(`loop ${loop}: ${(e as Error).message}`),
     );
+  }
+  // Containers and networks carry the run's label; found by it even when the journal line was torn.
+  if (hasTool('docker')) {
+    try {
+      const removed = await (await import('./docker/engine.ts')).removeRunContainers(runId);
+      report.released.push(...removed.map((r) => `docker ${r}`));
+    } catch (e) {
+      // No Docker engine running: then no container of this run can exist either.
+      if (!(e instanceof StatebenchError && e.exitCode === EXIT.environment)) report.errors.push(`docker: ${(e as Error).message}`);
+    }
   }
   const stray = processesUnder(ws.dir);
   stray.forEach(killTree);

@@ -230,6 +230,7 @@ export class BareMetalPlatform implements Platform {
   readonly name = 'baremetal';
 
   async provision(target: PlannedTarget, rt: TargetRuntime): Promise<ProvisionedTarget> {
+    if (target.engine.kind === 'patroni') return (await import('../patroni/platform.ts')).provisionBareMetalPatroni(target, rt);
     // nbdkit's error filter fixes its rate at server start, so the storage-error rate is known here.
     const errorRate = target.faults.find((f) => f.type === 'storage-error')?.errorRate;
     const storage = storageFor(target.storage, { errorRate });

@@ -1,5 +1,4 @@
 import type { TargetSpec } from '../spec/profile.ts';
-import { StatebenchError, EXIT } from '../errors.ts';
 import { BareMetalPlatform } from './baremetal.ts';
 import type { Platform } from './types.ts';
 
@@ -7,11 +6,11 @@ export async function platformFor(name: TargetSpec['platform']): Promise<Platfor
   switch (name) {
     case 'baremetal':
       return new BareMetalPlatform();
+    case 'docker':
+      return new (await import('../docker/platform.ts')).DockerPlatform();
     case 'kind':
     case 'kubernetes':
       // Loaded only when a Kubernetes target runs: the client library is large.
       return (await import('../k8s/platform.ts')).kubernetesPlatform(name);
-    default:
-      throw new StatebenchError(`platform ${name} is not available in this version`, EXIT.usage);
   }
 }

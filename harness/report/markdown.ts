@@ -87,6 +87,7 @@ export function renderMarkdown(s: Summary): string {
 
   out.push(...recoverySection(s.targets, base));
   out.push(...safetySection(s.targets));
+  out.push(...haSection(s.targets));
 
   out.push('## Checks');
   out.push('');
@@ -131,8 +132,8 @@ function recoverySection(targets: TargetSummary[], base?: TargetSummary): string
         t.name,
         [...new Set(t.faults.map((f) => f.type))].join(', ') || '—',
         `${t.faults.filter((f) => f.recovery.recovered).length}/${t.faults.length}`,
-        t.recoveryMs ? `${fmt(t.recoveryMs.min, 0)}–${fmt(t.recoveryMs.median, 0)}–${fmt(t.recoveryMs.p95, 0)}–${fmt(t.recoveryMs.max, 0)} (n=${t.recoveryMs.count})` : '—',
-        t.recoveryMs && base?.recoveryMs ? `${(t.recoveryMs.median / base.recoveryMs.median).toFixed(2)}×` : '—',
+        t.recoveryMs?.count ? `${fmt(t.recoveryMs.min, 0)}–${fmt(t.recoveryMs.median, 0)}–${fmt(t.recoveryMs.p95, 0)}–${fmt(t.recoveryMs.max, 0)} (n=${t.recoveryMs.count})` : 'no cycle saw a write afterwards',
+        t.recoveryMs?.count && base?.recoveryMs?.count ? `${(t.recoveryMs.median / base.recoveryMs.median).toFixed(2)}×` : '—',
       ]),
     ),
   );
@@ -174,6 +175,48 @@ function safetySection(targets: TargetSummary[]): string[] {
         if (!s) return [t.name, 'not verified', '', '', '', '', '', '', '', ''];
         const bank = s.bank ? (s.bank.violations === 0 && s.bank.negativeBalances === 0 && s.bank.finalTotal === s.bank.expectedTotal ? `held (${s.bank.checks} checks)` : `**violated** (${s.bank.violations} violations)`) : '—';
         return [t.name, fmt(s.attempted, 0), fmt(s.acknowledged, 0), fmt(s.failed, 0), `${s.indeterminate} (${s.indeterminatePresent}/${s.indeterminateAbsent})`, s.lost ? `**${s.lost}**` : '0', String(s.phantom), String(s.duplicated), String(s.corrupted), bank];
+      }),
+    ),
+  );
+  out.push('');
+  return out;
+}
+
+function haSection(targets: TargetSummary[]): string[] {
+  const ha = targets.filter((t) => t.ha);
+  if (!ha.length) return [];
+  const out = ['## High availability', ''];
+  out.push('Failover timeline per fault cycle, in ms after the injection. *Split-brain writes* were acknowledged by a member that no longer held the leader lock; with a direct access path clients stay on the old primary, with HAProxy they follow the leader.');
+  out.push('');
+  const since = (at: number | null, from: number) => (at === null ? '—' : fmt(at - from, 0));
+  out.push(
+    table(
+      ['target', 'cycle', 'fault', 'old leader', 'leader lost', 'new leader', 'elected', 'first write on new leader', 'old node rejoined', 'lag caught up'],
+      ha.flatMap((t) =>
+        t.ha!.failovers.map((f) => [
+          t.name,
+          String(f.cycle),
+          `${f.type} on ${f.node}`,
+          f.oldLeader ?? '—',
+          since(f.leaderLostAtMs, f.injectedAtMs),
+          f.newLeader ?? '—',
+          since(f.newLeaderAtMs, f.injectedAtMs),
+          since(f.firstWriteOnNewLeaderAtMs, f.injectedAtMs),
+          since(f.nodeRejoinedAtMs, f.injectedAtMs),
+          since(f.lagBelowThresholdAtMs, f.injectedAtMs),
+        ]),
+      ),
+    ),
+  );
+  out.push('');
+  out.push(
+    table(
+      ['target', 'split-brain writes', 'two writers at once, ms', 'lost by cause', 'single writer'],
+      ha.map((t) => {
+        const sb = t.ha!.splitBrain;
+        if (!sb) return [t.name, 'not verified (no safety writer)', '', '', ''];
+        const causes = Object.entries(sb.lostByCause ?? {}).filter(([, n]) => n > 0).map(([c, n]) => `${c} ${n}`).join(', ') || 'none';
+        return [t.name, sb.splitBrainWrites ? `**${sb.splitBrainWrites}**` : '0', fmt(sb.dualWriterMs, 0), causes, sb.singleWriter.passed ? 'held' : `**violated**: ${sb.singleWriter.message}`];
       }),
     ),
   );

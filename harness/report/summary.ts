@@ -88,6 +88,40 @@ export const SafetySummary = z.object({
     .optional(),
 });
 
+export const HaSummary = z.object({
+  /** Per fault cycle: leader lost, new leader elected, first write on it, old node rejoined, lag caught up (run-clock ms). */
+  failovers: z.array(
+    z.object({
+      cycle: z.number().int(),
+      type: z.string(),
+      node: z.string(),
+      injectedAtMs: z.number(),
+      oldLeader: z.string().nullable(),
+      leaderLostAtMs: z.number().nullable(),
+      newLeader: z.string().nullable(),
+      newLeaderAtMs: z.number().nullable(),
+      firstWriteOnNewLeaderAtMs: z.number().nullable(),
+      nodeRejoinedAtMs: z.number().nullable(),
+      lagBelowThresholdAtMs: z.number().nullable(),
+      lagBytes: z.number().nullable(),
+    }),
+  ),
+  splitBrain: z
+    .object({
+      /** Acknowledged by a member that did not hold the leader lock at the time. */
+      splitBrainWrites: z.number().int(),
+      concurrentWrites: z.number().int(),
+      /** Total time two members accepted writes at once. */
+      dualWriterMs: z.number(),
+      episodes: z.array(z.unknown()),
+      byMember: z.record(z.string(), z.object({ acknowledged: z.number().int(), whileNotLeader: z.number().int() })),
+      /** Lost writes by cause: split-brain, replication-lag, crash, unknown. */
+      lostByCause: z.record(z.string(), z.number().int()).optional(),
+      singleWriter: z.object({ passed: z.boolean(), message: z.string() }),
+    })
+    .optional(),
+});
+
 export const CheckResult = z.object({
   name: z.string(),
   passed: z.boolean(),
@@ -109,6 +143,7 @@ export const TargetSummary = z.object({
   faults: z.array(FaultSummary),
   recoveryMs: Spread.optional(),
   safety: SafetySummary.optional(),
+  ha: HaSummary.optional(),
   checks: z.array(CheckResult),
   platformInfo: z.record(z.string(), z.unknown()).optional(),
 });
@@ -134,6 +169,7 @@ export type FaultSummary = z.infer<typeof FaultSummary>;
 export type SafetySummary = z.infer<typeof SafetySummary>;
 export type CheckResult = z.infer<typeof CheckResult>;
 export type Recovery = z.infer<typeof Recovery>;
+export type HaSummary = z.infer<typeof HaSummary>;
 
 export function summaryJsonSchema(): object {
   return z.toJSONSchema(Summary, { target: 'draft-2020-12' });

@@ -3,9 +3,9 @@
 import type { PlannedTarget } from '../spec/plan.ts';
 import type { Platform, ProvisionedTarget, TargetRuntime } from '../platform/types.ts';
 import type { Workload, WorkloadRuntime } from '../workload/types.ts';
-import type { DeployedEngine } from '../engine/types.ts';
+import type { DeployedEngine, EngineObserver } from '../engine/types.ts';
 import type { IoResult } from '../io/types.ts';
-import type { FaultSummary, SafetySummary, TargetSummary, WorkloadSummary } from '../report/summary.ts';
+import type { FaultSummary, HaSummary, SafetySummary, TargetSummary, WorkloadSummary } from '../report/summary.ts';
 import { storageLabel } from '../spec/plan.ts';
 import { FaultSchedule } from '../fault/schedule.ts';
 import { SafetyMonitor } from '../safety/monitor.ts';
@@ -30,6 +30,8 @@ export class TargetSession {
   private safetyMonitor?: SafetyMonitor;
   private faults: FaultSummary[] = [];
   private safety?: SafetySummary;
+  private observer?: EngineObserver;
+  private ha?: HaSummary;
 
   constructor(
     private readonly target: PlannedTarget,
@@ -56,11 +58,13 @@ export class TargetSession {
     this.engineVersion = await engine.version();
     rt.event('engine-ready', { version: this.engineVersion });
 
-    const monitor = new SafetyMonitor(target.safety, () => engine.clientConn(), rt.clock, rt.artifactsDir);
+    const observer = (this.observer = engine.observe?.(rt.clock, rt.event));
+    observer?.start();
+    const monitor = new SafetyMonitor(target.safety, () => engine.clientConn(), rt.clock, rt.artifactsDir, observer && ((a) => observer.onAttempt(a)));
     const provisioned = this.provisioned;
     this.schedule = new FaultSchedule(target.faults, {
       engine,
-      platformFaultMode: provisioned.faultMode?.bind(provisioned),
+      platformFaultMode: (cycle, subject) => provisioned.faultMode?.(cycle, subject) ?? observer?.faultMode(cycle, subject),
       volumes: provisioned.volumes,
       clock: rt.clock,
       signal: rt.signal,
@@ -126,6 +130,11 @@ export class TargetSession {
       this.safety = await monitor.verify();
       rt.event('safety-verified', { ...this.safety, lostIds: undefined });
     }
+    if (this.observer) {
+      rt.status('verify', 'failover timeline and split-brain writes');
+      this.ha = await this.observer.report(monitor?.ledger, engine.clientConn());
+      rt.event('ha-verified', { splitBrainWrites: this.ha.splitBrain?.splitBrainWrites, failovers: this.ha.failovers.length });
+    }
   }
 
   private workloadRuntime(): WorkloadRuntime {
@@ -142,6 +151,7 @@ export class TargetSession {
   async teardown(): Promise<void> {
     const note = (what: string) => (e: unknown) => this.rt.event('teardown-error', { what, message: (e as Error).message });
     await this.schedule?.stop().catch(note('fault'));
+    await this.observer?.stop().catch(note('observer'));
     await this.safetyMonitor?.stop().catch(note('safety'));
     await this.engine?.stop().catch(note('engine'));
   }
@@ -162,6 +172,7 @@ export class TargetSession {
       faults: this.faults,
       recoveryMs: this.faults.length ? spread(timeToFirstWrite) : undefined,
       safety: this.safety,
+      ha: this.ha,
       checks: [],
       platformInfo: this.platformInfo,
     };

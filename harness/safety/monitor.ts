@@ -20,6 +20,8 @@ export class SafetyMonitor {
     private readonly conn: () => ConnInfo,
     private readonly clock: Clock,
     artifactsDir: string,
+    /** Sees each ledger attempt as it is recorded (an HA engine's failover timeline). */
+    private readonly onAttempt?: (a: LedgerAttempt) => void,
   ) {
     this.ledgerFile = join(artifactsDir, 'ledger.jsonl');
   }
@@ -38,6 +40,7 @@ export class SafetyMonitor {
         clients: writer.clients,
         timeoutMs: writer.timeout,
         ratePerClient: writer.rate || undefined,
+        onAttempt: this.onAttempt,
       });
       await this.writer.prepare();
     }
@@ -54,6 +57,11 @@ export class SafetyMonitor {
     const w = this.writer;
     const b = this.bank;
     await Promise.all([w?.stop(), b?.stop()]);
+  }
+
+  /** The ledger file, when the writer ran. */
+  get ledger(): string | undefined {
+    return this.writer ? this.ledgerFile : undefined;
   }
 
   /** Ledger attempts, for recovery timelines. */

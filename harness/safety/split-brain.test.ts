@@ -60,7 +60,7 @@ describe('analyzeSplitBrain', () => {
     expect(r.episodes).toHaveLength(1);
     const e = r.episodes[0];
     expect(e).toMatchObject({ member: 'node-0', lockLostAtMs: 10_000, firstAckMs: 10_052, lastAckMs: 13_902, writes: 5 });
-    expect(e.dualWriter).toEqual({ fromMs: 10_510, toMs: 13_902, otherMember: 'node-1', otherWrites: 2, staleWrites: 3 });
+    expect(e.dualWriter).toEqual({ fromMs: 10_510, toMs: 13_902, otherMember: 'node-1', otherWrites: 2, staleWrites: 3, basis: 'ledger' });
     expect(r.concurrentWrites).toBe(3);
     expect(r.dualWriterMs).toBe(13_902 - 10_510);
     expect(r.lost?.byCause).toEqual({ 'split-brain': 5, 'replication-lag': 0, crash: 0, unknown: 0 });
@@ -68,15 +68,32 @@ describe('analyzeSplitBrain', () => {
     expect(r.singleWriter.message).toMatch(/5 acknowledged writes came from a member that no longer held the leader lock; node-0 and node-1 both accepted writes for 3392 ms; 5 of them are missing/);
   });
 
-  it('gives a write the benefit of the doubt when the member led at either end of it', () => {
+  it('gives a write the benefit of the doubt when the member led at either end of it, without splitting the episode', () => {
     const timeline: LeaderChange[] = [
       { atMs: 0, leader: 'node-0' },
-      { atMs: 1_000, leader: 'node-1' },
+      { atMs: 1_000, leader: null },
+      { atMs: 2_000, leader: 'node-1' },
     ];
-    const r = analyzeSplitBrain({ attempts: [ack('node-0', 990, 1_010), ack('node-0', 1_001, 1_003)], leaderTimeline: timeline, memberOf });
-    expect(r.splitBrainWrites).toBe(1);
-    expect(r.episodes[0].dualWriter).toBeNull();
+    // The 990–1010 write started while node-0 led; it finishes after a stale one and must not end the episode.
+    const r = analyzeSplitBrain({ attempts: [ack('node-0', 1_001, 1_003), ack('node-0', 990, 1_010), ack('node-0', 1_500)], leaderTimeline: timeline, memberOf });
+    expect(r.splitBrainWrites).toBe(2);
+    expect(r.episodes).toHaveLength(1);
+    expect(r.episodes[0]).toMatchObject({ writes: 2, dualWriter: null });
     expect(r.lost).toBeUndefined();
+  });
+
+  it('dates the dual-writer period from the leader timeline when every client stayed on the stale member', () => {
+    // Direct access: the ledger only ever reached node-0, but node-1 held the lock from 10300.
+    const timeline: LeaderChange[] = [
+      { atMs: 0, leader: 'node-0' },
+      { atMs: 10_000, leader: null },
+      { atMs: 10_300, leader: 'node-1' },
+    ];
+    const w = [ack('node-0', 9_000), ack('node-0', 10_100), ack('node-0', 11_000), ack('node-0', 12_000)];
+    const r = analyzeSplitBrain({ attempts: w, leaderTimeline: timeline, memberOf });
+    expect(r.episodes[0].dualWriter).toEqual({ fromMs: 10_300, toMs: 12_002, otherMember: 'node-1', otherWrites: 0, staleWrites: 2, basis: 'leader-timeline' });
+    expect(r.concurrentWrites).toBe(2);
+    expect(r.dualWriterMs).toBe(1_702);
   });
 
   it('attributes a loss without leadership change to the crash of the node that acknowledged it', () => {
@@ -115,9 +132,9 @@ describe('analyzeSplitBrain', () => {
       leaderTimeline: timeline,
       memberOf,
     });
-    expect(r.episodes.map((e) => [e.member, e.lockLostAtMs, e.writes, e.dualWriter?.otherMember ?? null])).toEqual([
-      ['node-0', 1_000, 1, null],
-      ['node-0', 5_000, 2, 'node-2'],
+    expect(r.episodes.map((e) => [e.member, e.lockLostAtMs, e.writes, e.dualWriter?.otherMember ?? null, e.dualWriter?.basis ?? null])).toEqual([
+      ['node-0', 1_000, 1, 'node-1', 'leader-timeline'],
+      ['node-0', 5_000, 2, 'node-2', 'ledger'],
     ]);
     expect(r.splitBrainWrites).toBe(3);
   });

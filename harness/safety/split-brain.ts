@@ -17,7 +17,9 @@
 //
 // The leader timeline is observed by polling, so a change is seen up to one poll period late; writes
 // inside that blind spot are judged by the earlier observation, which can only undercount split brain.
-import type { AckingServer, LedgerAttempt } from './ledger.ts';
+import type { ConnInfo } from '../engine/types.ts';
+import { readLedger, type AckingServer, type LedgerAttempt } from './ledger.ts';
+import { readLedgerTable } from './verifier.ts';
 
 /** One observed change of leadership; `leader: null` while no member held the lock. */
 export interface LeaderChange {
@@ -36,8 +38,14 @@ export interface SplitBrainEpisode {
   firstAckMs: number;
   lastAckMs: number;
   writes: number;
-  /** The period in which another member (the then-leader) acknowledged writes too; null if none did. */
-  dualWriter: { fromMs: number; toMs: number; otherMember: string; otherWrites: number; staleWrites: number } | null;
+  /**
+   * The period in which another member, holding the lock, accepted writes too; null if there was none.
+   * `basis: 'ledger'` when the ledger holds acknowledgements of that member in the period; otherwise
+   * (every client stayed on the stale member, e.g. direct access) `basis: 'leader-timeline'`: the
+   * period starts when the other member was observed holding the lock, which it holds only once it
+   * has been promoted or is about to be.
+   */
+  dualWriter: { fromMs: number; toMs: number; otherMember: string; otherWrites: number; staleWrites: number; basis: 'ledger' | 'leader-timeline' } | null;
 }
 
 export interface LossAttribution {
@@ -117,6 +125,12 @@ class Timeline {
     }
     // Never seen leading before t: it was not the leader for as long as we have observed.
     return this.changes[0]?.atMs ?? t;
+  }
+
+  /** The first observation at or after t of a leader other than `member`. */
+  nextLeaderOtherThan(member: string, t: number): { atMs: number; leader: string } | undefined {
+    for (const c of this.changes) if (c.atMs >= t && c.leader !== null && c.leader !== member) return { atMs: c.atMs, leader: c.leader };
+    return undefined;
   }
 
   /** Cause for a write acknowledged by the legitimate leader `member` at t that later went missing. */
@@ -218,30 +232,48 @@ function buildEpisodes(judged: Judged[], timeline: Timeline): SplitBrainEpisode[
   const episodes: SplitBrainEpisode[] = [];
   const open = new Map<string, SplitBrainEpisode>();
   for (const j of judged) {
+    const e = open.get(j.member);
     if (!j.stale) {
-      open.delete(j.member);
+      // Only a write the member started while leading again, after it had lost the lock, ends the
+      // episode; a legitimate write that merely finished late (it started before the loss) does not.
+      if (e && j.a.startMs >= e.lockLostAtMs && timeline.leaderAt(j.a.startMs) === j.member) open.delete(j.member);
       continue;
     }
-    let e = open.get(j.member);
-    if (!e) {
-      e = { member: j.member, lockLostAtMs: timeline.lockLostAt(j.member, j.a.startMs), firstAckMs: j.a.endMs, lastAckMs: j.a.endMs, writes: 0, dualWriter: null };
-      open.set(j.member, e);
-      episodes.push(e);
+    if (e) {
+      e.writes++;
+      e.lastAckMs = j.a.endMs;
+      continue;
     }
-    e.writes++;
-    e.lastAckMs = j.a.endMs;
+    const created: SplitBrainEpisode = { member: j.member, lockLostAtMs: timeline.lockLostAt(j.member, j.a.startMs), firstAckMs: j.a.endMs, lastAckMs: j.a.endMs, writes: 1, dualWriter: null };
+    open.set(j.member, created);
+    episodes.push(created);
   }
-  for (const e of episodes) {
-    // Writes by other members, acknowledged while they held the lock, from the moment e.member lost it.
-    const others = judged.filter((j) => !j.stale && j.member !== e.member && j.a.endMs >= e.lockLostAtMs && j.a.endMs <= e.lastAckMs);
-    if (!others.length) continue;
+  for (const e of episodes) e.dualWriter = dualWriter(e, judged, timeline);
+  return episodes;
+}
+
+function dualWriter(e: SplitBrainEpisode, judged: Judged[], timeline: Timeline): SplitBrainEpisode['dualWriter'] {
+  const staleIn = (from: number, to: number) => judged.filter((j) => j.stale && j.member === e.member && j.a.endMs >= from && j.a.endMs <= to).length;
+  // Writes by other members, acknowledged while they held the lock, from the moment e.member lost it.
+  const others = judged.filter((j) => !j.stale && j.member !== e.member && j.a.endMs >= e.lockLostAtMs && j.a.endMs <= e.lastAckMs);
+  if (others.length) {
     const fromMs = others[0].a.endMs;
-    const toMs = e.lastAckMs;
     const counts = new Map<string, number>();
     for (const o of others) counts.set(o.member, (counts.get(o.member) ?? 0) + 1);
     const [otherMember, otherWrites] = [...counts.entries()].sort((x, y) => y[1] - x[1])[0];
-    const staleWrites = judged.filter((j) => j.stale && j.member === e.member && j.a.endMs >= fromMs && j.a.endMs <= toMs).length;
-    e.dualWriter = { fromMs, toMs, otherMember, otherWrites, staleWrites };
+    return { fromMs, toMs: e.lastAckMs, otherMember, otherWrites, staleWrites: staleIn(fromMs, e.lastAckMs), basis: 'ledger' };
   }
-  return episodes;
+  const next = timeline.nextLeaderOtherThan(e.member, e.lockLostAtMs);
+  if (!next || next.atMs > e.lastAckMs) return null;
+  return { fromMs: next.atMs, toMs: e.lastAckMs, otherMember: next.leader, otherWrites: 0, staleWrites: staleIn(next.atMs, e.lastAckMs), basis: 'leader-timeline' };
+}
+
+/**
+ * After a run: reads the ledger file and the ledger table on the (healthy) leader and analyses them.
+ * `members` are the engine's members with the port each one's PostgreSQL listens on.
+ */
+export async function verifySplitBrain(o: { conn: ConnInfo; ledgerFile: string; leaderTimeline: LeaderChange[]; members: { name: string; port: number }[] }): Promise<SplitBrainReport> {
+  const { attempts } = await readLedger(o.ledgerFile);
+  const rows = await readLedgerTable(o.conn);
+  return analyzeSplitBrain({ attempts, leaderTimeline: o.leaderTimeline, memberOf: membersByPort(o.members), presentIds: (rows ?? []).map((r) => r.id) });
 }

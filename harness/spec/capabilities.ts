@@ -18,17 +18,19 @@ export interface PlatformCapabilities {
 export const CAPABILITIES: Record<Platform, PlatformCapabilities> = {
   baremetal: {
     storage: ['local', 'remote'],
+    engines: ['postgres', 'patroni'],
+    faults: {
+      postgres: ['node-crash', 'node-hang', 'graceful-restart'],
+      patroni: ['node-crash', 'node-hang', 'graceful-restart', 'agent-kill', 'switchover'],
+    },
+  },
+  docker: {
+    storage: ['local', 'remote'],
     engines: ['postgres'],
     faults: {
       postgres: ['node-crash', 'node-hang', 'graceful-restart'],
       patroni: [],
     },
-  },
-  docker: {
-    storage: [],
-    engines: [],
-    faults: { postgres: [], patroni: [] },
-    unavailable: 'the docker platform is not part of this version of statebench',
   },
   // Faults on kind and existing clusters are added as their modes land; until then a profile that
   // schedules one gets a plan error naming what is supported.

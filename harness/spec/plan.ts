@@ -3,6 +3,7 @@
 import type { CheckSpec, EngineSpec, FaultSpec, IoProbeSpec, Profile, SafetySpec, StorageSpec, TargetSpec, WorkloadSpec } from './profile.ts';
 import { CAPABILITIES, STORAGE_FAULTS, STORAGE_FAULT_CAPABLE } from './capabilities.ts';
 import { formatDuration } from './units.ts';
+import { resolvePatroniOptions } from '../patroni/spec.ts';
 
 export interface Problem {
   path: (string | number)[];
@@ -159,6 +160,12 @@ export function buildPlan(profile: Profile): { plan?: Plan; problems: Problem[] 
           problems.push({ path: ['faults', fi, 'target'], message: `target "replica" needs engine.members ≥ 2` });
         }
       });
+    }
+    if (profile.engine.kind === 'patroni') {
+      if (profile.engine.members < 2) problems.push({ path: ['engine', 'members'], message: 'engine "patroni" needs members ≥ 2 to fail over (3 is usual)' });
+      problems.push(...resolvePatroniOptions(profile.engine.patroni, t.patroni, i).problems);
+    } else if (t.patroni) {
+      problems.push({ path: ['targets', i, 'patroni'], message: 'patroni options need engine.kind: patroni' });
     }
     if (profile.engine.kind === 'postgres' && profile.engine.members !== 1) {
       problems.push({ path: ['engine', 'members'], message: 'engine "postgres" is a single node; use engine.kind "patroni" for several members' });

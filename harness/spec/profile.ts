@@ -2,6 +2,7 @@
 // errors) so a typo never silently changes what is measured. Leaf module: no runtime imports.
 import { z } from 'zod';
 import { parseDuration, parseSize, type Parsed } from './units.ts';
+import { PatroniOptions, PatroniOverrides } from '../patroni/spec.ts';
 
 function unit(parse: (v: unknown) => Parsed, what: string) {
   return z
@@ -72,6 +73,8 @@ export const Target = z.strictObject({
   /** kubernetes platform: kubeconfig context to use; defaults to the current context. */
   context: z.string().min(1).optional(),
   namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS-1123 label').optional(),
+  /** patroni engine: options for this target only, merged over engine.patroni (e.g. async vs sync). */
+  patroni: PatroniOverrides.optional(),
 });
 
 export const Engine = z.strictObject({
@@ -82,6 +85,8 @@ export const Engine = z.strictObject({
   /** Number of database members (patroni). postgres is always one node. */
   members: z.number().int().min(1).max(7).default(1),
   startTimeout: Duration.default(60_000),
+  /** patroni engine: timing, replication mode, rewind and the client access path. */
+  patroni: PatroniOptions.optional(),
 });
 
 export const IoProbe = z.strictObject({

@@ -1,0 +1,346 @@
+// Builds the container images of the docker platform without a registry: debootstrap a Debian rootfs
+// with the recipe's packages, trim it, add the entrypoint, and `docker import` it. The tag is a hash
+// of the recipe (images/<name>/*), so an image whose recipe has not changed is reused, and a changed
+// recipe can never be mistaken for the old image.
+//
+//   npx tsx images/build.ts [postgres|patroni|all] [--force]
+//
+// Needs root, debootstrap, a running Docker engine and the Debian mirror (STATEBENCH_DEBIAN_MIRROR,
+// default http://deb.debian.org/debian). Downloaded packages are cached in
+// STATEBENCH_DEBOOTSTRAP_CACHE (default /var/cache/statebench/debootstrap) for the next build.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  chmodSync,
+  copyFileSync,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { run } from '../harness/run/exec.ts';
+import { hasTool } from '../harness/testing/tools.ts';
+import { EXIT, MissingToolError, StatebenchError } from '../harness/errors.ts';
+
+export const IMAGE_NAMES = ['postgres', 'patroni'] as const;
+export type ImageName = (typeof IMAGE_NAMES)[number];
+
+/** Label carrying the recipe hash; the tag carries the same value. */
+export const RECIPE_LABEL = 'statebench.recipe';
+export const IMAGE_LABEL = 'statebench.image';
+/** Bumped when this script changes what it puts into an image, so every tag changes with it. */
+const BUILDER_VERSION = '1';
+const ENTRYPOINT_PATH = '/usr/local/bin/statebench-entrypoint';
+/** Removed from every rootfs: package caches and lists, documentation, translations. */
+const TRIM_ALWAYS = ['/var/cache/apt', '/var/lib/apt/lists', '/usr/share/doc', '/usr/share/man', '/usr/share/info', '/usr/share/locale', '/var/log'];
+
+const IMAGES_DIR = dirname(fileURLToPath(import.meta.url));
+
+export interface Recipe {
+  description: string;
+  suite: string;
+  variant: string;
+  packages: string[];
+  /** File in the recipe directory that becomes the image's entrypoint. */
+  entrypoint: string;
+  env: Record<string, string>;
+  expose: string[];
+  cmd: string[];
+  /** Paths removed from the rootfs after installation (e.g. the cluster Debian creates on install). */
+  trim: string[];
+}
+
+function checkName(name: string): ImageName {
+  if (!(IMAGE_NAMES as readonly string[]).includes(name)) {
+    throw new StatebenchError(`unknown image "${name}"`, EXIT.usage, `Build one of: ${IMAGE_NAMES.join(', ')}, or all`);
+  }
+  return name as ImageName;
+}
+
+export function recipeDir(name: ImageName): string {
+  return join(IMAGES_DIR, checkName(name));
+}
+
+export function loadRecipe(name: ImageName): Recipe {
+  return JSON.parse(readFileSync(join(recipeDir(name), 'recipe.json'), 'utf8')) as Recipe;
+}
+
+/** First 12 hex digits of a SHA-256 over every file of the recipe directory and the builder version. */
+export function recipeTag(name: ImageName): string {
+  const dir = recipeDir(name);
+  const h = createHash('sha256').update(`statebench-image-builder ${BUILDER_VERSION}\n`);
+  for (const file of readdirSync(dir).sort()) {
+    h.update(`${file}\0`);
+    h.update(readFileSync(join(dir, file)));
+    h.update('\0');
+  }
+  return h.digest('hex').slice(0, 12);
+}
+
+/** The image reference the current recipe builds, e.g. `statebench/postgres:3f9c0a1b2c4d`. */
+export function imageRef(name: ImageName): string {
+  return `statebench/${name}:${recipeTag(name)}`;
+}
+
+/** The recipe label of a local image, or undefined when the image is not there. */
+async function localRecipeLabel(ref: string): Promise<string | undefined> {
+  try {
+    const r = await run('docker', ['image', 'inspect', '--format', `{{index .Config.Labels "${RECIPE_LABEL}"}}`, ref], { timeoutMs: 30_000 });
+    return r.stdout.trim();
+  } catch (e) {
+    if (e instanceof StatebenchError && /no such (image|object)/i.test(e.message)) return undefined;
+    throw e;
+  }
+}
+
+export interface BuildOptions {
+  /** Rebuild even when an image of the current recipe exists. */
+  force?: boolean;
+  /** Progress lines; defaults to stderr. */
+  log?: (line: string) => void;
+  mirror?: string;
+}
+
+export interface BuildResult {
+  name: ImageName;
+  ref: string;
+  tag: string;
+  /** True when an existing image of the same recipe was kept. */
+  reused: boolean;
+  /** Wall time of the whole call, and of its two slow steps. */
+  seconds: number;
+  debootstrapSeconds?: number;
+  importSeconds?: number;
+  sizeBytes?: number;
+}
+
+function requireBuildTools(): void {
+  if (process.getuid?.() !== 0) {
+    throw new StatebenchError('building images needs root (debootstrap creates device nodes and chroots)', EXIT.environment, 'Run `sudo npx tsx images/build.ts`');
+  }
+  if (!hasTool('debootstrap')) throw new MissingToolError('debootstrap', 'to build container images', 'Install it with `apt-get install debootstrap`');
+  if (!hasTool('docker')) throw new MissingToolError('docker', 'to import container images', 'Install it with `apt-get install docker.io` and start the engine (`dockerd --iptables=false &`)');
+}
+
+async function requireEngine(): Promise<void> {
+  try {
+    await run('docker', ['version', '--format', '{{.Server.Version}}'], { timeoutMs: 20_000 });
+  } catch (e) {
+    throw new StatebenchError(`the Docker engine does not answer: ${(e as Error).message}`, EXIT.environment, 'Start it, e.g. `dockerd --iptables=false >/var/log/dockerd.log 2>&1 &`');
+  }
+}
+
+/** Mount points below `dir` (debootstrap mounts /proc and /sys in the rootfs), deepest first. */
+function mountsUnder(dir: string): string[] {
+  const prefix = resolve(dir) + '/';
+  return readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[1]?.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))))
+    .filter((m): m is string => !!m && m.startsWith(prefix))
+    .sort((a, b) => b.length - a.length);
+}
+
+async function removeWorkdir(dir: string): Promise<void> {
+  // Never recurse into a mounted /proc or /sys of an interrupted debootstrap.
+  for (const m of mountsUnder(dir)) await run('umount', ['-l', m], { timeoutMs: 30_000 }).catch(() => {});
+  if (mountsUnder(dir).length) throw new StatebenchError(`could not unmount everything below ${dir}; remove it by hand`);
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** Children of a build in progress; the CLI stops them on SIGINT/SIGTERM so the rootfs is removed. */
+const active = new Set<ChildProcess>();
+
+function track<T extends ChildProcess>(child: T): T {
+  active.add(child);
+  child.once('exit', () => active.delete(child));
+  return child;
+}
+
+/** Runs debootstrap, writing its output to `logFile` and a line per phase to `log`. */
+function debootstrap(args: string[], logFile: string, log: (l: string) => void, t0: number): Promise<void> {
+  return new Promise((resolveRun, reject) => {
+    const out = createWriteStream(logFile);
+    const child = track(spawn('debootstrap', args, { stdio: ['ignore', 'pipe', 'pipe'] }));
+    let phase = '';
+    let pending = '';
+    const onData = (chunk: Buffer) => {
+      out.write(chunk);
+      pending += chunk.toString();
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) {
+        // "I: Retrieving libc6 2.36-9", "I: Unpacking the base system..." → one line per phase.
+        const m = /^I: (\S+)/.exec(line);
+        // Downloading alternates "Retrieving x" / "Validating x" per package: one phase.
+        const key = m && (m[1] === 'Retrieving' || m[1] === 'Validating' ? 'fetch' : m[1]);
+        if (key && key !== phase) {
+          phase = key;
+          log(`  ${elapsed(t0)} ${line.slice(3)}`);
+        }
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.once('error', reject);
+    child.once('exit', (code, signal) => {
+      out.end();
+      if (code === 0) resolveRun();
+      else {
+        const tail = existsSync(logFile) ? readFileSync(logFile, 'utf8').trim().split('\n').slice(-8).join('\n    ') : '';
+        reject(new StatebenchError(`debootstrap failed (${signal ?? `exit ${code}`}); last lines of ${logFile}:\n    ${tail}`, EXIT.environment, 'Check that the Debian mirror is reachable (STATEBENCH_DEBIAN_MIRROR) and that the packages exist'));
+      }
+    });
+  });
+}
+
+/** `tar -C rootfs -c . | docker import --change … - ref`, with argument arrays only. */
+function importRootfs(rootfs: string, changes: string[], ref: string): Promise<void> {
+  return new Promise((resolveImport, reject) => {
+    const tar = track(spawn('tar', ['--numeric-owner', '--xattrs', '-C', rootfs, '-c', '.'], { stdio: ['ignore', 'pipe', 'pipe'] }));
+    const imp = track(spawn('docker', ['import', ...changes.flatMap((c) => ['--change', c]), '-', ref], { stdio: ['pipe', 'pipe', 'pipe'] }));
+    let errors = '';
+    tar.stderr.on('data', (d: Buffer) => (errors += d.toString()));
+    imp.stderr.on('data', (d: Buffer) => (errors += d.toString()));
+    tar.stdout.pipe(imp.stdin);
+    imp.stdin.on('error', () => {});
+    const tarDone = new Promise<number | null>((r) => tar.once('exit', (c) => r(c)));
+    tar.once('error', reject);
+    imp.once('error', reject);
+    imp.once('exit', async (code) => {
+      const tarCode = await tarDone;
+      if (code === 0 && tarCode === 0) resolveImport();
+      else reject(new StatebenchError(`docker import of ${ref} failed (tar ${tarCode}, docker ${code}): ${errors.trim().split('\n').slice(-5).join(' | ')}`));
+    });
+  });
+}
+
+function elapsed(t0: number): string {
+  return `[${((performance.now() - t0) / 1000).toFixed(0).padStart(3)}s]`;
+}
+
+const building = new Map<string, Promise<BuildResult>>();
+
+/**
+ * Builds `statebench/<name>:<recipe hash>` unless an image of the same recipe exists (or `force`).
+ * Also tags it `statebench/<name>:latest`. Concurrent calls in one process share one build.
+ */
+export function buildImage(name: ImageName, opts: BuildOptions = {}): Promise<BuildResult> {
+  const key = `${name}:${opts.force ? 'force' : ''}`;
+  let p = building.get(key);
+  if (!p) {
+    p = doBuild(checkName(name), opts).finally(() => building.delete(key));
+    building.set(key, p);
+  }
+  return p;
+}
+
+async function doBuild(name: ImageName, opts: BuildOptions): Promise<BuildResult> {
+  const log = opts.log ?? ((l: string) => process.stderr.write(l + '\n'));
+  const t0 = performance.now();
+  const recipe = loadRecipe(name);
+  const tag = recipeTag(name);
+  const ref = `statebench/${name}:${tag}`;
+  if (!hasTool('docker')) throw new MissingToolError('docker', 'to build container images', 'Install it with `apt-get install docker.io` and start the engine (`dockerd --iptables=false &`)');
+  await requireEngine();
+
+  if (!opts.force && (await localRecipeLabel(ref)) === tag) {
+    await run('docker', ['tag', ref, `statebench/${name}:latest`], { timeoutMs: 30_000 });
+    log(`${ref} is up to date (recipe unchanged); nothing to build`);
+    return { name, ref, tag, reused: true, seconds: (performance.now() - t0) / 1000 };
+  }
+  requireBuildTools();
+
+  const mirror = opts.mirror ?? process.env.STATEBENCH_DEBIAN_MIRROR ?? 'http://deb.debian.org/debian';
+  const cacheDir = process.env.STATEBENCH_DEBOOTSTRAP_CACHE ?? '/var/cache/statebench/debootstrap';
+  mkdirSync(cacheDir, { recursive: true });
+  const work = mkdtempSync(join(tmpdir(), `statebench-image-${name}-`));
+  const rootfs = join(work, 'rootfs');
+  try {
+    log(`building ${ref}: debootstrap ${recipe.suite} (${recipe.variant}) + ${recipe.packages.join(', ')} from ${mirror}`);
+    const tBoot = performance.now();
+    await debootstrap(
+      [`--variant=${recipe.variant}`, `--include=${recipe.packages.join(',')}`, `--cache-dir=${cacheDir}`, recipe.suite, rootfs, mirror],
+      join(work, 'debootstrap.log'),
+      log,
+      t0,
+    );
+    const debootstrapSeconds = (performance.now() - tBoot) / 1000;
+    for (const m of mountsUnder(rootfs)) await run('umount', ['-l', m], { timeoutMs: 30_000 });
+
+    log(`  ${elapsed(t0)} trimming caches, documentation and the default cluster`);
+    for (const p of [...TRIM_ALWAYS, ...recipe.trim]) {
+      const abs = join(rootfs, p);
+      if (!resolve(abs).startsWith(resolve(rootfs) + '/')) throw new StatebenchError(`recipe ${name}: trim path ${p} leaves the rootfs`, EXIT.usage);
+      rmSync(abs, { recursive: true, force: true });
+    }
+    for (const keep of ['/var/cache/apt/archives/partial', '/var/lib/apt/lists/partial', '/var/log']) mkdirSync(join(rootfs, keep), { recursive: true });
+
+    copyFileSync(join(recipeDir(name), recipe.entrypoint), join(rootfs, ENTRYPOINT_PATH));
+    chmodSync(join(rootfs, ENTRYPOINT_PATH), 0o755);
+    writeFileSync(join(rootfs, 'etc/statebench-image'), `${name} ${tag}\n`);
+
+    log(`  ${elapsed(t0)} docker import ${ref}`);
+    const tImport = performance.now();
+    const changes = [
+      `ENTRYPOINT ${JSON.stringify([ENTRYPOINT_PATH])}`,
+      `CMD ${JSON.stringify(recipe.cmd)}`,
+      ...Object.entries(recipe.env).map(([k, v]) => `ENV ${k}=${v}`),
+      ...recipe.expose.map((p) => `EXPOSE ${p}`),
+      `LABEL ${RECIPE_LABEL}=${tag} ${IMAGE_LABEL}=${name}`,
+    ];
+    await importRootfs(rootfs, changes, ref);
+    const importSeconds = (performance.now() - tImport) / 1000;
+    await run('docker', ['tag', ref, `statebench/${name}:latest`], { timeoutMs: 30_000 });
+    const size = Number((await run('docker', ['image', 'inspect', '--format', '{{.Size}}', ref])).stdout.trim());
+    const seconds = (performance.now() - t0) / 1000;
+    log(`built ${ref} in ${seconds.toFixed(0)}s (debootstrap ${debootstrapSeconds.toFixed(0)}s, import ${importSeconds.toFixed(0)}s), ${(size / 1024 ** 2).toFixed(0)} MiB`);
+    const older = (await run('docker', ['image', 'ls', '--format', '{{.Repository}}:{{.Tag}}', `statebench/${name}`])).stdout
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((r) => r && r !== ref && !r.endsWith(':latest') && !r.endsWith(':<none>'));
+    if (older.length) log(`  older recipes of ${name} are still present; remove them with: docker rmi ${older.join(' ')}`);
+    return { name, ref, tag, reused: false, seconds, debootstrapSeconds, importSeconds, sizeBytes: size };
+  } finally {
+    await removeWorkdir(work);
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const args = argv.filter((a) => !a.startsWith('-'));
+  const force = argv.includes('--force');
+  if (argv.includes('--help') || argv.includes('-h') || args.length > 1) {
+    process.stdout.write(`usage: npx tsx images/build.ts [${IMAGE_NAMES.join('|')}|all] [--force]\n`);
+    return args.length > 1 ? EXIT.usage : EXIT.ok;
+  }
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(sig, () => {
+      process.stderr.write(`${sig}: stopping the build and removing its rootfs\n`);
+      for (const c of active) c.kill('SIGTERM');
+    });
+  }
+  const which = args[0] ?? 'all';
+  const names = which === 'all' ? [...IMAGE_NAMES] : [checkName(which)];
+  for (const name of names) {
+    const r = await buildImage(name, { force });
+    process.stdout.write(`${r.ref}\n`);
+  }
+  return EXIT.ok;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      const err = e as StatebenchError;
+      process.stderr.write(`error: ${err.message}\n${err.hint ? `  ${err.hint}\n` : ''}`);
+      process.exit(err instanceof StatebenchError ? err.exitCode : 1);
+    },
+  );
+}
