@@ -53,13 +53,34 @@ export function faultMode(cycle: FaultCycle, s: FaultSubject): FaultMode {
           const u = undo;
           undo = undefined;
           await u?.();
-          // PostgreSQL may PANIC on an I/O error and stay down; bring the node back as an operator would.
-          if (!node.control.running) await node.control.start();
         },
-        waitForRecovery: healthy,
+        waitForRecovery: (timeoutMs) => superviseUntilHealthy(s, timeoutMs),
       };
     }
     default:
       throw new StatebenchError(`fault ${cycle.type} is not implemented for engine ${engine.kind}`);
   }
+}
+
+/**
+ * PostgreSQL may PANIC on an I/O error, possibly seconds after the errors stopped, and then stay
+ * down; a supervisor (systemd, a kubelet) would start it again. So does this, until the engine is
+ * healthy or the timeout passes. A start that fails (e.g. the filesystem went read-only) is retried
+ * and its error is what the cycle reports.
+ */
+async function superviseUntilHealthy(s: FaultSubject, timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  let lastError = 'not healthy';
+  for (let attempt = 0; attempt < 1000; attempt++) {
+    const left = deadline - performance.now();
+    if (left <= 0) break;
+    try {
+      if (!s.node.control.running) await s.node.control.start();
+      await s.engine.awaitHealthy(Math.min(left, 3_000));
+      return;
+    } catch (e) {
+      lastError = (e as Error).message;
+    }
+  }
+  throw new StatebenchError(`${s.node.name} did not become healthy within ${timeoutMs}ms: ${lastError}`);
 }

@@ -81,6 +81,8 @@ export class PostgresProcess implements NodeControl {
   readonly logFile: string;
   private proc?: ManagedProcess;
   private runAs?: RunAs;
+  /** Set while we stop or kill the server ourselves, so its exit is not reported as a crash. */
+  private stopping = false;
   conn!: ConnInfo;
 
   constructor(private readonly o: PostgresNodeOptions) {
@@ -158,14 +160,27 @@ export class PostgresProcess implements NodeControl {
     const died = proc.exited.then((e) => `code ${e.code}, signal ${e.signal}`);
     const ready = awaitWritable(this.conn, this.o.startTimeoutMs).then(() => 'started' as const);
     const outcome = await Promise.race([ready, died]);
-    if (outcome === 'started') this.o.onEvent?.('node-started', { node: this.o.name, pid: proc.pid });
-    else ready.catch(() => {});
+    if (outcome === 'started') {
+      this.o.onEvent?.('node-started', { node: this.o.name, pid: proc.pid });
+      // A server that dies on its own (a PANIC on an I/O error, the OOM killer) is part of what a run
+      // measures: record it with the log lines that say why.
+      void proc.exited.then((e) => {
+        if (this.proc === proc && !this.stopping) {
+          this.o.onEvent?.('node-exited', { node: this.o.name, code: e.code, signal: e.signal, log: logTail(this.logFile, 5) });
+        }
+      });
+    } else ready.catch(() => {});
     return outcome;
   }
 
   async kill(): Promise<void> {
     if (!this.proc) return;
-    await this.proc.kill();
+    this.stopping = true;
+    try {
+      await this.proc.kill();
+    } finally {
+      this.stopping = false;
+    }
   }
 
   async pause(): Promise<void> {
@@ -178,7 +193,13 @@ export class PostgresProcess implements NodeControl {
 
   async stop(): Promise<void> {
     // SIGINT is PostgreSQL's "fast" shutdown: roll back sessions, checkpoint, exit.
-    if (this.proc?.running) await this.proc.stop('SIGINT', 30_000);
+    if (!this.proc?.running) return;
+    this.stopping = true;
+    try {
+      await this.proc.stop('SIGINT', 30_000);
+    } finally {
+      this.stopping = false;
+    }
   }
 }
 
