@@ -9,7 +9,8 @@ import type Dockerode from 'dockerode';
 import type { BoundPorts, ImagePullPolicy, WaitStrategy } from 'testcontainers';
 import { BASE_SETTINGS, renderConf, type Settings } from '../engine/postgres-config.ts';
 import { awaitWritable, withClient } from '../engine/pg.ts';
-import type { ConnInfo, DeployedEngine, EngineNode, NodeControl } from '../engine/types.ts';
+import type { ConnInfo, NodeControl } from '../engine/types.ts';
+import { SinglePostgres } from '../engine/single-postgres.ts';
 import { StatebenchError, EXIT } from '../errors.ts';
 import { probeIo } from '../io/probe.ts';
 import type { CleanupRegistry, Registration } from '../run/cleanup.ts';
@@ -332,35 +333,9 @@ function containerName(o: Pick<ContainerNodeOptions, 'runId' | 'target' | 'name'
   return `statebench-${o.runId}-${o.target.replace(/[^A-Za-z0-9_.-]+/g, '_')}-${o.name}`;
 }
 
-export class DockerPostgres implements DeployedEngine {
-  readonly kind = 'postgres';
-  readonly nodes: EngineNode[];
-
-  constructor(private readonly node: PostgresContainer) {
-    this.nodes = [{ name: node.name, conn: node.conn, control: node }];
-  }
-
-  clientConn(): ConnInfo {
-    return this.node.conn;
-  }
-
-  async primary(): Promise<EngineNode> {
-    return this.nodes[0];
-  }
-
-  awaitHealthy(timeoutMs: number): Promise<void> {
-    return awaitWritable(this.node.conn, timeoutMs);
-  }
-
-  version(): Promise<string> {
-    return withClient(this.node.conn, async (c) => {
-      const r = await c.query('show server_version');
-      return `PostgreSQL ${r.rows[0].server_version}`;
-    });
-  }
-
-  stop(): Promise<void> {
-    return this.node.stop();
+export class DockerPostgres extends SinglePostgres<PostgresContainer> {
+  constructor(node: PostgresContainer) {
+    super(node, node.name);
   }
 
   get container(): PostgresContainer {

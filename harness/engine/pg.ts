@@ -51,3 +51,8 @@ export async function awaitWritable(conn: ConnInfo, timeoutMs: number, signal?: 
   }
   throw new Error(`PostgreSQL at ${conn.host}:${conn.port} did not accept writes within ${timeoutMs}ms; last error: ${last}`);
 }
+
+/** e.g. "PostgreSQL 17.10", for reports. */
+export function serverVersion(conn: ConnInfo): Promise<string> {
+  return withClient(conn, async (c) => `PostgreSQL ${(await c.query('show server_version')).rows[0].server_version}`);
+}

@@ -8,8 +8,9 @@ import { run, ManagedProcess, type RunAs } from '../run/exec.ts';
 import type { CleanupRegistry } from '../run/cleanup.ts';
 import { databaseUser } from '../run/users.ts';
 import { BASE_SETTINGS, renderConf, type Settings } from '../engine/postgres-config.ts';
-import { awaitWritable, withClient } from '../engine/pg.ts';
-import type { ConnInfo, DeployedEngine, EngineNode, NodeControl } from '../engine/types.ts';
+import { awaitWritable } from '../engine/pg.ts';
+import { SinglePostgres } from '../engine/single-postgres.ts';
+import type { ConnInfo, NodeControl } from '../engine/types.ts';
 import { StatebenchError, EXIT } from '../errors.ts';
 import type { Platform, ProvisionedTarget, TargetRuntime } from './types.ts';
 import type { PlannedTarget } from '../spec/plan.ts';
@@ -203,37 +204,7 @@ export class PostgresProcess implements NodeControl {
   }
 }
 
-export class BareMetalPostgres implements DeployedEngine {
-  readonly kind = 'postgres';
-  readonly nodes: EngineNode[];
-
-  constructor(private readonly node: PostgresProcess) {
-    this.nodes = [{ name: 'node-0', conn: node.conn, control: node }];
-  }
-
-  clientConn(): ConnInfo {
-    return this.node.conn;
-  }
-
-  async primary(): Promise<EngineNode> {
-    return this.nodes[0];
-  }
-
-  awaitHealthy(timeoutMs: number): Promise<void> {
-    return awaitWritable(this.node.conn, timeoutMs);
-  }
-
-  version(): Promise<string> {
-    return withClient(this.node.conn, async (c) => {
-      const r = await c.query('show server_version');
-      return `PostgreSQL ${r.rows[0].server_version}`;
-    });
-  }
-
-  stop(): Promise<void> {
-    return this.node.stop();
-  }
-
+export class BareMetalPostgres extends SinglePostgres<PostgresProcess> {
   get process(): PostgresProcess {
     return this.node;
   }
