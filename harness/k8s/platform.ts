@@ -14,23 +14,27 @@ import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { VersionApi, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import type { Platform, ProvisionedTarget, TargetRuntime } from '../platform/types.ts';
-import type { PlannedTarget } from '../spec/plan.ts';
+import type { FaultCycle, PlannedTarget } from '../spec/plan.ts';
+import type { FaultMode } from '../fault/fault.ts';
+import type { FaultSubject } from '../fault/modes.ts';
 import type { ConnInfo, DeployedEngine, EngineNode, NodeControl } from '../engine/types.ts';
 import type { IoResult } from '../io/types.ts';
 import type { Volume } from '../storage/types.ts';
 import type { ResourceKind, ResourceRecord } from '../run/cleanup.ts';
 import { storageFor } from '../storage/index.ts';
 import { parseFio } from '../io/probe.ts';
-import { awaitWritable, withClient } from '../engine/pg.ts';
+import { awaitWritable, serverVersion, withClient } from '../engine/pg.ts';
 import { freePort } from '../platform/baremetal.ts';
 import { run } from '../run/exec.ts';
 import { StatebenchError, EXIT } from '../errors.ts';
-import { KindCli, KubeCluster, PodPortForward, loadKubeConfig, apiMessage } from './cluster.ts';
+import { KindCli, KubeCluster, PodPortForward, loadKubeConfig, apiMessage, type Exec } from './cluster.ts';
+import { dockerExec, faultPolicyOf, kubernetesFaultMode, withFaultPolicy, type KubernetesFaultPolicy } from './faults.ts';
+import { KubernetesTimeline, type KubernetesFaultTimeline } from './timeline.ts';
 import { renderKindConfig, kindConfigYaml, type RegistryMirror, registryHostsToml } from './kind-config.ts';
 import { dataClaimName, defaultImage, renderManifests, type TargetManifests } from './manifests.ts';
 import { kindDiskDir, kindWorkerCount } from './render.ts';
 import { validateAll } from './validate.ts';
-import { LEADER_LABEL_VALUE, NAMES, PG_PORT, ROLE_LABEL, kindClusterName, kindWorkerNames, labelValue, selectorString } from './names.ts';
+import { LEADER_LABEL_VALUE, NAMES, PG_PORT, ROLE_LABEL, kindClusterName, kindWorkerNames, labelValue, runLabels, selectorString } from './names.ts';
 
 /**
  * Journal kind for a namespace and the cluster-scoped objects of one run on an existing cluster.
@@ -54,6 +58,12 @@ export interface KubernetesPlatformOptions {
    * @default 180_000
    */
   schedulingMarginMs?: number;
+  /** The docker CLI for kind node faults (tests record it). @default `docker` on PATH */
+  docker?: Exec;
+  /** Overrides the target's `faultPolicy` (tests, programmatic use). */
+  faultPolicy?: KubernetesFaultPolicy;
+  /** kubelet-stop on kind: how often the old primary is probed on its node. @default 2000 */
+  probeIntervalMs?: number;
 }
 
 /** fio's JSON document out of a pod log that may also hold warnings before or after it. */
@@ -90,8 +100,12 @@ export class KubernetesPlatform implements Platform {
   async provision(target: PlannedTarget, rt: TargetRuntime): Promise<ProvisionedTarget> {
     if (target.platform !== this.name) throw new StatebenchError(`target "${target.name}" is for ${target.platform}, not ${this.name}`);
     const runId = this.opts.runId ?? basename(dirname(rt.stateDir));
+    // A policy the target cannot have fails here, before anything is created.
+    const faultPolicy = this.opts.faultPolicy ?? faultPolicyOf(target);
     const forwards = new Set<PodPortForward>();
+    const watches: { timeline?: KubernetesTimeline } = {};
     const closeForwards = async () => {
+      await watches.timeline?.stop().catch(() => {});
       await Promise.all([...forwards].map((f) => f.close()));
       forwards.clear();
     };
@@ -102,12 +116,12 @@ export class KubernetesPlatform implements Platform {
     let kc: KubeConfig;
     let nodes: string[] | undefined;
     let access: ClientAccess;
-    const facts: Record<string, unknown> = { platform: this.name, image };
+    const facts: Record<string, unknown> = { platform: this.name, image, faultPolicy };
     const password = randomBytes(18).toString('base64url');
     const replicationPassword = randomBytes(18).toString('base64url');
     // Rendered (and validated) before anything is created, so a target that cannot work costs nothing.
     const render = (nodes?: string[]) => {
-      const m = renderManifests(target, runId, { nodes, password, replicationPassword });
+      const m = withFaultPolicy(renderManifests(target, runId, { nodes, password, replicationPassword }), faultPolicy);
       validateAll([...m.base, ...m.engine]);
       return m;
     };
@@ -208,7 +222,13 @@ export class KubernetesPlatform implements Platform {
     rt.status('kubernetes', `applying namespace ${m.namespace} and storage`);
     await cluster.apply(m.base);
     rt.event('kubernetes-storage-applied', { namespace: m.namespace, storageClass: m.storage.className, objects: m.base.length });
-    return new KubernetesTarget(target, rt, cluster, kc, m, access, password, volumes, facts, forwards, this.opts.schedulingMarginMs ?? 180_000);
+    return new KubernetesTarget(target, rt, cluster, kc, m, access, password, volumes, facts, forwards, this.opts.schedulingMarginMs ?? 180_000, {
+      runId,
+      policy: faultPolicy,
+      docker: this.opts.docker ?? dockerExec,
+      probeIntervalMs: this.opts.probeIntervalMs,
+      watches,
+    });
   }
 }
 
@@ -267,6 +287,16 @@ async function workerNodes(cluster: KubeCluster, members: number): Promise<strin
 
 type ClientAccess = { kind: 'node-port'; port: number } | { kind: 'port-forward' };
 
+/** What the fault modes and the timeline need beyond the target itself. */
+interface FaultWiring {
+  runId: string;
+  policy: KubernetesFaultPolicy;
+  docker: Exec;
+  probeIntervalMs?: number;
+  /** Shared with provision's cleanup, which stops the timeline before the cluster goes. */
+  watches: { timeline?: KubernetesTimeline };
+}
+
 class KubernetesTarget implements ProvisionedTarget {
   constructor(
     private readonly target: PlannedTarget,
@@ -280,7 +310,75 @@ class KubernetesTarget implements ProvisionedTarget {
     private readonly facts: Record<string, unknown>,
     private readonly forwards: Set<PodPortForward>,
     private readonly schedulingMarginMs: number,
+    private readonly wiring: FaultWiring,
   ) {}
+
+  private engine?: KubernetesEngine;
+
+  /**
+   * The platform's own fault modes (harness/k8s/faults.ts): pod deletions, and on kind node crashes,
+   * hangs and kubelet stops through docker; undefined for storage faults, which the volume injects.
+   */
+  faultMode(cycle: FaultCycle, subject: FaultSubject): FaultMode | undefined {
+    const timeline = this.wiring.watches.timeline;
+    if (!timeline || !this.engine) throw new StatebenchError(`${cycle.type}: the engine of target "${this.target.name}" is not deployed`);
+    const engine = this.engine;
+    const pull = this.target.spec.pull;
+    return kubernetesFaultMode(cycle, subject, {
+      platform: this.target.platform as 'kind' | 'kubernetes',
+      target: this.target,
+      runId: this.wiring.runId,
+      namespace: this.m.namespace,
+      cluster: this.cluster,
+      timeline,
+      clock: this.rt.clock,
+      policy: this.wiring.policy,
+      exec: this.wiring.docker,
+      kindWorkers: this.facts.workers as string[] | undefined,
+      image: this.target.spec.image ?? defaultImage(this.target.engine.kind),
+      pullPolicy: pull === 'never' ? 'Never' : pull === 'always' ? 'Always' : 'IfNotPresent',
+      labels: runLabels(this.wiring.runId, this.target.name),
+      podOf: (node) => `${NAMES.statefulSet}-${engine.nodes.indexOf(node)}`,
+      probeIntervalMs: this.wiring.probeIntervalMs,
+    });
+  }
+
+  /** Kubernetes' account of one fault cycle (the proposed FaultSummary.kubernetes), once faults ran. */
+  faultTimeline(record: { type: string; cycle: number; injectedAtMs: number }): KubernetesFaultTimeline | undefined {
+    return this.wiring.watches.timeline?.timelineFor(record);
+  }
+
+  /** Starts recording nodes, member pods, claims and volumes; only targets with faults need it. */
+  private async startTimeline(): Promise<void> {
+    if (!this.target.faults.length || this.wiring.watches.timeline) return;
+    const patroni = this.target.engine.kind === 'patroni';
+    const timeline = new KubernetesTimeline({
+      kubeConfig: this.kc,
+      namespace: this.m.namespace,
+      podSelector: selectorString(this.m.podLabels),
+      clock: this.rt.clock,
+      leaderLabel: patroni ? { key: ROLE_LABEL, value: LEADER_LABEL_VALUE } : null,
+      file: join(this.rt.artifactsDir, 'kubernetes-watch.jsonl'),
+      onEvent: (type, data) => this.rt.event(type, data),
+    });
+    this.wiring.watches.timeline = timeline;
+    await timeline.start();
+    this.rt.event('kubernetes-timeline-started', { namespace: this.m.namespace, problems: timeline.problems });
+  }
+
+  /** Stops the watches and writes every cycle's timeline next to the watch log. */
+  private async stopTimeline(): Promise<void> {
+    const timeline = this.wiring.watches.timeline;
+    if (!timeline || timeline.stopped) return;
+    await timeline.stop();
+    if (timeline.marks.length) {
+      try {
+        timeline.write(join(this.rt.artifactsDir, 'kubernetes-timeline.json'));
+      } catch (e) {
+        this.rt.event('kubernetes-timeline-error', { message: (e as Error).message });
+      }
+    }
+  }
 
   async probeIo(): Promise<IoResult> {
     const probe = this.m.probe;
@@ -332,6 +430,7 @@ class KubernetesTarget implements ProvisionedTarget {
       { timeoutMs, signal: this.rt.signal },
     );
     this.rt.event('kubernetes-engine-ready', { namespace: ns, members });
+    await this.startTimeline();
 
     const base = { user: 'postgres', database: 'postgres', password: this.password };
     const podNames = Array.from({ length: members }, (_, i) => `${NAMES.statefulSet}-${i}`);
@@ -356,20 +455,21 @@ class KubernetesTarget implements ProvisionedTarget {
       this.forwards.add(fwd);
       client = { host: '127.0.0.1', port: await fwd.start(), ...base };
     }
-    const engine = new KubernetesEngine(this.target.engine.kind, nodes, client, this.cluster, ns, this.m, this.forwards);
+    const engine = new KubernetesEngine(this.target.engine.kind, nodes, client, this.cluster, ns, this.m, this.forwards, () => this.stopTimeline());
+    this.engine = engine;
     await awaitWritable(client, this.target.engine.startTimeout, this.rt.signal);
     return engine;
   }
 
   async describe(): Promise<Record<string, unknown>> {
-    let serverVersion: string | undefined;
+    let apiVersion: string | undefined;
     try {
       const v = await this.kc.makeApiClient(VersionApi).getCode();
-      serverVersion = v.gitVersion;
+      apiVersion = v.gitVersion;
     } catch {
       /* reported as unknown */
     }
-    return { ...this.facts, kubernetesVersion: serverVersion };
+    return { ...this.facts, kubernetesVersion: apiVersion };
   }
 }
 
@@ -441,6 +541,8 @@ class KubernetesEngine implements DeployedEngine {
     private readonly ns: string,
     private readonly m: TargetManifests,
     private readonly forwards: Set<PodPortForward>,
+    /** Ends the fault timeline before scaling down, so the scale-down is not read as part of a cycle. */
+    private readonly beforeStop: () => Promise<void> = async () => {},
   ) {}
 
   clientConn(): ConnInfo {
@@ -461,10 +563,11 @@ class KubernetesEngine implements DeployedEngine {
   }
 
   version(): Promise<string> {
-    return withClient(this.client, async (c) => `PostgreSQL ${(await c.query('show server_version')).rows[0].server_version}`);
+    return serverVersion(this.client);
   }
 
   async stop(): Promise<void> {
+    await this.beforeStop().catch(() => {});
     try {
       await this.cluster.objects.patch(
         { apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: NAMES.statefulSet, namespace: this.ns }, spec: { replicas: 0 } } as KubernetesObject,

@@ -10,6 +10,7 @@ import { kindConfigYaml, renderKindConfig } from './kind-config.ts';
 import { renderManifests, type K8sObject, type ManifestOptions } from './manifests.ts';
 import { kindClusterName, kindWorkerNames } from './names.ts';
 import { validateAll } from './validate.ts';
+import { faultPolicyOf, withFaultPolicy } from './faults.ts';
 
 export const PASSWORD_PLACEHOLDER = 'generated-at-run-time';
 
@@ -64,7 +65,8 @@ export async function renderTarget(t: PlannedTarget, runId: string, dir: string)
     written.push(path);
   };
 
-  const m = renderManifests(t, runId, manifestOptions(t, runId));
+  // Tolerations of the fault policy are part of what would be applied.
+  const m = withFaultPolicy(renderManifests(t, runId, manifestOptions(t, runId)), faultPolicyOf(t));
   const all = [...m.base, ...m.engine, ...(m.probe ? [m.probe.claim, m.probe.job(true), m.probe.job(false)] : [])];
   validateAll(all);
 

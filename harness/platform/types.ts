@@ -10,6 +10,7 @@ import type { Volume } from '../storage/types.ts';
 import type { FaultCycle } from '../spec/plan.ts';
 import type { FaultMode } from '../fault/fault.ts';
 import type { FaultSubject } from '../fault/modes.ts';
+import type { KubernetesFaultTimeline } from '../report/summary.ts';
 
 export interface TargetRuntime {
   registry: CleanupRegistry;
@@ -39,6 +40,8 @@ export interface ProvisionedTarget {
    * common one; undefined falls back to the NodeControl/volume based modes every platform shares.
    */
   faultMode?(cycle: FaultCycle, subject: FaultSubject): FaultMode | undefined;
+  /** What the platform itself saw during a fault cycle (Kubernetes: nodes, pods, claims, leader). */
+  faultTimeline?(record: { type: string; cycle: number; injectedAtMs: number }): KubernetesFaultTimeline | undefined;
 }
 
 export interface Platform {

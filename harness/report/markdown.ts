@@ -157,6 +157,12 @@ function recoverySection(targets: TargetSummary[], base?: TargetSummary): string
         ]),
       ),
     );
+    for (const f of t.faults.filter((x) => x.kubernetes?.findings.length)) {
+      out.push(`Kubernetes, cycle ${f.cycle} (${f.type} on ${f.kubernetes!.kubeNode ?? f.node ?? f.target}):`);
+      out.push('');
+      out.push(...f.kubernetes!.findings.map((line) => `- ${line}`));
+      out.push('');
+    }
     out.push('\n</details>\n');
   }
   return out;

@@ -1,6 +1,7 @@
 // summary.json: the contract downstream tooling reads. Field names are stable: add freely, never
 // rename. `npm run schema` writes the JSON Schema in harness/report/summary.schema.json from this.
 import { z } from 'zod';
+import { KubernetesFaultTimelineSchema } from '../k8s/timeline-schema.ts';
 
 export const SUMMARY_SCHEMA_VERSION = 1;
 
@@ -61,6 +62,8 @@ export const FaultSummary = z.object({
   recovery: Recovery,
   state: z.string(),
   error: z.string().optional(),
+  /** kind/kubernetes: node, pod, claim and leader changes of this cycle on the run clock. */
+  kubernetes: KubernetesFaultTimelineSchema.optional(),
 });
 
 export const SafetySummary = z.object({
@@ -170,6 +173,7 @@ export type SafetySummary = z.infer<typeof SafetySummary>;
 export type CheckResult = z.infer<typeof CheckResult>;
 export type Recovery = z.infer<typeof Recovery>;
 export type HaSummary = z.infer<typeof HaSummary>;
+export type KubernetesFaultTimeline = z.infer<typeof KubernetesFaultTimelineSchema>;
 
 export function summaryJsonSchema(): object {
   return z.toJSONSchema(Summary, { target: 'draft-2020-12' });

@@ -121,6 +121,7 @@ export class TargetSession {
         recovery: buildRecovery(r.injectedAtMs, attempts, { untilMs: records[i + 1]?.injectedAtMs, healthyAtMs: r.healthyAtMs }),
         state: r.state,
         error: r.error,
+        kubernetes: this.provisioned?.faultTimeline?.(r),
       }));
     }
     if (monitor) {

@@ -32,17 +32,27 @@ export const CAPABILITIES: Record<Platform, PlatformCapabilities> = {
       patroni: [],
     },
   },
-  // Faults on kind and existing clusters are added as their modes land; until then a profile that
-  // schedules one gets a plan error naming what is supported.
+  // kind reaches its nodes through docker (harness/k8s/faults.ts): node-crash kills the worker's node
+  // container, node-hang pauses it, kubelet-stop stops the kubelet inside it; pod faults go through
+  // the API. Storage faults come from the volume (remote storage), as everywhere.
   kind: {
     storage: ['local-pv', 'remote'],
     engines: ['postgres', 'patroni'],
-    faults: { postgres: [], patroni: [] },
+    faults: {
+      postgres: ['node-crash', 'node-hang', 'kubelet-stop', 'pod-delete', 'pod-force-delete'],
+      patroni: ['node-crash', 'node-hang', 'kubelet-stop', 'pod-delete', 'pod-force-delete'],
+    },
   },
+  // An existing cluster: pod faults through the API; kubelet-stop and node-hang through a privileged
+  // helper pod on the node, which the target must allow (faultPolicy.nodeAccess: helper-pod). Its
+  // machines are never powered off, so there is no node-crash.
   kubernetes: {
     storage: ['local-pv', 'remote'],
     engines: ['postgres', 'patroni'],
-    faults: { postgres: [], patroni: [] },
+    faults: {
+      postgres: ['pod-delete', 'pod-force-delete', 'kubelet-stop', 'node-hang'],
+      patroni: ['pod-delete', 'pod-force-delete', 'kubelet-stop', 'node-hang'],
+    },
   },
 };
 

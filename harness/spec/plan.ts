@@ -153,6 +153,12 @@ export function buildPlan(profile: Profile): { plan?: Plan; problems: Problem[] 
         } else if (!supported.includes(f.type)) {
           problems.push({ path: ['faults', fi, 'type'], message: `fault "${f.type}" is not supported for ${profile.engine.kind} on ${t.platform} (targets[${i}]); supported: ${supported.join(', ') || 'none'}` });
         }
+        if (t.platform === 'kubernetes' && (f.type === 'kubelet-stop' || f.type === 'node-hang') && t.faultPolicy?.nodeAccess !== 'helper-pod') {
+          problems.push({ path: ['faults', fi, 'type'], message: `${f.type} on an existing cluster needs targets[${i}].faultPolicy.nodeAccess: helper-pod (a privileged pod on the node; see kind-config/README.md)` });
+        }
+        if (t.faultPolicy?.nodeAccess === 'helper-pod' && t.platform !== 'kubernetes') {
+          problems.push({ path: ['targets', i, 'faultPolicy', 'nodeAccess'], message: `helper-pod is for existing clusters; ${t.platform} reaches its nodes directly` });
+        }
         if (/^node-\d+$/.test(f.target) && Number(f.target.slice(5)) >= profile.engine.members) {
           problems.push({ path: ['faults', fi, 'target'], message: `${f.target} does not exist: the engine has ${profile.engine.members} member(s), node-0 … node-${profile.engine.members - 1}` });
         }

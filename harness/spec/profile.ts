@@ -75,6 +75,18 @@ export const Target = z.strictObject({
   namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS-1123 label').optional(),
   /** patroni engine: options for this target only, merged over engine.patroni (e.g. async vs sync). */
   patroni: PatroniOverrides.optional(),
+  /** kind/kubernetes: how node faults reach nodes, and the policies that decide Kubernetes' reaction. */
+  faultPolicy: z
+    .strictObject({
+      /** kubernetes: `helper-pod` runs a privileged pod on the target node for kubelet-stop/node-hang. */
+      nodeAccess: z.enum(['none', 'helper-pod']).default('none'),
+      helperImage: z.string().min(1).optional(),
+      /** tolerationSeconds of the member pods for not-ready/unreachable (Kubernetes' default: 300s). */
+      tolerations: z.strictObject({ notReady: Duration.optional(), unreachable: Duration.optional() }).optional(),
+      /** Operator action: force-delete a member pod whose node is NotReady after this long. */
+      forceDeleteAfter: Duration.optional(),
+    })
+    .optional(),
 });
 
 export const Engine = z.strictObject({
