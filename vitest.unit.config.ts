@@ -19,6 +19,8 @@ export default defineConfig({
       'harness/k8s/render.test.ts',
       'harness/k8s/profiles.test.ts',
       'harness/k8s/cluster.contract.test.ts',
+      'harness/k8s/timeline.test.ts',
+      'harness/k8s/nightly-workflow.test.ts',
       'harness/k6/loader.test.ts',
       'harness/k6/metrics.test.ts',
       'harness/k6/normalize.test.ts',
