@@ -127,7 +127,7 @@ async function runTarget(target: PlannedTarget, ctx: RunContext): Promise<{ summ
   };
   const session = new TargetSession(target, rt, {
     platform: await platformFor(target.platform),
-    workloads: target.workloads.map((w) => workloadFor(w)),
+    workloads: target.workloads.map((w) => workloadFor(w, artifactsDir)),
     sample: (record) => ctx.samples.write({ target: target.name, ...record }),
   });
   rt.event('target-start', { platform: target.platform, storage: target.storage });

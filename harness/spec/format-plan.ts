@@ -18,7 +18,7 @@ export function formatPlan(plan: Plan): string {
     for (const w of t.workloads) {
       const { kind, duration, warmup, ...rest } = w.spec;
       const extra = Object.entries(rest).filter(([k]) => k !== 'name').map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : v}`);
-      lines.push(`  workload  ${w.name} (${kind}) ${formatDuration(warmup)} warmup + ${formatDuration(duration)} ${extra.join(' ')}`);
+      lines.push(`  workload  ${w.name} (${kind}) ${formatDuration(warmup)} warmup + ${duration === undefined ? 'as the script schedules' : formatDuration(duration)} ${extra.join(' ')}`);
     }
     for (const f of t.faults) {
       lines.push(`  fault     at +${formatDuration(f.atMs)} ${f.type} on ${f.target} for ${formatDuration(f.holdMs)} (cycle ${f.cycle + 1})`);

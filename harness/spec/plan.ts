@@ -110,9 +110,12 @@ export function buildPlan(profile: Profile): { plan?: Plan; problems: Problem[] 
 
   const faults = expandFaults(profile.faults);
   const faulted = profile.workloads[0];
+  if (faults.length && faulted && faulted.duration === undefined) {
+    problems.push({ path: ['workloads', 0, 'duration'], message: 'faults are scheduled against the first workload: give it a duration' });
+  }
   profile.faults.forEach((f, i) => {
     const last = faults.filter((c) => c.faultIndex === i).at(-1);
-    if (faulted && last && last.atMs + last.holdMs > faulted.duration) {
+    if (faulted?.duration !== undefined && last && last.atMs + last.holdMs > faulted.duration) {
       problems.push({
         path: ['faults', i],
         message: `the last cycle ends at ${formatDuration(last.atMs + last.holdMs)}, after the first workload's ${formatDuration(faulted.duration)} measured phase; lengthen workloads[0].duration or reduce at/repeat/every`,

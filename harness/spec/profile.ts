@@ -1,26 +1,11 @@
 // The profile schema: what a user may write in profiles/*.yaml. Strict everywhere (unknown keys are
 // errors) so a typo never silently changes what is measured. Leaf module: no runtime imports.
 import { z } from 'zod';
-import { parseDuration, parseSize, type Parsed } from './units.ts';
+import { Duration, Size } from './unit-schemas.ts';
 import { PatroniOptions, PatroniOverrides } from '../patroni/spec.ts';
+import { K6WorkloadSpec } from '../k6/spec.ts';
 
-function unit(parse: (v: unknown) => Parsed, what: string) {
-  return z
-    .union([z.string(), z.number()], { error: `expected a ${what}` })
-    .transform((input, ctx) => {
-      const r = parse(input);
-      if (!r.ok) {
-        ctx.addIssue({ code: 'custom', message: r.message });
-        return z.NEVER;
-      }
-      return r.value;
-    });
-}
-
-/** Milliseconds, written as "20s", "500ms", "1m30s". */
-export const Duration = unit(parseDuration, 'duration like "20s"');
-/** Bytes, written as "64MiB", "2GiB". */
-export const Size = unit(parseSize, 'size like "64MiB"');
+export { Duration, Size };
 
 const SettingValue = z.union([z.string(), z.number(), z.boolean()]);
 /** postgresql.conf parameters. Names are checked by PostgreSQL itself at start. */
@@ -126,7 +111,7 @@ export const OltpTpcbWorkload = z.strictObject({
   statementTimeout: Duration.default(10_000),
 });
 
-export const Workload = z.discriminatedUnion('kind', [OltpTpcbWorkload]);
+export const Workload = z.discriminatedUnion('kind', [OltpTpcbWorkload, K6WorkloadSpec]);
 
 export const FAULT_TYPES = [
   'node-crash',

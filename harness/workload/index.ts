@@ -1,10 +1,13 @@
 import type { PlannedWorkload } from '../spec/plan.ts';
 import { OltpTpcb } from './oltp-tpcb.ts';
+import { K6Workload } from '../k6/workload.ts';
 import type { Workload } from './types.ts';
 
-export function workloadFor(w: PlannedWorkload): Workload {
+export function workloadFor(w: PlannedWorkload, artifactsDir?: string): Workload {
   switch (w.spec.kind) {
     case 'oltp-tpcb':
       return new OltpTpcb(w.name, w.spec);
+    case 'k6':
+      return new K6Workload(w.name, w.spec, { artifactsDir });
   }
 }

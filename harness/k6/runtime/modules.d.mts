@@ -1,0 +1,1 @@
+export declare const MODULES: Record<string, { file: string; exports: string[] }>;
