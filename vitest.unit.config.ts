@@ -26,6 +26,7 @@ export default defineConfig({
       'harness/k6/normalize.test.ts',
       'harness/k6/options.test.ts',
       'harness/patroni/spec.test.ts',
+      'harness/workload/big-data-spec.test.ts',
     ],
     testTimeout: 60_000,
   },

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { Duration, Size } from './unit-schemas.ts';
 import { PatroniOptions, PatroniOverrides } from '../patroni/spec.ts';
 import { K6WorkloadSpec } from '../k6/spec.ts';
+import { BulkLoadWorkload, AnalyticWorkload } from '../workload/big-data-spec.ts';
 
 export { Duration, Size };
 
@@ -111,7 +112,7 @@ export const OltpTpcbWorkload = z.strictObject({
   statementTimeout: Duration.default(10_000),
 });
 
-export const Workload = z.discriminatedUnion('kind', [OltpTpcbWorkload, K6WorkloadSpec]);
+export const Workload = z.discriminatedUnion('kind', [OltpTpcbWorkload, K6WorkloadSpec, BulkLoadWorkload, AnalyticWorkload]);
 
 export const FAULT_TYPES = [
   'node-crash',
