@@ -85,6 +85,7 @@ export function renderMarkdown(s: Summary): string {
     out.push('');
   }
 
+  out.push(...bigDataSection(s.targets));
   out.push(...recoverySection(s.targets, base));
   out.push(...safetySection(s.targets));
   out.push(...haSection(s.targets));
@@ -227,5 +228,56 @@ function haSection(targets: TargetSummary[]): string[] {
     ),
   );
   out.push('');
+  return out;
+}
+
+interface BulkLoadDetails {
+  mibPerSec: number;
+  rowsPerSec: number;
+  rowsLoaded: number;
+  walBytesPerDataByte: number;
+  checkpoints: { requested: number; timed: number };
+  retries: { retriedChunks: number };
+  verification: { exact: boolean };
+}
+interface AnalyticDetails {
+  scaleFactor: number;
+  rows: number;
+  answersMatch: boolean;
+  queries: Record<string, { coldMs: number; warmMs: number; answer: string }>;
+}
+
+/** Figures of the big-data workloads, which TPS and per-chunk latency do not say. */
+function bigDataSection(targets: TargetSummary[]): string[] {
+  const out: string[] = [];
+  const bulk = targets.flatMap((t) => t.workloads.filter((w) => w.kind === 'bulk-load').map((w) => ({ t, w, d: w.details as unknown as BulkLoadDetails })));
+  if (bulk.length) {
+    out.push('### Bulk load (COPY)', '');
+    out.push(
+      table(
+        ['target', 'workload', 'MiB/s', 'rows/s', 'rows', 'WAL bytes per data byte', 'checkpoints (requested/timed)', 'retried chunks', 'count and checksum'],
+        bulk.map(({ t, w, d }) => [t.name, w.name, fmt(d.mibPerSec), fmt(d.rowsPerSec, 0), fmt(d.rowsLoaded, 0), fmt(d.walBytesPerDataByte, 3), `${d.checkpoints?.requested ?? '—'}/${d.checkpoints?.timed ?? '—'}`, String(d.retries?.retriedChunks ?? 0), d.verification?.exact ? 'exact' : '**mismatch**']),
+      ),
+      '',
+    );
+  }
+  const analytic = targets.flatMap((t) => t.workloads.filter((w) => w.kind === 'analytic').map((w) => ({ t, w, d: w.details as unknown as AnalyticDetails })));
+  if (analytic.length) {
+    const queries = [...new Set(analytic.flatMap(({ d }) => Object.keys(d.queries ?? {})))];
+    out.push('### Analytic queries (cold / warm ms)', '');
+    out.push(
+      table(
+        ['target', 'workload', 'scale factor', ...queries, 'answers'],
+        analytic.map(({ t, w, d }) => [
+          t.name,
+          w.name,
+          String(d.scaleFactor),
+          ...queries.map((q) => (d.queries?.[q] ? `${fmt(d.queries[q].coldMs, 1)} / ${fmt(d.queries[q].warmMs, 1)}` : '—')),
+          d.answersMatch ? 'match' : '**wrong**',
+        ]),
+      ),
+      '',
+    );
+  }
   return out;
 }
