@@ -13,14 +13,13 @@
 // load over one connection by default, as psql does.
 // Both tables are verified (row count and checksum, computed server-side) to hold the same data.
 import { parseArgs } from 'node:util';
-import { mkdtempSync, chmodSync, openSync, writeSync, closeSync, statSync, rmSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { chmodSync, openSync, writeSync, closeSync, statSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { CleanupRegistry } from '../harness/run/cleanup.ts';
+import { startBenchServer, median } from './server.ts';
 import { RunClock } from '../harness/run/clock.ts';
 import { run } from '../harness/run/exec.ts';
 import { withClient } from '../harness/engine/pg.ts';
-import { deployBareMetalPostgres, resolveBinDir } from '../harness/platform/baremetal.ts';
 import { BulkLoad, ROW_HASH_SQL } from '../harness/workload/bulk-load.ts';
 import { BulkLoadWorkload } from '../harness/workload/big-data-spec.ts';
 import { hasTool } from '../harness/testing/tools.ts';
@@ -42,20 +41,10 @@ if (!hasTool('psql')) {
 }
 
 const MiB = 1024 ** 2;
-const registry = new CleanupRegistry();
-const dir = mkdtempSync(join(tmpdir(), 'statebench-bench-copy-'));
-chmodSync(dir, 0o755);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
+const server = await startBenchServer('statebench-bench-copy-');
 try {
-  const engine = await deployBareMetalPostgres({
-    binDir: await resolveBinDir(process.env.STATEBENCH_BIN_DIR),
-    volume: join(dir, 'vol'),
-    stateDir: join(dir, 'state'),
-    settings: {},
-    startTimeoutMs: 60_000,
-    registry,
-  });
+  const { engine, dir } = server;
   const conn = engine.clientConn();
   const rt = { clock: new RunClock(), signal: new AbortController().signal, sample() {}, event() {}, status() {} };
   const spec = BulkLoadWorkload.parse({ kind: 'bulk-load', size: values.size, streams: Number(values.streams), chunk: values.chunk });
@@ -109,7 +98,6 @@ try {
   console.log(`statebench COPY ${median(ours).toFixed(1)} MiB/s, psql \\copy ${median(theirs).toFixed(1)} MiB/s`);
   console.log(`statebench / psql = ${ratio.toFixed(3)} (target >= 0.9)`);
 } finally {
-  await registry.releaseAll();
-  // The data file and the server's data directory: several times --size.
-  rmSync(dir, { recursive: true, force: true });
+  // Also removes the data file and the server's data directory: several times --size.
+  await server.release();
 }

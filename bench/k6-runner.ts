@@ -11,13 +11,9 @@
 // drift (page cache, checkpoints, autovacuum, other load) hits both alike; the ratio reported is the
 // median of the per-round ratios.
 import { parseArgs } from 'node:util';
-import { mkdtempSync, chmodSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { CleanupRegistry } from '../harness/run/cleanup.ts';
-import { deployBareMetalPostgres, resolveBinDir } from '../harness/platform/baremetal.ts';
+import { startBenchServer, median } from './server.ts';
 import { clientConfig } from '../harness/engine/pg.ts';
 import type { ConnInfo } from '../harness/engine/types.ts';
 import { K6Session, type SqlMode } from '../harness/k6/builtin.ts';
@@ -169,21 +165,11 @@ async function builtin(session: K6Session): Promise<{ tps: number; errors: numbe
   return { tps: (ok * 1000) / Math.max(1, last - from), errors: r.failedIterations, p99: Number(r.metrics.iteration_duration['p(99)'] ?? 0), cpuUsPerTx };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const registry = new CleanupRegistry();
-const dir = mkdtempSync(join(tmpdir(), 'statebench-bench-k6-'));
-chmodSync(dir, 0o755);
 const script = fileURLToPath(new URL(`../workloads/k6/${workload}.js`, import.meta.url));
 
+const server = await startBenchServer('statebench-bench-k6-');
 try {
-  const engine = await deployBareMetalPostgres({
-    binDir: await resolveBinDir(process.env.STATEBENCH_BIN_DIR),
-    volume: join(dir, 'vol'),
-    stateDir: join(dir, 'state'),
-    settings: {},
-    startTimeoutMs: 60_000,
-    registry,
-  });
+  const { engine } = server;
   const conn = engine.clientConn();
   const env = { STATEBENCH_DSN: dsnFor(conn), TABLE_SIZE: String(tableSize), BATCH: '10' };
   // setup() of the script loads the data both sides use.
@@ -225,6 +211,5 @@ try {
   console.log(`built-in runner TPS / native node-postgres TPS = ${paired.toFixed(3)} (median of per-round ratios; medians ${median(blt).toFixed(0)} / ${median(nat).toFixed(0)} tps; target >= 0.9)`);
   if (brg.length) console.log(`bridge mode TPS / native node-postgres TPS = ${median(brg.map((b, i) => b / nat[i])).toFixed(3)}`);
 } finally {
-  await registry.releaseAll();
-  rmSync(dir, { recursive: true, force: true });
+  await server.release();
 }

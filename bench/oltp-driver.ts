@@ -5,13 +5,9 @@
 //
 // Rounds alternate pgbench and statebench so drift (page cache, checkpoints) hits both alike.
 import { parseArgs } from 'node:util';
-import { mkdtempSync, chmodSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { CleanupRegistry } from '../harness/run/cleanup.ts';
+import { startBenchServer, median } from './server.ts';
 import { RunClock } from '../harness/run/clock.ts';
 import { run } from '../harness/run/exec.ts';
-import { deployBareMetalPostgres, resolveBinDir } from '../harness/platform/baremetal.ts';
 import { OltpTpcb } from '../harness/workload/oltp-tpcb.ts';
 import { hasTool } from '../harness/testing/tools.ts';
 
@@ -33,20 +29,10 @@ if (!hasTool('pgbench')) {
   process.exit(3);
 }
 
-const registry = new CleanupRegistry();
-const dir = mkdtempSync(join(tmpdir(), 'statebench-bench-'));
-chmodSync(dir, 0o755);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
+const server = await startBenchServer('statebench-bench-');
 try {
-  const engine = await deployBareMetalPostgres({
-    binDir: await resolveBinDir(process.env.STATEBENCH_BIN_DIR),
-    volume: join(dir, 'vol'),
-    stateDir: join(dir, 'state'),
-    settings: {},
-    startTimeoutMs: 60_000,
-    registry,
-  });
+  const { engine } = server;
   const conn = engine.clientConn();
   const clock = new RunClock();
   const rt = { clock, signal: new AbortController().signal, sample() {}, event() {}, status() {} };
@@ -77,5 +63,5 @@ try {
   console.log(`statebench TPS / pgbench -M prepared TPS = ${ratio.toFixed(3)} (median ${median(ours).toFixed(0)} / ${median(prepared).toFixed(0)}; target >= 0.9)`);
   console.log(`statebench TPS / pgbench -M simple TPS   = ${(median(ours) / median(simple)).toFixed(3)}`);
 } finally {
-  await registry.releaseAll();
+  await server.release();
 }

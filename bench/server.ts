@@ -1,0 +1,40 @@
+// The PostgreSQL every benchmark measures against: the same embedded server the smoke profile uses
+// (or STATEBENCH_BIN_DIR), in a temp directory, released on the way out.
+import { mkdtempSync, chmodSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CleanupRegistry } from '../harness/run/cleanup.ts';
+import { deployBareMetalPostgres, resolveBinDir, type BareMetalPostgres } from '../harness/platform/baremetal.ts';
+
+export interface BenchServer {
+  engine: BareMetalPostgres;
+  /** Scratch directory for the benchmark's own files (world-readable, for the server's user). */
+  dir: string;
+  release(): Promise<void>;
+}
+
+export async function startBenchServer(prefix: string): Promise<BenchServer> {
+  const registry = new CleanupRegistry();
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  chmodSync(dir, 0o755);
+  const release = async () => {
+    await registry.releaseAll();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const engine = await deployBareMetalPostgres({
+      binDir: await resolveBinDir(process.env.STATEBENCH_BIN_DIR),
+      volume: join(dir, 'vol'),
+      stateDir: join(dir, 'state'),
+      settings: {},
+      startTimeoutMs: 60_000,
+      registry,
+    });
+    return { engine, dir, release };
+  } catch (e) {
+    await release();
+    throw e;
+  }
+}
+
+export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
