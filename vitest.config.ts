@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['harness/**/*.test.ts', 'test/**/*.test.ts'],
+    setupFiles: ['test/setup.ts'],
     testTimeout: 180_000,
     hookTimeout: 120_000,
     // Database tests are CPU-heavy; on small machines two files at once is the most that stays stable.

@@ -28,6 +28,7 @@ export default defineConfig({
       'harness/patroni/spec.test.ts',
       'harness/workload/big-data-spec.test.ts',
     ],
+    setupFiles: ['test/setup.ts'],
     testTimeout: 60_000,
   },
 });

@@ -18,8 +18,12 @@ export interface CliResult {
   stderr: string;
 }
 
+/** CLI runs of the current test, so a test that fails or times out leaves nothing running. */
+const spawned: { child: ChildProcess; home?: string }[] = [];
+
 export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess; result: Promise<CliResult> } {
   const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  spawned.push({ child, home: env.STATEBENCH_HOME });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d) => (stdout += d));
@@ -62,4 +66,21 @@ export function processesMentioning(dir: string): number[] {
 
 export function lines(file: string): string[] {
   return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : [];
+}
+
+/**
+ * Kills CLI runs still going after a test (it failed or timed out before they ended) and runs
+ * `statebench clean` for their homes, so one failure does not leak servers, mounts or loop devices
+ * into the rest of the suite. Runs after every test (test/setup.ts).
+ */
+export async function reapCli(): Promise<void> {
+  const runs = spawned.splice(0);
+  for (const { child } of runs) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const home of new Set(runs.map((r) => r.home).filter((h): h is string => !!h))) {
+    if (!existsSync(join(home, 'runs')) || readdirSync(join(home, 'runs')).length === 0) continue;
+    await new Promise<void>((resolve) => {
+      const c = spawn(process.execPath, [BIN, 'clean', '--force'], { cwd: ROOT, env: { ...process.env, STATEBENCH_HOME: home }, stdio: 'ignore' });
+      c.once('exit', () => resolve());
+    });
+  }
 }

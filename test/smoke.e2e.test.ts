@@ -63,7 +63,7 @@ describe('statebench run (bare metal, embedded PostgreSQL)', () => {
 
     for (const f of ['plan.json', 'env.json', 'events.jsonl', 'report.md', 'junit.xml', 'profile.yaml']) expect(existsSync(join(out, f))).toBe(true);
     const env = JSON.parse(readFileSync(join(out, 'env.json'), 'utf8'));
-    expect(env.kernel).toBeTruthy();
+    expect(env.kernel).toMatch(/^\d+\.\d+/);
     expect(env.cpus).toBeGreaterThan(0);
     expect(readFileSync(join(out, 'report.md'), 'utf8')).toContain('| baremetal/local |');
     expect(lines(join(out, 'events.jsonl')).map((x) => JSON.parse(x).type)).toEqual(expect.arrayContaining(['run-start', 'io-probe', 'engine-ready', 'measure-start', 'workload-end', 'run-end']));

@@ -98,7 +98,7 @@ describe('.github/workflows/nightly.yml', () => {
     expect(wf.permissions).toMatchObject({ contents: 'read', actions: 'read' });
     expect(wf.jobs.kind['runs-on']).toMatch(/^ubuntu-/);
     for (const s of steps) {
-      expect(s.name, JSON.stringify(s)).toBeTruthy();
+      expect(s.name, JSON.stringify(s)).toMatch(/\S/);
       expect(!!s.uses !== !!s.run, `${s.name}: exactly one of uses/run`).toBe(true);
     }
   });
