@@ -47,7 +47,7 @@ async function probe(t: ToolSpec): Promise<ToolStatus> {
 
 export async function doctor(): Promise<ToolStatus[]> {
   const tools = await Promise.all(TOOLS.map(probe));
-  return [...tools, ...(await storageRequirements())];
+  return [...tools, await kubeContext(), ...(await storageRequirements())];
 }
 
 export function formatDoctor(tools: ToolStatus[]): string {
@@ -59,4 +59,21 @@ export function formatDoctor(tools: ToolStatus[]): string {
         : `  missing  ${t.name.padEnd(w)}  enables: ${t.enables}\n           ${''.padEnd(w)}  install: ${t.install}`,
     )
     .join('\n');
+}
+
+/** The kubeconfig context the kubernetes platform would use (targets[].context overrides it). */
+async function kubeContext(): Promise<ToolStatus> {
+  const enables = 'kubernetes platform: the cluster a profile without targets[].context runs on';
+  const install = 'point KUBECONFIG at a kubeconfig, or `kubectl config use-context NAME`';
+  try {
+    const { KubeConfig } = await import('@kubernetes/client-node');
+    const kc = new KubeConfig();
+    kc.loadFromDefault();
+    const name = kc.getCurrentContext();
+    const cluster = kc.getCurrentCluster();
+    if (!name || !cluster) return { name: 'kube context', present: false, enables, install };
+    return { name: 'kube context', present: true, version: `${name} (${cluster.server})`, enables, install };
+  } catch {
+    return { name: 'kube context', present: false, enables, install };
+  }
 }
