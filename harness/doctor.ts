@@ -1,6 +1,9 @@
 // `statebench doctor`: every external tool statebench can use, whether it is here, its version,
 // what it enables and how to get it.
 import { hasTool } from './testing/tools.ts';
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { delimiter, join } from 'node:path';
 import { run } from './run/exec.ts';
 import { storageRequirements } from './storage/remote.ts';
 
@@ -65,6 +68,10 @@ export function formatDoctor(tools: ToolStatus[]): string {
 async function kubeContext(): Promise<ToolStatus> {
   const enables = 'kubernetes platform: the cluster a profile without targets[].context runs on';
   const install = 'point KUBECONFIG at a kubeconfig, or `kubectl config use-context NAME`';
+  // Without a kubeconfig the client falls back to an unauthenticated localhost:8080, which is no cluster.
+  const files = (process.env.KUBECONFIG ?? join(homedir(), '.kube', 'config')).split(delimiter).filter(Boolean);
+  const inCluster = !!process.env.KUBERNETES_SERVICE_HOST;
+  if (!inCluster && !files.some((f) => existsSync(f))) return { name: 'kube context', present: false, enables, install };
   try {
     const { KubeConfig } = await import('@kubernetes/client-node');
     const kc = new KubeConfig();
