@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { chmodSync, openSync, writeSync, closeSync, statSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { startBenchServer, median } from './server.ts';
+import { startScratchPostgres, median } from '../harness/testing/scratch-postgres.ts';
 import { RunClock } from '../harness/run/clock.ts';
 import { run } from '../harness/run/exec.ts';
 import { withClient } from '../harness/engine/pg.ts';
@@ -42,7 +42,7 @@ if (!hasTool('psql')) {
 
 const MiB = 1024 ** 2;
 
-const server = await startBenchServer('statebench-bench-copy-');
+const server = await startScratchPostgres('statebench-bench-copy-');
 try {
   const { engine, dir } = server;
   const conn = engine.clientConn();

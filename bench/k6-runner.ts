@@ -13,7 +13,7 @@
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { startBenchServer, median } from './server.ts';
+import { startScratchPostgres, median } from '../harness/testing/scratch-postgres.ts';
 import { clientConfig } from '../harness/engine/pg.ts';
 import type { ConnInfo } from '../harness/engine/types.ts';
 import { K6Session, type SqlMode } from '../harness/k6/builtin.ts';
@@ -167,7 +167,7 @@ async function builtin(session: K6Session): Promise<{ tps: number; errors: numbe
 
 const script = fileURLToPath(new URL(`../workloads/k6/${workload}.js`, import.meta.url));
 
-const server = await startBenchServer('statebench-bench-k6-');
+const server = await startScratchPostgres('statebench-bench-k6-');
 try {
   const { engine } = server;
   const conn = engine.clientConn();

@@ -5,7 +5,7 @@
 //
 // Rounds alternate pgbench and statebench so drift (page cache, checkpoints) hits both alike.
 import { parseArgs } from 'node:util';
-import { startBenchServer, median } from './server.ts';
+import { startScratchPostgres, median } from '../harness/testing/scratch-postgres.ts';
 import { RunClock } from '../harness/run/clock.ts';
 import { run } from '../harness/run/exec.ts';
 import { OltpTpcb } from '../harness/workload/oltp-tpcb.ts';
@@ -30,7 +30,7 @@ if (!hasTool('pgbench')) {
 }
 
 
-const server = await startBenchServer('statebench-bench-');
+const server = await startScratchPostgres('statebench-bench-');
 try {
   const { engine } = server;
   const conn = engine.clientConn();

@@ -3,17 +3,14 @@
 // tolerance only for averages), and a server killed between queries is reconnected to. Nothing
 // asserts how fast anything was.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { deployBareMetalPostgres, resolveBinDir, type BareMetalPostgres } from '../platform/baremetal.ts';
-import { CleanupRegistry } from '../run/cleanup.ts';
+import type { BareMetalPostgres } from '../platform/baremetal.ts';
 import { RunClock, sleep } from '../run/clock.ts';
 import { withClient } from '../engine/pg.ts';
 import { Analytic } from './analytic.ts';
 import { AnalyticWorkload, type AnalyticInput } from './big-data-spec.ts';
 import { LineitemData, QUERIES, dayOf, retailPriceCents, scaled, unscaled, type LineitemRow } from './tpch.ts';
 import type { WorkloadRuntime } from './types.ts';
+import { startScratchPostgres, type ScratchPostgres } from '../testing/scratch-postgres.ts';
 
 const spec = (input: Omit<AnalyticInput, 'kind'>) => AnalyticWorkload.parse({ kind: 'analytic', ...input });
 
@@ -119,28 +116,16 @@ describe('lineitem generator', () => {
 });
 
 describe('analytic workload against PostgreSQL', () => {
-  let registry: CleanupRegistry;
-  let dir: string;
+  let server: ScratchPostgres;
   let engine: BareMetalPostgres;
 
   beforeEach(async () => {
-    registry = new CleanupRegistry();
-    dir = mkdtempSync(join(tmpdir(), 'statebench-analytic-'));
-    chmodSync(dir, 0o755);
-    engine = await deployBareMetalPostgres({
-      binDir: await resolveBinDir(),
-      volume: join(dir, 'volume'),
-      stateDir: join(dir, 'state'),
-      settings: {},
-      startTimeoutMs: 60_000,
-      registry,
-    });
+    server = await startScratchPostgres('statebench-analytic-');
+    engine = server.engine;
   });
 
   afterEach(async () => {
-    const errors = await registry.releaseAll();
-    rmSync(dir, { recursive: true, force: true });
-    expect(errors).toEqual([]);
+    expect(await server.release()).toEqual([]);
   });
 
   it('answers Q1, Q6 and the full scan with the independently computed values', async () => {

@@ -3,16 +3,13 @@
 // server killed in the middle of the load is survived by retrying only uncommitted chunks. Waits are
 // for observable progress, bounded; nothing asserts how fast anything was.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { deployBareMetalPostgres, resolveBinDir, type BareMetalPostgres } from '../platform/baremetal.ts';
-import { CleanupRegistry } from '../run/cleanup.ts';
+import type { BareMetalPostgres } from '../platform/baremetal.ts';
 import { RunClock, sleep } from '../run/clock.ts';
 import { withClient } from '../engine/pg.ts';
 import { BulkData, BulkLoad, ROW_HASH_SQL, rowHash } from './bulk-load.ts';
 import { BulkLoadWorkload, type BulkLoadInput } from './big-data-spec.ts';
 import type { WorkloadRuntime } from './types.ts';
+import { startScratchPostgres, type ScratchPostgres } from '../testing/scratch-postgres.ts';
 
 function runtime(samples: object[] = [], events: Array<{ type: string; data?: object }> = []): WorkloadRuntime {
   return {
@@ -72,29 +69,16 @@ describe('bulk-load data set', () => {
 });
 
 describe('bulk load against PostgreSQL', () => {
-  let registry: CleanupRegistry;
-  let dir: string;
+  let server: ScratchPostgres;
   let engine: BareMetalPostgres;
 
   beforeEach(async () => {
-    registry = new CleanupRegistry();
-    dir = mkdtempSync(join(tmpdir(), 'statebench-bulk-'));
-    // The server runs as an unprivileged user when the tests run as root; it must reach its volume.
-    chmodSync(dir, 0o755);
-    engine = await deployBareMetalPostgres({
-      binDir: await resolveBinDir(),
-      volume: join(dir, 'volume'),
-      stateDir: join(dir, 'state'),
-      settings: {},
-      startTimeoutMs: 60_000,
-      registry,
-    });
+    server = await startScratchPostgres('statebench-bulk-');
+    engine = server.engine;
   });
 
   afterEach(async () => {
-    const errors = await registry.releaseAll();
-    rmSync(dir, { recursive: true, force: true });
-    expect(errors).toEqual([]);
+    expect(await server.release()).toEqual([]);
   });
 
   /** Count and checksum of the whole table, by the server; expected values from the row values. */

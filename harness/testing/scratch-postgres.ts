@@ -1,25 +1,27 @@
-// The PostgreSQL every benchmark measures against: the same embedded server the smoke profile uses
+// A throwaway PostgreSQL for benchmarks and tests: the same embedded server the smoke profile uses
 // (or STATEBENCH_BIN_DIR), in a temp directory, released on the way out.
 import { mkdtempSync, chmodSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CleanupRegistry } from '../harness/run/cleanup.ts';
-import { deployBareMetalPostgres, resolveBinDir, type BareMetalPostgres } from '../harness/platform/baremetal.ts';
+import { CleanupRegistry } from '../run/cleanup.ts';
+import { deployBareMetalPostgres, resolveBinDir, type BareMetalPostgres } from '../platform/baremetal.ts';
 
-export interface BenchServer {
+export interface ScratchPostgres {
   engine: BareMetalPostgres;
   /** Scratch directory for the benchmark's own files (world-readable, for the server's user). */
   dir: string;
-  release(): Promise<void>;
+  /** Releases everything; returns what could not be released (tests assert it is empty). */
+  release(): Promise<Error[]>;
 }
 
-export async function startBenchServer(prefix: string): Promise<BenchServer> {
+export async function startScratchPostgres(prefix: string): Promise<ScratchPostgres> {
   const registry = new CleanupRegistry();
   const dir = mkdtempSync(join(tmpdir(), prefix));
   chmodSync(dir, 0o755);
   const release = async () => {
-    await registry.releaseAll();
+    const errors = await registry.releaseAll();
     rmSync(dir, { recursive: true, force: true });
+    return errors;
   };
   try {
     const engine = await deployBareMetalPostgres({
