@@ -17,12 +17,12 @@ import { chmodSync, openSync, writeSync, closeSync, statSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { startScratchPostgres, median } from '../harness/testing/scratch-postgres.ts';
-import { RunClock } from '../harness/run/clock.ts';
-import { run } from '../harness/run/exec.ts';
+import { RunClock } from '../harness/core/clock.ts';
+import { run } from '../harness/core/exec.ts';
 import { withClient } from '../harness/engine/pg.ts';
 import { BulkLoad, ROW_HASH_SQL } from '../harness/workload/bulk-load.ts';
-import { BulkLoadWorkload } from '../harness/workload/big-data-spec.ts';
-import { hasTool } from '../harness/testing/tools.ts';
+import { BulkLoadWorkload } from '../harness/model/big-data.ts';
+import { hasTool } from '../harness/core/tools.ts';
 
 const { values } = parseArgs({
   options: {

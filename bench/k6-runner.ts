@@ -16,8 +16,8 @@ import pg from 'pg';
 import { startScratchPostgres, median } from '../harness/testing/scratch-postgres.ts';
 import { clientConfig } from '../harness/engine/pg.ts';
 import type { ConnInfo } from '../harness/engine/types.ts';
-import { K6Session, type SqlMode } from '../harness/k6/builtin.ts';
-import { dsnFor } from '../harness/k6/workload.ts';
+import { K6Session, type SqlMode } from '../harness/workload/k6/builtin.ts';
+import { dsnFor } from '../harness/workload/k6/workload.ts';
 
 const { values } = parseArgs({
   options: {

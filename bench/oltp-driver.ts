@@ -6,10 +6,10 @@
 // Rounds alternate pgbench and statebench so drift (page cache, checkpoints) hits both alike.
 import { parseArgs } from 'node:util';
 import { startScratchPostgres, median } from '../harness/testing/scratch-postgres.ts';
-import { RunClock } from '../harness/run/clock.ts';
-import { run } from '../harness/run/exec.ts';
+import { RunClock } from '../harness/core/clock.ts';
+import { run } from '../harness/core/exec.ts';
 import { OltpTpcb } from '../harness/workload/oltp-tpcb.ts';
-import { hasTool } from '../harness/testing/tools.ts';
+import { hasTool } from '../harness/core/tools.ts';
 
 const { values } = parseArgs({
   options: {

@@ -3,10 +3,10 @@
 // whose command line points into its workspace (in case the journal line was torn by the kill).
 import { readFileSync, readdirSync, rmSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Workspace, isAlive, runsRoot } from './run/workspace.ts';
-import { unreleased, type ResourceRecord } from './run/cleanup.ts';
+import { Workspace, isAlive, runsRoot } from './core/workspace.ts';
+import { unreleased, type ResourceRecord } from './core/cleanup.ts';
 import { StatebenchError, EXIT } from './errors.ts';
-import { hasTool } from './testing/tools.ts';
+import { hasTool } from './core/tools.ts';
 import { releaseLeftover, findLeftoverMounts, findLeftoverLoops } from './storage/leftovers.ts';
 
 export interface CleanReport {
@@ -29,13 +29,13 @@ for (const kind of ['mount', 'loop', 'image-file'] as const) {
 }
 for (const kind of ['container', 'network'] as const) {
   registerLeftoverReleaser(kind, async (record) => {
-    const docker = await import('./docker/engine.ts');
+    const docker = await import('./platforms/docker/client.ts');
     await (kind === 'container' ? docker.removeContainer(record.id) : docker.removeNetwork(record.id));
   });
 }
 for (const kind of ['cluster', 'k8s-namespace'] as const) {
   registerLeftoverReleaser(kind, async (record) => {
-    await (await import('./k8s/platform.ts')).releaseKubernetesLeftover(record);
+    await (await import('./platforms/k8s/platform.ts')).releaseKubernetesLeftover(record);
   });
 }
 
@@ -133,7 +133,7 @@ export async function cleanRun(runId: string, force = false): Promise<CleanRepor
   // Containers and networks carry the run's label; found by it even when the journal line was torn.
   if (hasTool('docker')) {
     try {
-      const removed = await (await import('./docker/engine.ts')).removeRunContainers(runId);
+      const removed = await (await import('./platforms/docker/client.ts')).removeRunContainers(runId);
       report.released.push(...removed.map((r) => `docker ${r}`));
     } catch (e) {
       // No Docker engine running: then no container of this run can exist either.

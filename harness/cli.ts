@@ -4,7 +4,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { readFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { EXIT, InterruptedError, StatebenchError } from './errors.ts';
-import { statebenchVersion } from './run/environment.ts';
+import { statebenchVersion } from './core/environment.ts';
 
 // Commands import what they need when they run: `--help` and `plan` stay fast, and a missing optional
 // dependency only matters to the command that uses it.
@@ -39,7 +39,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--out <dir>', 'results directory (default reports/<run-id>)')
     .option('--quiet', 'no progress output')
     .action(async (file: string, o: { out?: string; quiet?: boolean }) => {
-      const { loadProfile } = await import('./profile/load.ts');
+      const { loadProfile } = await import('./model/load.ts');
       const { runPlan } = await import('./run/runner.ts');
       const { createProgress } = await import('./run/progress.ts');
       const loaded = await loadProfile(file);
@@ -75,13 +75,13 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--json', 'print the plan as JSON')
     .option('--render <dir>', 'also write the kind config and every Kubernetes manifest of the plan into <dir>; touches no cluster')
     .action(async (file: string, o: { json?: boolean; render?: string }) => {
-      const { loadProfile } = await import('./profile/load.ts');
-      const { formatPlan } = await import('./spec/format-plan.ts');
+      const { loadProfile } = await import('./model/load.ts');
+      const { formatPlan } = await import('./model/format-plan.ts');
       const { plan } = await loadProfile(file);
       process.stdout.write(o.json ? JSON.stringify(plan, null, 2) + '\n' : formatPlan(plan));
       if (o.render) {
-        const { renderPlanTo } = await import('./k8s/render.ts');
-        const { newRunId } = await import('./run/workspace.ts');
+        const { renderPlanTo } = await import('./platforms/k8s/render/render.ts');
+        const { newRunId } = await import('./core/workspace.ts');
         const files = await renderPlanTo(plan, `plan-${newRunId().slice(-4)}`, resolve(o.render));
         process.stdout.write(files.length ? files.map((f) => `rendered ${f}`).join('\n') + '\n' : 'no kind or kubernetes targets: nothing to render\n');
       }
@@ -100,7 +100,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .description('re-render report.md, report.html and junit.xml from a run directory')
     .argument('<run-dir>', 'a run directory containing summary.json')
     .action(async (dir: string) => {
-      const { Summary } = await import('./report/summary.ts');
+      const { Summary } = await import('./model/summary.ts');
       const { writeReports } = await import('./report/write.ts');
       const file = join(dir, 'summary.json');
       if (!existsSync(file)) throw new StatebenchError(`${file} does not exist`, EXIT.usage, 'Pass a run directory written by `statebench run`.');

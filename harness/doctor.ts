@@ -1,10 +1,10 @@
 // `statebench doctor`: every external tool statebench can use, whether it is here, its version,
 // what it enables and how to get it.
-import { hasTool } from './testing/tools.ts';
+import { hasTool } from './core/tools.ts';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { run } from './run/exec.ts';
+import { run } from './core/exec.ts';
 import { storageRequirements } from './storage/remote.ts';
 
 export interface ToolStatus {

@@ -25,8 +25,8 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { run } from '../harness/run/exec.ts';
-import { hasTool } from '../harness/testing/tools.ts';
+import { run } from '../harness/core/exec.ts';
+import { hasTool } from '../harness/core/tools.ts';
 import { EXIT, MissingToolError, StatebenchError } from '../harness/errors.ts';
 
 export const IMAGE_NAMES = ['postgres', 'patroni'] as const;

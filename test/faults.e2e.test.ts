@@ -4,7 +4,7 @@ import { describe, it, expect } from 'vitest';
 import { writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cli, startCli, tempDir, until, processesMentioning, lines } from './cli.ts';
-import { Summary } from '../harness/report/summary.ts';
+import { Summary } from '../harness/model/summary.ts';
 
 function profileFile(yaml: string): { file: string; out: string; home: string } {
   const dir = tempDir();

@@ -3,7 +3,7 @@
 import { describe, it, expect } from 'vitest';
 import { writeFileSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseProfile } from '../harness/profile/load.ts';
+import { parseProfile } from '../harness/model/load.ts';
 import { ProfileError } from '../harness/errors.ts';
 import { cli, tempDir } from './cli.ts';
 

@@ -3,8 +3,8 @@ import { describe, it, expect } from 'vitest';
 import { writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { cli, tempDir, lines } from './cli.ts';
-import { Summary } from '../harness/report/summary.ts';
-import { readJsonl } from '../harness/run/jsonl.ts';
+import { Summary } from '../harness/model/summary.ts';
+import { readJsonl } from '../harness/core/jsonl.ts';
 
 const PROFILE = `
 name: smoke-short

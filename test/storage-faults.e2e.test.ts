@@ -6,8 +6,8 @@ import { writeFileSync, readFileSync, readdirSync, existsSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { cli, tempDir, processesMentioning, lines } from './cli.ts';
-import { Summary } from '../harness/report/summary.ts';
-import { missing } from '../harness/testing/tools.ts';
+import { Summary } from '../harness/model/summary.ts';
+import { missing } from '../harness/core/tools.ts';
 
 const skip = missing({ tools: ['nbdkit', 'nbdfuse', 'losetup', 'mkfs.ext4'], root: true, why: 'storage fault tests need remote volumes' });
 const homes: string[] = [];

@@ -1,10 +1,10 @@
 // What the rest of statebench sees of a database, whatever platform runs it.
-import type { Clock } from '../run/clock.ts';
-import type { FaultCycle } from '../spec/plan.ts';
+import type { Clock } from '../core/clock.ts';
+import type { FaultCycle } from '../model/plan.ts';
 import type { FaultMode } from '../fault/fault.ts';
 import type { FaultSubject } from '../fault/modes.ts';
 import type { LedgerAttempt } from '../safety/ledger.ts';
-import type { HaSummary } from '../report/summary.ts';
+import type { HaSummary } from '../model/summary.ts';
 
 export type { HaSummary };
 

@@ -6,7 +6,7 @@
 // node-crash, node-hang and graceful-restart of the leader or a replica are modes.ts's, unchanged:
 // an HA member's NodeControl gives them their meaning. Every mode can be wrapped so a failover
 // tracker learns when the fault was injected and undone.
-import type { FaultCycle } from '../spec/plan.ts';
+import type { FaultCycle } from '../model/plan.ts';
 import type { DeployedEngine, NodeControl } from '../engine/types.ts';
 import type { FaultMode } from './fault.ts';
 import { faultMode, type FaultSubject } from './modes.ts';
@@ -43,7 +43,7 @@ export function isSwitchoverEngine(e: DeployedEngine): e is SwitchoverEngine {
   return typeof (e as Partial<SwitchoverEngine>).switchover === 'function';
 }
 
-/** Told when a fault is injected and undone (FailoverMonitor in harness/patroni/timeline.ts). */
+/** Told when a fault is injected and undone (FailoverMonitor in harness/engine/patroni/timeline.ts). */
 export interface FaultTracker {
   markFault(f: { cycle: number; type: string; node: string }): void;
   markRecovered(): void;

@@ -2,7 +2,7 @@
 // (StorageFaults). The same fault type works on every platform that implements those verbs.
 import type { DeployedEngine, EngineNode } from '../engine/types.ts';
 import type { Volume } from '../storage/types.ts';
-import type { FaultCycle } from '../spec/plan.ts';
+import type { FaultCycle } from '../model/plan.ts';
 import type { FaultMode } from './fault.ts';
 import { StatebenchError } from '../errors.ts';
 

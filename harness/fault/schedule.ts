@@ -1,11 +1,11 @@
 // Runs a target's fault cycles against the measured phase: each cycle at its offset, held for its
 // duration, recovered, and timed until the engine is healthy again. Events go to events.jsonl on
 // the run clock, so they line up with samples and the safety ledger.
-import type { FaultCycle } from '../spec/plan.ts';
+import type { FaultCycle } from '../model/plan.ts';
 import type { DeployedEngine, EngineNode } from '../engine/types.ts';
 import type { Volume } from '../storage/types.ts';
-import type { Clock } from '../run/clock.ts';
-import { sleep } from '../run/clock.ts';
+import type { Clock } from '../core/clock.ts';
+import { sleep } from '../core/clock.ts';
 import { FaultInjection, type FaultMode } from './fault.ts';
 import { faultMode, type FaultSubject } from './modes.ts';
 

@@ -3,11 +3,11 @@
 // what bounds commit latency). fio when installed; otherwise a built-in probe for the last two.
 import { open, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { hasTool } from '../testing/tools.ts';
-import { run } from '../run/exec.ts';
+import { hasTool } from '../core/tools.ts';
+import { run } from '../core/exec.ts';
 import { newHistogram, recordMs } from '../measure/histogram.ts';
 import { StatebenchError, MissingToolError, EXIT } from '../errors.ts';
-import type { IoProbeSpec } from '../spec/profile.ts';
+import type { IoProbeSpec } from '../model/profile.ts';
 import type { IoResult } from './types.ts';
 
 const MiB = 1024 * 1024;

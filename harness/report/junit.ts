@@ -1,5 +1,5 @@
 // junit.xml: one testcase per check per target, so CI systems show conformance natively.
-import type { Summary } from './summary.ts';
+import type { Summary } from '../model/summary.ts';
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 

@@ -1,6 +1,6 @@
 // report.md: verdict, target matrix with ratios to the baseline, checks, environment. Suitable for
 // $GITHUB_STEP_SUMMARY. Every figure carries its unit; what was not measured says so.
-import type { Summary, TargetSummary } from './summary.ts';
+import type { Summary, TargetSummary } from '../model/summary.ts';
 
 const fmt = (v: number | undefined | null, digits = 2) => (v === undefined || v === null ? '—' : Number(v.toFixed(digits)).toLocaleString('en-US'));
 

@@ -1,7 +1,7 @@
 // Writes summary.json and the reports rendered from it. `statebench report` calls the same function.
 import { writeFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Summary } from './summary.ts';
+import type { Summary } from '../model/summary.ts';
 import { renderMarkdown } from './markdown.ts';
 import { renderJunit } from './junit.ts';
 import { writeHtmlReport } from './html/index.ts';

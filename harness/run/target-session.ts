@@ -1,17 +1,17 @@
 // One target's run, step by step, keeping what each step measured so the summary can be written
 // whether the target completed, failed or was interrupted.
-import type { PlannedTarget } from '../spec/plan.ts';
-import type { Platform, ProvisionedTarget, TargetRuntime } from '../platform/types.ts';
+import type { PlannedTarget } from '../model/plan.ts';
+import type { Platform, ProvisionedTarget, TargetRuntime } from '../platforms/types.ts';
 import type { Workload, WorkloadRuntime } from '../workload/types.ts';
 import type { DeployedEngine, EngineObserver } from '../engine/types.ts';
 import type { IoResult } from '../io/types.ts';
-import type { FaultSummary, HaSummary, SafetySummary, TargetSummary, WorkloadSummary } from '../report/summary.ts';
-import { storageLabel } from '../spec/plan.ts';
+import type { FaultSummary, HaSummary, SafetySummary, TargetSummary, WorkloadSummary } from '../model/summary.ts';
+import { storageLabel } from '../model/plan.ts';
 import { FaultSchedule } from '../fault/schedule.ts';
 import { SafetyMonitor } from '../safety/monitor.ts';
 import { buildRecovery } from '../safety/recovery.ts';
 import { spread } from '../measure/spread.ts';
-import { evaluateCheck } from '../checks.ts';
+import { evaluateCheck } from '../report/checks.ts';
 
 export interface SessionParts {
   platform: Platform;

@@ -5,9 +5,9 @@
 // or a recovery that replays only part of one.
 import type { ConnInfo } from '../engine/types.ts';
 import { withClient } from '../engine/pg.ts';
-import { sleep, type Clock } from '../run/clock.ts';
-import type { JsonlWriter } from '../run/jsonl.ts';
-import type { SafetySummary } from '../report/summary.ts';
+import { sleep, type Clock } from '../core/clock.ts';
+import type { JsonlWriter } from '../core/jsonl.ts';
+import type { SafetySummary } from '../model/summary.ts';
 import { SafetyConnection, errorText, isDefiniteRollback } from './connection.ts';
 
 export const BANK_TABLE = 'statebench_accounts';

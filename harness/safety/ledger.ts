@@ -8,8 +8,8 @@ import { createReadStream, existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { ConnInfo } from '../engine/types.ts';
 import { withClient } from '../engine/pg.ts';
-import { sleep, type Clock } from '../run/clock.ts';
-import { JsonlWriter } from '../run/jsonl.ts';
+import { sleep, type Clock } from '../core/clock.ts';
+import { JsonlWriter } from '../core/jsonl.ts';
 import { SafetyConnection, errorText, isDefiniteRollback, type ServerIdentity } from './connection.ts';
 
 export const LEDGER_TABLE = 'statebench_ledger';

@@ -2,9 +2,9 @@
 // after recovery both are verified. The ledger's attempts also give each fault cycle's timeline.
 import { join } from 'node:path';
 import type { ConnInfo } from '../engine/types.ts';
-import type { SafetySpec } from '../spec/profile.ts';
-import type { Clock } from '../run/clock.ts';
-import type { SafetySummary } from '../report/summary.ts';
+import type { SafetySpec } from '../model/profile.ts';
+import type { Clock } from '../core/clock.ts';
+import type { SafetySummary } from '../model/summary.ts';
 import { LedgerWriter, readLedger, type LedgerAttempt } from './ledger.ts';
 import { BankWorkload } from './bank.ts';
 import { verifyLedger } from './verifier.ts';

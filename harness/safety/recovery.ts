@@ -1,7 +1,7 @@
 // The recovery timeline of one fault, read off the ledger: the writer probes the database every few
 // milliseconds, so its attempts show when writes stopped succeeding and when they came back, as a
 // client sees it rather than as the engine reports it.
-import type { Recovery } from '../report/summary.ts';
+import type { Recovery } from '../model/summary.ts';
 
 /** The parts of a ledger attempt the timeline needs. */
 export interface TimedAttempt {

@@ -2,7 +2,7 @@
 // record of what the server promised; the table is what the server kept.
 import type { ConnInfo } from '../engine/types.ts';
 import { withClient } from '../engine/pg.ts';
-import type { SafetySummary } from '../report/summary.ts';
+import type { SafetySummary } from '../model/summary.ts';
 import { LEDGER_TABLE, readLedger, type LedgerAttempt, type Outcome } from './ledger.ts';
 
 /** One id as read back from the table. */

@@ -1,5 +1,5 @@
 // Storage spec → Storage implementation.
-import type { StorageSpec } from '../spec/profile.ts';
+import type { StorageSpec } from '../model/profile.ts';
 import { StatebenchError, EXIT } from '../errors.ts';
 import { LocalDirectoryStorage } from './local.ts';
 import { LoopStorage } from './loop.ts';

@@ -6,10 +6,10 @@
 // directory, even when the journal line naming the resource was never written.
 import { readFileSync, writeFileSync, existsSync, realpathSync, rmSync, rmdirSync } from 'node:fs';
 import { isAbsolute, resolve, sep } from 'node:path';
-import { run } from '../run/exec.ts';
-import { runsRoot } from '../run/workspace.ts';
+import { run } from '../core/exec.ts';
+import { runsRoot } from '../core/workspace.ts';
 import { StatebenchError } from '../errors.ts';
-import type { ResourceRecord } from '../run/cleanup.ts';
+import type { ResourceRecord } from '../core/cleanup.ts';
 
 export interface MountEntry {
   /** mountinfo's mount ID (IDs are reused; the table's order, not the ID, is the mount order). */

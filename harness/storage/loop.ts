@@ -4,9 +4,9 @@
 // filesystem: its own filesystem, its own journal, its own flushes. Needs root.
 import { closeSync, ftruncateSync, mkdirSync, openSync, chmodSync, rmSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
-import { run } from '../run/exec.ts';
+import { run } from '../core/exec.ts';
 import { StatebenchError, EXIT } from '../errors.ts';
-import type { CleanupRegistry, Registration } from '../run/cleanup.ts';
+import type { CleanupRegistry, Registration } from '../core/cleanup.ts';
 import type { Storage, StorageContext, Volume } from './types.ts';
 import { detachLoop, isMounted, listLoops, removeMountPoint, unmount } from './leftovers.ts';
 

@@ -28,9 +28,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { ManagedProcess, run } from '../run/exec.ts';
+import { ManagedProcess, run } from '../core/exec.ts';
 import { StatebenchError, MissingToolError, EXIT } from '../errors.ts';
-import type { REMOTE_PRESETS, StorageSpec } from '../spec/profile.ts';
+import type { REMOTE_PRESETS, StorageSpec } from '../model/profile.ts';
 import type { Storage, StorageContext, StorageFaults, Volume } from './types.ts';
 import { isMounted, unmount, removeMountPoint } from './leftovers.ts';
 import { VolumeResources, attachLoop, checkNodeName, checkSize, createSparseImage, makeFilesystem, mountFilesystem, requireRoot, type Filesystem } from './loop.ts';

@@ -1,6 +1,6 @@
 // A node's data volume. Platforms ask a Storage for one volume per node and run the database on it;
 // storage-level faults are offered by volumes that can inject them.
-import type { CleanupRegistry } from '../run/cleanup.ts';
+import type { CleanupRegistry } from '../core/cleanup.ts';
 
 export interface StorageFaults {
   /** Block every I/O on the volume until the returned undo is called. */

@@ -3,8 +3,8 @@
 import { mkdtempSync, chmodSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CleanupRegistry } from '../run/cleanup.ts';
-import { deployBareMetalPostgres, resolveBinDir, type BareMetalPostgres } from '../platform/baremetal.ts';
+import { CleanupRegistry } from '../core/cleanup.ts';
+import { deployBareMetalPostgres, resolveBinDir, type BareMetalPostgres } from '../platforms/baremetal/platform.ts';
 
 export interface ScratchPostgres {
   engine: BareMetalPostgres;

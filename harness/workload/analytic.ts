@@ -11,15 +11,15 @@
 import type pg from 'pg';
 import { withClient } from '../engine/pg.ts';
 import type { ConnInfo } from '../engine/types.ts';
-import type { WorkloadSummary } from '../report/summary.ts';
-import { sleep } from '../run/clock.ts';
-import type { AnalyticQuery, AnalyticSpec } from './big-data-spec.ts';
+import type { WorkloadSummary } from '../model/summary.ts';
+import { sleep } from '../core/clock.ts';
+import type { AnalyticQuery, AnalyticSpec } from '../model/big-data.ts';
 import { connectWithRetry, loadChunks, markerTableDdl, withRetry, type CopyLoadResult } from './chunked-copy.ts';
 import { PhaseRecorder, errorKind } from './recorder.ts';
 import { DROP_INDEX, LINEITEM_DDL, LineitemData, QUERIES, checkAnswer, emptyAnswers, mergeAnswers, type Answers } from './tpch.ts';
 import type { Workload, WorkloadRuntime } from './types.ts';
 
-export { AnalyticWorkload, type AnalyticSpec } from './big-data-spec.ts';
+export { AnalyticWorkload, type AnalyticSpec } from '../model/big-data.ts';
 
 const MiB = 1024 ** 2;
 

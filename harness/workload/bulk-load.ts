@@ -24,16 +24,16 @@
 import { createHash } from 'node:crypto';
 import { withClient } from '../engine/pg.ts';
 import type { ConnInfo } from '../engine/types.ts';
-import type { WorkloadSummary } from '../report/summary.ts';
-import { BULK_LOAD_DEFAULT_SIZE, type BulkLoadSpec } from './big-data-spec.ts';
+import type { WorkloadSummary } from '../model/summary.ts';
+import { BULK_LOAD_DEFAULT_SIZE, type BulkLoadSpec } from '../model/big-data.ts';
 import { loadChunks, markerTableDdl, withRetry, type ChunkedDataSet, type CopyLoadResult, type GeneratedChunk } from './chunked-copy.ts';
 import { PhaseRecorder } from './recorder.ts';
 import { COLON, NEWLINE, SPACE, TAB, ZERO, writeCents, writeUint } from './copy-text.ts';
 import { Rng, chunkSeed } from './rng.ts';
-import { serverStats, statsDelta, type ServerStats } from './server-stats.ts';
+import { serverStats, statsDelta, type ServerStats } from '../measure/server-stats.ts';
 import type { Workload, WorkloadRuntime } from './types.ts';
 
-export { BulkLoadWorkload, type BulkLoadSpec } from './big-data-spec.ts';
+export { BulkLoadWorkload, type BulkLoadSpec } from '../model/big-data.ts';
 
 const MiB = 1024 ** 2;
 const POOL = 4096;

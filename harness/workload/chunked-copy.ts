@@ -20,8 +20,8 @@ import copyStreams from 'pg-copy-streams';
 import type pg from 'pg';
 import { connect } from '../engine/pg.ts';
 import type { ConnInfo } from '../engine/types.ts';
-import type { Clock } from '../run/clock.ts';
-import { sleep } from '../run/clock.ts';
+import type { Clock } from '../core/clock.ts';
+import { sleep } from '../core/clock.ts';
 import { errorKind } from './recorder.ts';
 
 export interface GeneratedChunk {

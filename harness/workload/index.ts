@@ -1,6 +1,6 @@
-import type { PlannedWorkload } from '../spec/plan.ts';
+import type { PlannedWorkload } from '../model/plan.ts';
 import { OltpTpcb } from './oltp-tpcb.ts';
-import { K6Workload } from '../k6/workload.ts';
+import { K6Workload } from './k6/workload.ts';
 import { BulkLoad } from './bulk-load.ts';
 import { Analytic } from './analytic.ts';
 import type { Workload } from './types.ts';

@@ -6,11 +6,11 @@ import copyStreams from 'pg-copy-streams';
 import type pg from 'pg';
 import { connect, withClient } from '../engine/pg.ts';
 import type { ConnInfo } from '../engine/types.ts';
-import type { OltpTpcbSpec } from '../spec/profile.ts';
-import type { WorkloadSummary } from '../report/summary.ts';
+import type { OltpTpcbSpec } from '../model/profile.ts';
+import type { WorkloadSummary } from '../model/summary.ts';
 import { PhaseRecorder, errorKind } from './recorder.ts';
 import type { Workload, WorkloadRuntime } from './types.ts';
-import { sleep } from '../run/clock.ts';
+import { sleep } from '../core/clock.ts';
 
 const ACCOUNTS_PER_SCALE = 100_000;
 const TELLERS_PER_SCALE = 10;

@@ -1,8 +1,8 @@
 // A workload loads its data, then runs a measured phase and returns its summary. Samples stream to
 // samples.jsonl while it runs.
 import type { ConnInfo } from '../engine/types.ts';
-import type { Clock } from '../run/clock.ts';
-import type { WorkloadSummary } from '../report/summary.ts';
+import type { Clock } from '../core/clock.ts';
+import type { WorkloadSummary } from '../model/summary.ts';
 
 export interface WorkloadRuntime {
   clock: Clock;

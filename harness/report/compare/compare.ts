@@ -4,7 +4,7 @@
 // differ (p < alpha) AND the change is larger than the minimum effect size. A figure measured once per
 // run (the I/O probe) has no noise estimate, so it needs a larger change to count. Data safety is not
 // statistics: any lost, phantom, duplicated or corrupted write beyond the baseline's is a regression.
-import type { Summary, TargetSummary } from '../summary.ts';
+import type { Summary, TargetSummary } from '../../model/summary.ts';
 import { loadRun, samplesOf, type RunData } from '../html/run-data.ts';
 import { mannWhitneyU, median, type RankTest } from './stats.ts';
 

@@ -5,7 +5,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { Summary, TargetSummary } from '../summary.ts';
+import type { Summary, TargetSummary } from '../../model/summary.ts';
 import { readSummary } from '../html/run-data.ts';
 import { renderSvg, frame, axisName, PALETTE, FAULT_COLOR, type ChartOption } from '../html/charts.ts';
 import { esc, figure, num, page, table } from '../html/page.ts';

@@ -6,7 +6,7 @@
 import { rename, writeFile } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { FaultSummary, Summary, TargetSummary } from '../summary.ts';
+import type { FaultSummary, Summary, TargetSummary } from '../../model/summary.ts';
 import { baselineOf, loadRun, samplesOf, type RunData, type RunEvent, type SecondSample } from './run-data.ts';
 import { renderSvg, frame, axisName, PALETTE, FAULT_COLOR, UNAVAILABLE_COLOR, type ChartOption } from './charts.ts';
 import { cdfPoints, workloadHistogram } from './latency.ts';

@@ -3,8 +3,8 @@
 // `compare` and `history` all start here so they agree on what a run directory contains.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { Summary } from '../summary.ts';
-import { readJsonl } from '../../run/jsonl.ts';
+import { Summary } from '../../model/summary.ts';
+import { readJsonl } from '../../core/jsonl.ts';
 import { EXIT, StatebenchError } from '../../errors.ts';
 
 /** One line of samples.jsonl: one second of one workload on one target. */

@@ -1,0 +1,66 @@
+// What a Patroni cluster adds to a target's run: a failover timeline per fault cycle (polled from the
+// REST API, fed by the safety ledger) and, after recovery, the split-brain analysis of the ledger.
+import type { Clock } from '../../core/clock.ts';
+import type { ConnInfo } from '../types.ts';
+import type { FaultCycle } from '../../model/plan.ts';
+import type { FaultMode } from '../../fault/fault.ts';
+import type { FaultSubject } from '../../fault/modes.ts';
+import type { LedgerAttempt } from '../../safety/ledger.ts';
+import type { EngineObserver, HaSummary } from '../types.ts';
+import { faultModeFor } from '../../fault/ha-modes.ts';
+import { verifySplitBrain } from '../../safety/split-brain.ts';
+import { FailoverMonitor } from './timeline.ts';
+import type { PatroniCluster } from './cluster.ts';
+
+export class PatroniObserver implements EngineObserver {
+  private readonly monitor: FailoverMonitor;
+
+  constructor(
+    private readonly cluster: PatroniCluster,
+    clock: Clock,
+    onEvent: (type: string, data: object) => void,
+  ) {
+    this.monitor = new FailoverMonitor({ cluster, clock, onEvent });
+  }
+
+  start(): void {
+    this.monitor.start();
+  }
+
+  stop(): Promise<void> {
+    return this.monitor.stop();
+  }
+
+  onAttempt(a: LedgerAttempt): void {
+    this.monitor.onAttempt(a);
+  }
+
+  /** Every cycle on this engine feeds the failover timeline; HA fault types are handled here. */
+  faultMode(cycle: FaultCycle, subject: FaultSubject): FaultMode {
+    return faultModeFor(cycle, subject, { tracker: this.monitor });
+  }
+
+  async report(ledgerFile: string | undefined, conn: ConnInfo): Promise<HaSummary> {
+    await this.monitor.stop();
+    const failovers = this.monitor.cycles();
+    if (!ledgerFile) return { failovers };
+    const sb = await verifySplitBrain({
+      conn,
+      ledgerFile,
+      leaderTimeline: this.monitor.leaderTimeline(),
+      members: this.cluster.members.map((m) => ({ name: m.name, port: m.conn.port })),
+    });
+    return {
+      failovers,
+      splitBrain: {
+        splitBrainWrites: sb.splitBrainWrites,
+        concurrentWrites: sb.concurrentWrites,
+        dualWriterMs: sb.dualWriterMs,
+        episodes: sb.episodes,
+        byMember: sb.byMember,
+        lostByCause: sb.lost?.byCause,
+        singleWriter: sb.singleWriter,
+      },
+    };
+  }
+}

@@ -1,7 +1,0 @@
-// The Kubernetes side of statebench, for the CLI and the run: `plan --render`, the kind/kubernetes
-// platforms, and releasing what a killed run left on a cluster.
-export { renderPlanTo, renderTarget, isKubernetesTarget } from './render.ts';
-export { KubernetesPlatform, kubernetesPlatform, releaseKubernetesLeftover, K8S_NAMESPACE_RESOURCE, type KubernetesPlatformOptions } from './platform.ts';
-export { KindCli } from './cluster.ts';
-export { renderManifests, type TargetManifests } from './manifests.ts';
-export { renderKindConfig, kindConfigYaml } from './kind-config.ts';

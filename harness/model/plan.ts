@@ -1,0 +1,231 @@
+// Profile → Plan: expands targets × workloads and the fault schedule into concrete, named steps, and
+// checks the rules a schema cannot express. Pure: it reads and starts nothing.
+import type { CheckSpec, EngineSpec, FaultSpec, IoProbeSpec, Profile, SafetySpec, StorageSpec, TargetSpec, WorkloadSpec } from './profile.ts';
+import { CAPABILITIES, STORAGE_FAULTS, STORAGE_FAULT_CAPABLE } from './capabilities.ts';
+import { formatDuration } from './units.ts';
+import { resolvePatroniOptions } from './patroni.ts';
+
+export interface Problem {
+  path: (string | number)[];
+  message: string;
+}
+
+export interface FaultCycle {
+  /** Index of the fault entry in the profile, and the cycle within its `repeat`. */
+  faultIndex: number;
+  cycle: number;
+  type: FaultSpec['type'];
+  target: string;
+  /** Offset from the start of the faulted workload's measured phase. */
+  atMs: number;
+  /** How long the fault is held before recovery starts. */
+  holdMs: number;
+  errorRate: number;
+  recoveryTimeoutMs: number;
+}
+
+export interface PlannedWorkload {
+  name: string;
+  spec: WorkloadSpec;
+}
+
+export interface PlannedTarget {
+  name: string;
+  /** File-system safe form of the name, used for directories. */
+  slug: string;
+  platform: TargetSpec['platform'];
+  storage: StorageSpec;
+  spec: TargetSpec;
+  engine: EngineSpec;
+  io: IoProbeSpec;
+  workloads: PlannedWorkload[];
+  faults: FaultCycle[];
+  safety: SafetySpec;
+  checks: CheckSpec[];
+}
+
+export interface Plan {
+  profile: string;
+  description?: string;
+  baseline: string;
+  targets: PlannedTarget[];
+}
+
+export function storageLabel(s: StorageSpec): string {
+  switch (s.kind) {
+    case 'local':
+      return s.filesystem === 'directory' ? 'local' : `local(${s.filesystem})`;
+    case 'remote':
+      if (s.storageClass) return `remote(${s.storageClass})`;
+      if (s.latencyMs !== undefined) return `remote(${s.latencyMs}ms)`;
+      return s.preset ? `remote(${s.preset})` : 'remote';
+    case 'local-pv':
+      return 'local-pv';
+  }
+}
+
+export function slugOf(name: string): string {
+  return name.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+|_+$/g, '');
+}
+
+export const DEFAULT_SAFETY: SafetySpec = {
+  writer: { enabled: true, clients: 2, timeout: 2_000, rate: 200 },
+  bank: { enabled: false, accounts: 10, clients: 2, initialBalance: 1000 },
+};
+/** Without faults there is nothing to recover from; the ledger still runs when the profile asks for it. */
+const NO_SAFETY: SafetySpec = { ...DEFAULT_SAFETY, writer: { ...DEFAULT_SAFETY.writer, enabled: false } };
+
+function expandFaults(faults: FaultSpec[]): FaultCycle[] {
+  const cycles: FaultCycle[] = [];
+  faults.forEach((f, faultIndex) => {
+    const holdMs = ['node-hang', 'storage-stall', 'storage-error'].includes(f.type) ? f.duration : f.downFor;
+    const every = f.every ?? holdMs + 10_000;
+    for (let cycle = 0; cycle < f.repeat; cycle++) {
+      cycles.push({
+        faultIndex,
+        cycle,
+        type: f.type,
+        target: f.target,
+        atMs: f.at + cycle * every,
+        holdMs,
+        errorRate: f.errorRate,
+        recoveryTimeoutMs: f.recoveryTimeout,
+      });
+    }
+  });
+  return cycles.sort((a, b) => a.atMs - b.atMs);
+}
+
+export function buildPlan(profile: Profile): { plan?: Plan; problems: Problem[] } {
+  const problems: Problem[] = [];
+  const names = new Map<string, number>();
+
+  const workloads: PlannedWorkload[] = profile.workloads.map((w) => ({ name: w.name ?? w.kind, spec: w }));
+  const seenWorkloads = new Map<string, number>();
+  workloads.forEach((w, i) => {
+    const prev = seenWorkloads.get(w.name);
+    if (prev !== undefined) problems.push({ path: ['workloads', i, 'name'], message: `workload name "${w.name}" is already used by workloads[${prev}]; give each a distinct name` });
+    seenWorkloads.set(w.name, i);
+  });
+
+  const faults = expandFaults(profile.faults);
+  const faulted = profile.workloads[0];
+  if (faults.length && faulted && faulted.duration === undefined) {
+    problems.push({ path: ['workloads', 0, 'duration'], message: 'faults are scheduled against the first workload: give it a duration' });
+  }
+  profile.faults.forEach((f, i) => {
+    const last = faults.filter((c) => c.faultIndex === i).at(-1);
+    if (faulted?.duration !== undefined && last && last.atMs + last.holdMs > faulted.duration) {
+      problems.push({
+        path: ['faults', i],
+        message: `the last cycle ends at ${formatDuration(last.atMs + last.holdMs)}, after the first workload's ${formatDuration(faulted.duration)} measured phase; lengthen workloads[0].duration or reduce at/repeat/every`,
+      });
+    }
+  });
+  // Overlapping cycles would make one recovery timeline indistinguishable from the next.
+  for (let i = 1; i < faults.length; i++) {
+    const prev = faults[i - 1];
+    if (faults[i].atMs < prev.atMs + prev.holdMs) {
+      problems.push({ path: ['faults', faults[i].faultIndex], message: `cycle at ${formatDuration(faults[i].atMs)} overlaps the ${prev.type} cycle at ${formatDuration(prev.atMs)}; space them with "every" or "at"` });
+      break;
+    }
+  }
+
+  const targets: PlannedTarget[] = profile.targets.map((t, i) => {
+    const name = t.name ?? `${t.platform}/${storageLabel(t.storage)}`;
+    const prev = names.get(name);
+    if (prev !== undefined) problems.push({ path: ['targets', i, 'name'], message: `target name "${name}" is already used by targets[${prev}]; set a distinct name` });
+    names.set(name, i);
+
+    const caps = CAPABILITIES[t.platform];
+    if (caps.unavailable) {
+      problems.push({ path: ['targets', i, 'platform'], message: `${caps.unavailable}; supported platforms: ${supportedPlatforms().join(', ')}` });
+    } else {
+      if (!caps.storage.includes(t.storage.kind)) {
+        problems.push({ path: ['targets', i, 'storage', 'kind'], message: `storage "${t.storage.kind}" is not supported on ${t.platform}; supported: ${caps.storage.join(', ')}` });
+      }
+      if (!caps.engines.includes(profile.engine.kind)) {
+        problems.push({ path: ['engine', 'kind'], message: `engine "${profile.engine.kind}" is not supported on ${t.platform} (targets[${i}]); supported: ${caps.engines.join(', ')}` });
+      }
+      profile.faults.forEach((f, fi) => {
+        const supported = caps.faults[profile.engine.kind] ?? [];
+        if (STORAGE_FAULTS.includes(f.type)) {
+          if (!STORAGE_FAULT_CAPABLE.includes(t.storage.kind)) {
+            problems.push({ path: ['faults', fi, 'type'], message: `${f.type} needs storage that can inject it (${STORAGE_FAULT_CAPABLE.join(', ')}); targets[${i}] "${name}" uses ${t.storage.kind}` });
+          }
+        } else if (!supported.includes(f.type)) {
+          problems.push({ path: ['faults', fi, 'type'], message: `fault "${f.type}" is not supported for ${profile.engine.kind} on ${t.platform} (targets[${i}]); supported: ${supported.join(', ') || 'none'}` });
+        }
+        if (t.platform === 'kubernetes' && (f.type === 'kubelet-stop' || f.type === 'node-hang') && t.faultPolicy?.nodeAccess !== 'helper-pod') {
+          problems.push({ path: ['faults', fi, 'type'], message: `${f.type} on an existing cluster needs targets[${i}].faultPolicy.nodeAccess: helper-pod (a privileged pod on the node; see kind-config/README.md)` });
+        }
+        if (t.faultPolicy?.nodeAccess === 'helper-pod' && t.platform !== 'kubernetes') {
+          problems.push({ path: ['targets', i, 'faultPolicy', 'nodeAccess'], message: `helper-pod is for existing clusters; ${t.platform} reaches its nodes directly` });
+        }
+        if (/^node-\d+$/.test(f.target) && Number(f.target.slice(5)) >= profile.engine.members) {
+          problems.push({ path: ['faults', fi, 'target'], message: `${f.target} does not exist: the engine has ${profile.engine.members} member(s), node-0 … node-${profile.engine.members - 1}` });
+        }
+        if (f.target === 'replica' && profile.engine.members < 2) {
+          problems.push({ path: ['faults', fi, 'target'], message: `target "replica" needs engine.members ≥ 2` });
+        }
+      });
+    }
+    if (profile.engine.kind === 'patroni') {
+      if (profile.engine.members < 2) problems.push({ path: ['engine', 'members'], message: 'engine "patroni" needs members ≥ 2 to fail over (3 is usual)' });
+      problems.push(...resolvePatroniOptions(profile.engine.patroni, t.patroni, i).problems);
+    } else if (t.patroni) {
+      problems.push({ path: ['targets', i, 'patroni'], message: 'patroni options need engine.kind: patroni' });
+    }
+    if (profile.engine.kind === 'postgres' && profile.engine.members !== 1) {
+      problems.push({ path: ['engine', 'members'], message: 'engine "postgres" is a single node; use engine.kind "patroni" for several members' });
+    }
+
+    const safety = profile.safety ?? (profile.faults.length > 0 ? DEFAULT_SAFETY : NO_SAFETY);
+    return {
+      name,
+      slug: slugOf(name),
+      platform: t.platform,
+      storage: t.storage,
+      spec: t,
+      engine: { ...profile.engine, settings: { ...profile.engine.settings, ...(t.engineSettings ?? {}) } },
+      io: profile.io,
+      workloads,
+      faults,
+      safety,
+      checks: profile.checks,
+    };
+  });
+
+  const slugs = new Set<string>();
+  targets.forEach((t, i) => {
+    if (slugs.has(t.slug)) problems.push({ path: ['targets', i, 'name'], message: `target name "${t.name}" maps to the same directory as another target; make names differ in letters or digits` });
+    slugs.add(t.slug);
+  });
+
+  profile.checks.forEach((c, i) => {
+    if (c.check.endsWith('-within') && c.threshold === undefined) {
+      problems.push({ path: ['checks', i, 'threshold'], message: `${c.check} needs a threshold, e.g. threshold: 30s` });
+    }
+    const needsFaults = ['availability.recovery-within', 'availability.failover-within', 'ha.single-writer'];
+    if (needsFaults.includes(c.check) && profile.faults.length === 0) {
+      problems.push({ path: ['checks', i, 'check'], message: `${c.check} measures recovery from faults, but the profile schedules none; add faults or remove the check` });
+    }
+    if (c.check === 'consistency.bank-invariant' && !profile.safety?.bank.enabled) {
+      problems.push({ path: ['checks', i, 'check'], message: 'consistency.bank-invariant needs safety.bank.enabled: true' });
+    }
+  });
+
+  const baseline = profile.report.baseline ?? targets[0]?.name;
+  if (profile.report.baseline && !targets.some((t) => t.name === profile.report.baseline)) {
+    problems.push({ path: ['report', 'baseline'], message: `no target is named "${profile.report.baseline}"; targets: ${targets.map((t) => t.name).join(', ')}` });
+  }
+
+  if (problems.length) return { problems };
+  return { plan: { profile: profile.name, description: profile.description, baseline, targets }, problems };
+}
+
+function supportedPlatforms(): string[] {
+  return Object.entries(CAPABILITIES)
+    .filter(([, c]) => !c.unavailable)
+    .map(([p]) => p);
+}

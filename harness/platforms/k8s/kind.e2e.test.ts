@@ -1,0 +1,123 @@
+// End to end on a real kind cluster: create it, probe a Local PV with fio, run PostgreSQL, query it
+// through the NodePort, crash its worker's node container and stop its kubelet (one cycle each, with
+// the Kubernetes timeline of each), and delete everything. Needs kind, a running docker, kind's node
+// image and the database image (STATEBENCH_KIND_IMAGE, default statebench/postgres:latest from
+// images/build.ts, with fio added) in the local docker.
+//
+// Where any of that is missing the test is skipped and says why — the one skip allowed under CI,
+// because kind cannot run on every machine. STATEBENCH_REQUIRE_KIND=1 turns the skip into a failure.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { hasTool } from '../../core/tools.ts';
+import { CleanupRegistry } from '../../core/cleanup.ts';
+import { RunClock, sleep } from '../../core/clock.ts';
+import { newRunId } from '../../core/workspace.ts';
+import { withClient } from '../../engine/pg.ts';
+import { FaultInjection } from '../../fault/fault.ts';
+import type { TargetRuntime } from '../types.ts';
+import type { KubernetesFaultTimeline } from './timeline/timeline.ts';
+import { KubernetesPlatform } from './platform.ts';
+import { KindCli } from './cluster.ts';
+import { defaultImage } from './render/manifests.ts';
+import { kindClusterName } from './names.ts';
+import { kubernetesTarget } from './testing/plan.ts';
+
+const IMAGE = process.env.STATEBENCH_KIND_IMAGE ?? defaultImage('postgres');
+
+function succeeds(cmd: string, args: string[]): boolean {
+  try {
+    execFileSync(cmd, args, { stdio: 'ignore', timeout: 30_000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function whyNot(): string | undefined {
+  const gaps: string[] = [];
+  if (!hasTool('kind')) gaps.push('kind not on PATH');
+  if (!hasTool('docker')) gaps.push('docker not on PATH');
+  else if (!succeeds('docker', ['info'])) gaps.push('docker daemon not reachable');
+  else if (!succeeds('docker', ['image', 'inspect', IMAGE])) gaps.push(`image ${IMAGE} not in the local docker (set STATEBENCH_KIND_IMAGE)`);
+  return gaps.length ? `kind end-to-end test: ${gaps.join(', ')}` : undefined;
+}
+
+const reason = whyNot();
+const required = process.env.STATEBENCH_REQUIRE_KIND === '1';
+if (reason && !required) console.warn(`SKIP ${reason}`);
+
+describe('kind end to end', () => {
+  test.skipIf(!!reason && !required)(
+    'local-pv: cluster, fio on the PV, PostgreSQL through the NodePort, a node crash and a kubelet stop survived, everything deleted after',
+    async () => {
+      if (reason) throw new Error(`STATEBENCH_REQUIRE_KIND=1 but ${reason}; install what is missing or unset it`);
+      const runId = newRunId();
+      const target = kubernetesTarget({
+        storage: { kind: 'local-pv', size: '1GiB' },
+        engine: { startTimeout: '120s' },
+        target: { image: IMAGE, pull: 'never' },
+        // Run here one after the other, not on the schedule: the kubelet stays down past the node
+        // monitor grace period (40–50 s), so the node is reported NotReady while the database runs on.
+        faults: [
+          { type: 'node-crash', at: '0s', downFor: '20s', recoveryTimeout: '240s' },
+          { type: 'kubelet-stop', at: '60s', downFor: '75s', recoveryTimeout: '240s' },
+        ],
+      });
+      target.io = { ...target.io, tool: 'fio', size: 16 * 1024 ** 2, runtime: 3_000 };
+      const base = mkdtempSync(join(tmpdir(), 'statebench-kind-e2e-'));
+      const stateDir = join(base, runId, target.slug);
+      mkdirSync(stateDir, { recursive: true });
+      const rt: TargetRuntime = { registry: new CleanupRegistry(join(base, 'resources.jsonl')), clock: new RunClock(), stateDir, artifactsDir: base, event: () => {}, status: (p, d) => console.log(`[kind e2e] ${p}: ${d ?? ''}`), signal: new AbortController().signal };
+      const cluster = kindClusterName(runId, target.name);
+      try {
+        const provisioned = await new KubernetesPlatform('kind', { runId }).provision(target, rt);
+        const io = await provisioned.probeIo();
+        expect(io.tool).toMatch(/^fio-/);
+        expect(io.fsyncSamples).toBeGreaterThan(0);
+        const engine = await provisioned.deployEngine();
+        expect(await engine.version()).toMatch(/^PostgreSQL \d+/);
+        await withClient(engine.clientConn(), async (c) => {
+          await c.query('create table kind_e2e (v int)');
+          await c.query('insert into kind_e2e values (42)');
+          expect((await c.query('select v from kind_e2e')).rows[0].v).toBe(42);
+        });
+        expect(await new KindCli().statebenchClusters()).toContain(cluster);
+
+        const timelines: KubernetesFaultTimeline[] = [];
+        for (const cycle of target.faults) {
+          const node = await engine.primary();
+          const fault = new FaultInjection(provisioned.faultMode!(cycle, { engine, node })!);
+          const injectedAtMs = rt.clock.now();
+          await fault.inject();
+          await sleep(cycle.holdMs);
+          await fault.recover();
+          await fault.waitForRecovery(cycle.recoveryTimeoutMs);
+          expect(fault.state).toBe('recovered');
+          const t = (provisioned as unknown as { faultTimeline(r: object): KubernetesFaultTimeline | undefined }).faultTimeline({ type: cycle.type, cycle: cycle.cycle, injectedAtMs })!;
+          console.log(`[kind e2e] ${cycle.type}:\n  ${t.findings.join('\n  ')}`);
+          timelines.push(t);
+          // The acknowledged row survived.
+          await withClient(engine.clientConn(), async (c) => expect((await c.query('select v from kind_e2e')).rows[0].v).toBe(42));
+        }
+        const [crash, kubelet] = timelines;
+        expect(crash.entries.filter((e) => e.source === 'statebench').map((e) => e.what.split(':')[0])).toEqual(expect.arrayContaining(['docker kill --signal KILL', 'docker start']));
+        expect(crash.healthyAtMs).not.toBeNull();
+        // The kubelet stayed away past the grace period: NodeStatusUnknown, while PostgreSQL kept serving.
+        expect(kubelet.nodeStatus).toMatchObject({ condition: 'Unknown', reason: 'NodeStatusUnknown', message: 'Kubelet stopped posting node status.' });
+        expect(kubelet.nodeStatus.readyAgainAtMs).not.toBeNull();
+        expect(kubelet.oldPrimary?.servingWhileNodeNotReady).toBe(true);
+        expect(kubelet.policy.unreachableToleration).toBe(300);
+        expect(kubelet.member.evictedAtMs).toBeNull();
+        expect(kubelet.leader.secondPrimaryAtMs).toBeNull();
+      } finally {
+        expect(await rt.registry.releaseAll()).toEqual([]);
+        rmSync(base, { recursive: true, force: true });
+      }
+      expect(await new KindCli().statebenchClusters()).not.toContain(cluster);
+    },
+    900_000,
+  );
+});

@@ -1,0 +1,590 @@
+// The kind and kubernetes platforms: a target's database as a StatefulSet.
+//
+//   kind:       creates a cluster per target (control plane + workers, each worker's "local disk" a
+//               host directory, or the mount of a remote block device), loads the image, applies.
+//   kubernetes: uses an existing cluster from the kubeconfig (target.context), in its own namespace.
+//
+// provision applies the namespace and storage; probeIo runs fio as a Job on a fresh claim of the
+// target's StorageClass; deployEngine applies the engine and waits for it. Clients reach the primary
+// through the client Service: its NodePort on kind (mapped to a loopback port), a port-forward to the
+// current leader pod elsewhere.
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { basename, dirname, join } from 'node:path';
+import { VersionApi, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import type { Platform, ProvisionedTarget, TargetRuntime } from '../types.ts';
+import type { FaultCycle, PlannedTarget } from '../../model/plan.ts';
+import type { FaultMode } from '../../fault/fault.ts';
+import type { FaultSubject } from '../../fault/modes.ts';
+import type { ConnInfo, DeployedEngine, EngineNode, NodeControl } from '../../engine/types.ts';
+import type { IoResult } from '../../io/types.ts';
+import type { Volume } from '../../storage/types.ts';
+import type { ResourceKind, ResourceRecord } from '../../core/cleanup.ts';
+import { storageFor } from '../../storage/index.ts';
+import { parseFio } from '../../io/probe.ts';
+import { awaitWritable, serverVersion, withClient } from '../../engine/pg.ts';
+import { freePort } from '../baremetal/platform.ts';
+import { run } from '../../core/exec.ts';
+import { StatebenchError, EXIT } from '../../errors.ts';
+import { KindCli, KubeCluster, PodPortForward, loadKubeConfig, apiMessage, type Exec } from './cluster.ts';
+import { dockerExec, faultPolicyOf, kubernetesFaultMode, withFaultPolicy, type KubernetesFaultPolicy } from './faults/faults.ts';
+import { KubernetesTimeline, type KubernetesFaultTimeline } from './timeline/timeline.ts';
+import { renderKindConfig, kindConfigYaml, type RegistryMirror, registryHostsToml } from './render/kind-config.ts';
+import { dataClaimName, defaultImage, renderManifests, type TargetManifests } from './render/manifests.ts';
+import { kindDiskDir, kindWorkerCount } from './render/render.ts';
+import { validateAll } from './render/validate.ts';
+import { LEADER_LABEL_VALUE, NAMES, PG_PORT, ROLE_LABEL, kindClusterName, kindWorkerNames, labelValue, runLabels, selectorString } from './names.ts';
+
+/**
+ * Journal kind for a namespace and the cluster-scoped objects of one run on an existing cluster.
+ * Needs `'k8s-namespace'` in ResourceKind (harness/core/cleanup.ts); `statebench clean` releases it by
+ * deleting the namespace and every PV and StorageClass labelled with the run, never the cluster.
+ */
+export const K8S_NAMESPACE_RESOURCE: ResourceKind = 'k8s-namespace';
+
+export interface KubernetesPlatformOptions {
+  /** Defaults to the run directory's name (stateDir is `<runs>/<runId>/<target>`). */
+  runId?: string;
+  kind?: KindCli;
+  /** kubernetes platform: use this instead of loading the default kubeconfig (tests). */
+  kubeConfig?: KubeConfig;
+  /** kind node image; @default $STATEBENCH_KIND_NODE_IMAGE, else kind's default. */
+  nodeImage?: string;
+  /** @default parsed from $STATEBENCH_KIND_REGISTRY_MIRROR=`<registry>=<endpoint>` */
+  registryMirror?: Omit<RegistryMirror, 'hostsDir'>;
+  /**
+   * Time allowed for scheduling, volume binding and image pulls on top of engine.startTimeout.
+   * @default 180_000
+   */
+  schedulingMarginMs?: number;
+  /** The docker CLI for kind node faults (tests record it). @default `docker` on PATH */
+  docker?: Exec;
+  /** Overrides the target's `faultPolicy` (tests, programmatic use). */
+  faultPolicy?: KubernetesFaultPolicy;
+  /** kubelet-stop on kind: how often the old primary is probed on its node. @default 2000 */
+  probeIntervalMs?: number;
+}
+
+/** fio's JSON document out of a pod log that may also hold warnings before or after it. */
+export function extractFioJson(log: string): { json: string; version: string } {
+  const lines = log.split('\n');
+  const start = lines.findIndex((l) => l.startsWith('{'));
+  let end = -1;
+  for (let i = lines.length - 1; i > start; i--) if (lines[i].startsWith('}')) { end = i; break; }
+  if (start < 0 || end < 0) throw new StatebenchError(`fio printed no JSON document; its log ends: ${log.trim().split('\n').slice(-5).join(' | ')}`);
+  const json = lines.slice(start, end + 1).join('\n');
+  let version = 'fio';
+  try {
+    version = (JSON.parse(json) as { 'fio version'?: string })['fio version'] ?? 'fio';
+  } catch (e) {
+    throw new StatebenchError(`fio's JSON in the pod log does not parse: ${(e as Error).message}`);
+  }
+  return { json, version };
+}
+
+function mirrorFromEnv(): Omit<RegistryMirror, 'hostsDir'> | undefined {
+  const v = process.env.STATEBENCH_KIND_REGISTRY_MIRROR;
+  if (!v) return undefined;
+  const [registry, endpoint] = v.split('=');
+  if (!registry || !endpoint) throw new StatebenchError(`STATEBENCH_KIND_REGISTRY_MIRROR="${v}" must be <registry>=<endpoint>, e.g. localhost:5001=http://kind-registry:5000`, EXIT.usage);
+  return { registry, endpoint };
+}
+
+export class KubernetesPlatform implements Platform {
+  constructor(
+    readonly name: 'kind' | 'kubernetes',
+    private readonly opts: KubernetesPlatformOptions = {},
+  ) {}
+
+  async provision(target: PlannedTarget, rt: TargetRuntime): Promise<ProvisionedTarget> {
+    if (target.platform !== this.name) throw new StatebenchError(`target "${target.name}" is for ${target.platform}, not ${this.name}`);
+    const runId = this.opts.runId ?? basename(dirname(rt.stateDir));
+    // A policy the target cannot have fails here, before anything is created.
+    const faultPolicy = this.opts.faultPolicy ?? faultPolicyOf(target);
+    const forwards = new Set<PodPortForward>();
+    const watches: { timeline?: KubernetesTimeline } = {};
+    const closeForwards = async () => {
+      await watches.timeline?.stop().catch(() => {});
+      await Promise.all([...forwards].map((f) => f.close()));
+      forwards.clear();
+    };
+    const members = target.engine.kind === 'patroni' ? target.engine.members : 1;
+    const needsNodeDisks = target.storage.kind === 'local-pv' || (target.storage.kind === 'remote' && !target.storage.storageClass);
+    const image = target.spec.image ?? defaultImage(target.engine.kind);
+    const volumes: Volume[] = [];
+    let kc: KubeConfig;
+    let nodes: string[] | undefined;
+    let access: ClientAccess;
+    const facts: Record<string, unknown> = { platform: this.name, image, faultPolicy };
+    const password = randomBytes(18).toString('base64url');
+    const replicationPassword = randomBytes(18).toString('base64url');
+    // Rendered (and validated) before anything is created, so a target that cannot work costs nothing.
+    const render = (nodes?: string[]) => {
+      const m = withFaultPolicy(renderManifests(target, runId, { nodes, password, replicationPassword }), faultPolicy);
+      validateAll([...m.base, ...m.engine]);
+      return m;
+    };
+    let m: TargetManifests;
+
+    if (this.name === 'kind') {
+      const kind = this.opts.kind ?? new KindCli();
+      kind.requireTools();
+      const cluster = kindClusterName(runId, target.name);
+      const workers = kindWorkerCount(target);
+      nodes = kindWorkerNames(cluster, workers);
+      m = render(nodes);
+      const disks: string[] = [];
+      for (let i = 0; i < workers; i++) {
+        let disk: string;
+        if (target.storage.kind === 'remote' && !target.storage.storageClass) {
+          // The worker's disk is a network block device mounted on the host before kind starts, so
+          // the bind mount into the node container carries it.
+          rt.status('storage', `remote volume for ${nodes[i]}`);
+          const vol = await storageFor(target.storage).prepare(`kind-disk-${i + 1}`, { registry: rt.registry, stateDir: rt.stateDir, onEvent: rt.event });
+          if (i < members) volumes.push(vol);
+          disk = vol.path;
+        } else {
+          disk = kindDiskDir(rt.stateDir, i);
+          mkdirSync(disk, { recursive: true, mode: 0o755 });
+          const reg = rt.registry.add({ kind: 'dir', id: disk, what: `kind disk of ${nodes[i]}` }, async () => rmSync(disk, { recursive: true, force: true }));
+          if (i < members) volumes.push({ path: join(disk, 'data'), describe: { kind: 'local-pv', node: nodes[i] }, release: () => reg.release() });
+        }
+        for (const sub of ['data', 'probe']) mkdirSync(join(disk, sub), { recursive: true, mode: 0o755 });
+        disks.push(disk);
+      }
+      const hostPort = await freePort();
+      const mirror = this.opts.registryMirror ?? mirrorFromEnv();
+      let registryMirror: RegistryMirror | undefined;
+      if (mirror) {
+        const hostsDir = join(rt.stateDir, 'kind', 'certs.d');
+        mkdirSync(join(hostsDir, mirror.registry), { recursive: true });
+        writeFileSync(join(hostsDir, mirror.registry, 'hosts.toml'), registryHostsToml(mirror.endpoint));
+        registryMirror = { ...mirror, hostsDir };
+      }
+      const config = renderKindConfig({
+        clusterName: cluster,
+        runId,
+        targetName: target.name,
+        workerDisks: disks,
+        clientHostPort: hostPort,
+        nodeImage: this.opts.nodeImage ?? process.env.STATEBENCH_KIND_NODE_IMAGE,
+        registryMirror,
+      });
+      const configFile = join(rt.stateDir, 'kind-config.yaml');
+      const kubeconfigFile = join(rt.stateDir, 'kubeconfig');
+      writeFileSync(configFile, kindConfigYaml(config));
+      rt.status('kind', `creating cluster ${cluster} (${workers} workers)`);
+      await kind.createCluster(rt.registry, { name: cluster, configFile, kubeconfigFile, beforeDelete: closeForwards });
+      rt.event('kind-cluster-created', { cluster, workers });
+      kc = loadKubeConfig({ file: kubeconfigFile });
+
+      if (target.spec.pull !== 'always') {
+        if (await kind.imageExistsLocally(image)) {
+          rt.status('kind', `loading image ${image}`);
+          await kind.loadImage(cluster, image);
+          rt.event('kind-image-loaded', { image });
+        } else if (target.spec.pull === 'never') {
+          throw new StatebenchError(`image ${image} is not in the local docker and pull is never`, EXIT.environment, `Build or pull it into docker first (docker image inspect ${image}), or set pull: missing`);
+        }
+      }
+      access = { kind: 'node-port', port: hostPort };
+      Object.assign(facts, { cluster, workers: nodes, clientHostPort: hostPort, kindVersion: await kind.version().catch(() => undefined) });
+    } else {
+      kc = this.opts.kubeConfig ?? loadKubeConfig({ context: target.spec.context });
+      if (needsNodeDisks) nodes = await workerNodes(new KubeCluster(kc), members);
+      m = render(nodes);
+      access = { kind: 'port-forward' };
+      facts.context = kc.getCurrentContext();
+    }
+
+    const cluster = new KubeCluster(kc);
+    Object.assign(facts, { namespace: m.namespace, storageClass: m.storage.className, storage: m.storage.kind === 'static' ? `static PVs (${m.storage.backing})` : 'dynamic' });
+
+    if (this.name === 'kubernetes') {
+      // Registered before anything exists, so a killed run still names what to delete.
+      const leftover: NamespaceRecord = { context: kc.getCurrentContext(), namespace: m.namespace, run: labelValue(runId) };
+      rt.registry.add({ kind: K8S_NAMESPACE_RESOURCE, id: JSON.stringify(leftover), what: `namespace ${m.namespace} and run-labelled PVs/StorageClasses` }, async () => {
+        await closeForwards();
+        await deleteRunObjects(cluster, leftover);
+      });
+      for (let i = 0; i < members; i++) {
+        const node = nodes?.[i];
+        volumes.push({
+          // The directory is on the node (static PVs) or wherever the StorageClass provisions it.
+          path: node ? `${node}:/mnt/statebench/data` : `pvc:${m.namespace}/${dataClaimName(i)}`,
+          describe: { kind: target.storage.kind, storageClass: m.storage.className, ...(node ? { node } : {}) },
+          release: async () => {},
+        });
+      }
+    }
+
+    rt.status('kubernetes', `applying namespace ${m.namespace} and storage`);
+    await cluster.apply(m.base);
+    rt.event('kubernetes-storage-applied', { namespace: m.namespace, storageClass: m.storage.className, objects: m.base.length });
+    return new KubernetesTarget(target, rt, cluster, kc, m, access, password, volumes, facts, forwards, this.opts.schedulingMarginMs ?? 180_000, {
+      runId,
+      policy: faultPolicy,
+      docker: this.opts.docker ?? dockerExec,
+      probeIntervalMs: this.opts.probeIntervalMs,
+      watches,
+    });
+  }
+}
+
+/** What a `k8s-namespace` journal record names (its id is this, as JSON). */
+export interface NamespaceRecord {
+  context: string;
+  namespace: string;
+  /** Value of the statebench.run label on the run's cluster-scoped objects. */
+  run: string;
+}
+
+async function deleteRunObjects(cluster: KubeCluster, r: NamespaceRecord): Promise<void> {
+  await cluster.delete({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: r.namespace } });
+  await cluster.deleteByRun('v1', 'PersistentVolume', r.run);
+  await cluster.deleteByRun('storage.k8s.io/v1', 'StorageClass', r.run);
+}
+
+/**
+ * For `statebench clean`: releases a journal record this module wrote — a kind cluster (kind
+ * `cluster`) or a namespace with its run's PVs and StorageClasses on an existing cluster — and returns
+ * false for records of other kinds.
+ */
+export async function releaseKubernetesLeftover(record: ResourceRecord, kind: KindCli = new KindCli()): Promise<boolean> {
+  if (record.kind === 'cluster') {
+    if (!record.id.startsWith('statebench-')) throw new StatebenchError(`cluster record ${record.id} is not a statebench kind cluster; not deleting it`);
+    await kind.deleteCluster(record.id);
+    return true;
+  }
+  if (record.kind === K8S_NAMESPACE_RESOURCE) {
+    const r = JSON.parse(record.id) as NamespaceRecord;
+    await deleteRunObjects(new KubeCluster(loadKubeConfig({ context: r.context })), r);
+    return true;
+  }
+  return false;
+}
+
+/** Schedulable nodes without the control-plane role, enough for one member each. */
+async function workerNodes(cluster: KubeCluster, members: number): Promise<string[]> {
+  let items: KubernetesObject[];
+  try {
+    items = (await cluster.objects.list('v1', 'Node')).items;
+  } catch (e) {
+    throw new StatebenchError(`listing the cluster's nodes failed: ${apiMessage(e)}`, EXIT.environment, 'local-pv on an existing cluster needs the right to list nodes');
+  }
+  const workers = items
+    .filter((n) => !('node-role.kubernetes.io/control-plane' in (n.metadata?.labels ?? {})) && !(n as { spec?: { unschedulable?: boolean } }).spec?.unschedulable)
+    .map((n) => n.metadata!.name!)
+    .sort()
+    // One node per member is enough on a shared cluster; the rest are left alone.
+    .slice(0, Math.max(members, 1));
+  if (workers.length < Math.max(members, 1)) {
+    throw new StatebenchError(`local-pv needs ${members} schedulable worker node(s); the cluster has ${workers.length}`, EXIT.environment);
+  }
+  return workers;
+}
+
+type ClientAccess = { kind: 'node-port'; port: number } | { kind: 'port-forward' };
+
+/** What the fault modes and the timeline need beyond the target itself. */
+interface FaultWiring {
+  runId: string;
+  policy: KubernetesFaultPolicy;
+  docker: Exec;
+  probeIntervalMs?: number;
+  /** Shared with provision's cleanup, which stops the timeline before the cluster goes. */
+  watches: { timeline?: KubernetesTimeline };
+}
+
+class KubernetesTarget implements ProvisionedTarget {
+  constructor(
+    private readonly target: PlannedTarget,
+    private readonly rt: TargetRuntime,
+    private readonly cluster: KubeCluster,
+    private readonly kc: KubeConfig,
+    private readonly m: TargetManifests,
+    private readonly access: ClientAccess,
+    private readonly password: string,
+    readonly volumes: Volume[],
+    private readonly facts: Record<string, unknown>,
+    private readonly forwards: Set<PodPortForward>,
+    private readonly schedulingMarginMs: number,
+    private readonly wiring: FaultWiring,
+  ) {}
+
+  private engine?: KubernetesEngine;
+
+  /**
+   * The platform's own fault modes (harness/platforms/k8s/faults/faults.ts): pod deletions, and on kind node crashes,
+   * hangs and kubelet stops through docker; undefined for storage faults, which the volume injects.
+   */
+  faultMode(cycle: FaultCycle, subject: FaultSubject): FaultMode | undefined {
+    const timeline = this.wiring.watches.timeline;
+    if (!timeline || !this.engine) throw new StatebenchError(`${cycle.type}: the engine of target "${this.target.name}" is not deployed`);
+    const engine = this.engine;
+    const pull = this.target.spec.pull;
+    return kubernetesFaultMode(cycle, subject, {
+      platform: this.target.platform as 'kind' | 'kubernetes',
+      target: this.target,
+      runId: this.wiring.runId,
+      namespace: this.m.namespace,
+      cluster: this.cluster,
+      timeline,
+      clock: this.rt.clock,
+      policy: this.wiring.policy,
+      exec: this.wiring.docker,
+      kindWorkers: this.facts.workers as string[] | undefined,
+      image: this.target.spec.image ?? defaultImage(this.target.engine.kind),
+      pullPolicy: pull === 'never' ? 'Never' : pull === 'always' ? 'Always' : 'IfNotPresent',
+      labels: runLabels(this.wiring.runId, this.target.name),
+      podOf: (node) => `${NAMES.statefulSet}-${engine.nodes.indexOf(node)}`,
+      probeIntervalMs: this.wiring.probeIntervalMs,
+    });
+  }
+
+  /** Kubernetes' account of one fault cycle (the proposed FaultSummary.kubernetes), once faults ran. */
+  faultTimeline(record: { type: string; cycle: number; injectedAtMs: number }): KubernetesFaultTimeline | undefined {
+    return this.wiring.watches.timeline?.timelineFor(record);
+  }
+
+  /** Starts recording nodes, member pods, claims and volumes; only targets with faults need it. */
+  private async startTimeline(): Promise<void> {
+    if (!this.target.faults.length || this.wiring.watches.timeline) return;
+    const patroni = this.target.engine.kind === 'patroni';
+    const timeline = new KubernetesTimeline({
+      kubeConfig: this.kc,
+      namespace: this.m.namespace,
+      podSelector: selectorString(this.m.podLabels),
+      clock: this.rt.clock,
+      leaderLabel: patroni ? { key: ROLE_LABEL, value: LEADER_LABEL_VALUE } : null,
+      file: join(this.rt.artifactsDir, 'kubernetes-watch.jsonl'),
+      onEvent: (type, data) => this.rt.event(type, data),
+    });
+    this.wiring.watches.timeline = timeline;
+    await timeline.start();
+    this.rt.event('kubernetes-timeline-started', { namespace: this.m.namespace, problems: timeline.problems });
+  }
+
+  /** Stops the watches and writes every cycle's timeline next to the watch log. */
+  private async stopTimeline(): Promise<void> {
+    const timeline = this.wiring.watches.timeline;
+    if (!timeline || timeline.stopped) return;
+    await timeline.stop();
+    if (timeline.marks.length) {
+      try {
+        timeline.write(join(this.rt.artifactsDir, 'kubernetes-timeline.json'));
+      } catch (e) {
+        this.rt.event('kubernetes-timeline-error', { message: (e as Error).message });
+      }
+    }
+  }
+
+  async probeIo(): Promise<IoResult> {
+    const probe = this.m.probe;
+    if (!probe) throw new StatebenchError(`target "${this.target.name}" has the I/O probe disabled`);
+    const ns = this.m.namespace;
+    const timeoutMs = this.target.io.runtime + this.schedulingMarginMs + 60_000;
+    this.rt.status('io', `fio Job on a fresh ${this.m.storage.className} claim`);
+    await this.cluster.apply([probe.claim]);
+    try {
+      let job = probe.job(true);
+      await this.cluster.apply([job]);
+      let outcome = await this.cluster.waitForJob(ns, job.metadata!.name!, { timeoutMs, signal: this.rt.signal });
+      let log = outcome.pod ? await this.cluster.podLog(ns, outcome.pod, 'fio') : '';
+      if (!outcome.succeeded && /O_DIRECT|direct|Invalid argument|EINVAL/i.test(log)) {
+        // Same fallback as on bare metal: some volumes refuse O_DIRECT; measure buffered with fsync.
+        await this.cluster.delete(job as never);
+        job = probe.job(false);
+        await this.cluster.apply([job]);
+        outcome = await this.cluster.waitForJob(ns, job.metadata!.name!, { timeoutMs, signal: this.rt.signal });
+        log = outcome.pod ? await this.cluster.podLog(ns, outcome.pod, 'fio') : '';
+      }
+      if (!outcome.succeeded) {
+        throw new StatebenchError(`fio Job ${ns}/${job.metadata!.name} failed (${outcome.reason ?? 'no reason given'}); its log ends: ${log.trim().split('\n').slice(-5).join(' | ')}`, EXIT.runFailed, 'The image must contain fio; see kind-config/README.md');
+      }
+      const { json, version } = extractFioJson(log);
+      await writeFile(join(this.rt.artifactsDir, 'fio.json'), json);
+      const result = parseFio(json, `pvc ${ns}/${NAMES.fioClaim} (${this.m.storage.className})`, version, 'fio.json');
+      await this.cluster.delete(job as never);
+      return result;
+    } finally {
+      // The claim is released either way; with static PVs its volume stays Released (Retain).
+      await this.cluster.delete(probe.claim as never).catch(() => {});
+    }
+  }
+
+  async deployEngine(): Promise<DeployedEngine> {
+    const ns = this.m.namespace;
+    const patroni = this.target.engine.kind === 'patroni';
+    const members = patroni ? this.target.engine.members : 1;
+    const selector = selectorString(this.m.podLabels);
+    this.rt.status('engine', `${this.target.engine.kind} StatefulSet with ${members} member(s)`);
+    await this.cluster.apply(this.m.engine);
+    // Scheduling, binding volumes and initdb come on top of the engine's own start time.
+    const timeoutMs = this.target.engine.startTimeout + this.schedulingMarginMs;
+    await this.cluster.waitForPods(
+      ns,
+      selector,
+      { count: members, leader: patroni ? { label: ROLE_LABEL, value: LEADER_LABEL_VALUE } : undefined, owner: { kind: 'StatefulSet', name: NAMES.statefulSet } },
+      { timeoutMs, signal: this.rt.signal },
+    );
+    this.rt.event('kubernetes-engine-ready', { namespace: ns, members });
+    await this.startTimeline();
+
+    const base = { user: 'postgres', database: 'postgres', password: this.password };
+    const podNames = Array.from({ length: members }, (_, i) => `${NAMES.statefulSet}-${i}`);
+    const nodes: EngineNode[] = [];
+    for (const [i, pod] of podNames.entries()) {
+      const fwd = new PodPortForward(this.kc, ns, async () => pod, PG_PORT);
+      this.forwards.add(fwd);
+      const port = await fwd.start();
+      nodes.push({ name: `node-${i}`, conn: { host: '127.0.0.1', port, ...base }, control: new PodNodeControl(this.cluster, ns, pod, selector, this.target, this.facts) });
+    }
+    let client: ConnInfo;
+    if (this.access.kind === 'node-port') {
+      client = { host: '127.0.0.1', port: this.access.port, ...base };
+    } else {
+      const leaderSelector = selectorString(this.m.clientSelector);
+      const fwd = new PodPortForward(this.kc, ns, async () => {
+        const pods = await this.cluster.listPods(ns, leaderSelector);
+        const name = pods.find((p) => !p.metadata?.deletionTimestamp)?.metadata?.name;
+        if (!name) throw new Error(`no pod matches ${leaderSelector}`);
+        return name;
+      }, PG_PORT);
+      this.forwards.add(fwd);
+      client = { host: '127.0.0.1', port: await fwd.start(), ...base };
+    }
+    const engine = new KubernetesEngine(this.target.engine.kind, nodes, client, this.cluster, ns, this.m, this.forwards, () => this.stopTimeline());
+    this.engine = engine;
+    await awaitWritable(client, this.target.engine.startTimeout, this.rt.signal);
+    return engine;
+  }
+
+  async describe(): Promise<Record<string, unknown>> {
+    let apiVersion: string | undefined;
+    try {
+      const v = await this.kc.makeApiClient(VersionApi).getCode();
+      apiVersion = v.gitVersion;
+    } catch {
+      /* reported as unknown */
+    }
+    return { ...this.facts, kubernetesVersion: apiVersion };
+  }
+}
+
+/**
+ * A member pod's verbs. The StatefulSet controller recreates a deleted pod at once, so kill/stop are
+ * pod deletions (forced / graceful) and start waits for the recreated pod to be ready. pause/resume
+ * freeze the whole kind node container (kubelet included), which only kind can do.
+ */
+class PodNodeControl implements NodeControl {
+  running = true;
+
+  constructor(
+    private readonly cluster: KubeCluster,
+    private readonly ns: string,
+    private readonly pod: string,
+    private readonly selector: string,
+    private readonly target: PlannedTarget,
+    private readonly facts: Record<string, unknown>,
+  ) {}
+
+  private ref() {
+    return { apiVersion: 'v1', kind: 'Pod', metadata: { name: this.pod, namespace: this.ns } };
+  }
+
+  async kill(): Promise<void> {
+    await this.cluster.delete(this.ref(), { gracePeriodSeconds: 0 });
+    this.running = false;
+  }
+
+  async stop(): Promise<void> {
+    await this.cluster.delete(this.ref());
+    this.running = false;
+  }
+
+  async start(): Promise<void> {
+    await this.cluster.waitUntil(
+      { apiVersion: 'v1', kind: 'Pod', plural: 'pods', namespace: this.ns, fieldSelector: `metadata.name=${this.pod}` },
+      (items) => (items.some((p) => p.metadata?.name === this.pod && !p.metadata?.deletionTimestamp && (p as { status?: { conditions?: { type: string; status: string }[] } }).status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) ? true : undefined),
+      { timeoutMs: this.target.engine.startTimeout + 120_000, what: `pod ${this.ns}/${this.pod} to be ready again`, explain: () => this.cluster.explain(this.ns, this.selector) },
+    );
+    this.running = true;
+  }
+
+  private async nodeContainer(): Promise<string> {
+    if (this.target.platform !== 'kind') {
+      throw new StatebenchError('pausing a node needs the kind platform; an existing cluster gives no access to its nodes', EXIT.usage);
+    }
+    const pod = (await this.cluster.objects.read({ apiVersion: 'v1', kind: 'Pod', metadata: { name: this.pod, namespace: this.ns } })) as { spec?: { nodeName?: string } };
+    const node = pod.spec?.nodeName;
+    if (!node || !(this.facts.workers as string[] | undefined)?.includes(node)) throw new StatebenchError(`pod ${this.pod} is not on a worker of this kind cluster (node ${node ?? 'none'})`);
+    return node;
+  }
+
+  async pause(): Promise<void> {
+    await run('docker', ['pause', await this.nodeContainer()], { timeoutMs: 30_000 });
+  }
+
+  async resume(): Promise<void> {
+    await run('docker', ['unpause', await this.nodeContainer()], { timeoutMs: 30_000 });
+  }
+}
+
+class KubernetesEngine implements DeployedEngine {
+  constructor(
+    readonly kind: string,
+    readonly nodes: EngineNode[],
+    private readonly client: ConnInfo,
+    private readonly cluster: KubeCluster,
+    private readonly ns: string,
+    private readonly m: TargetManifests,
+    private readonly forwards: Set<PodPortForward>,
+    /** Ends the fault timeline before scaling down, so the scale-down is not read as part of a cycle. */
+    private readonly beforeStop: () => Promise<void> = async () => {},
+  ) {}
+
+  clientConn(): ConnInfo {
+    return this.client;
+  }
+
+  async primary(): Promise<EngineNode> {
+    if (this.kind !== 'patroni') return this.nodes[0];
+    const pods = await this.cluster.listPods(this.ns, selectorString(this.m.clientSelector));
+    const name = pods.find((p) => !p.metadata?.deletionTimestamp)?.metadata?.name;
+    const node = this.nodes.find((_, i) => `${NAMES.statefulSet}-${i}` === name);
+    if (!node) throw new StatebenchError(`no member carries ${ROLE_LABEL}=${LEADER_LABEL_VALUE} in namespace ${this.ns}: Patroni has no leader right now`);
+    return node;
+  }
+
+  awaitHealthy(timeoutMs: number): Promise<void> {
+    return awaitWritable(this.client, timeoutMs);
+  }
+
+  version(): Promise<string> {
+    return serverVersion(this.client);
+  }
+
+  async stop(): Promise<void> {
+    await this.beforeStop().catch(() => {});
+    try {
+      await this.cluster.objects.patch(
+        { apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: NAMES.statefulSet, namespace: this.ns }, spec: { replicas: 0 } } as KubernetesObject,
+        undefined,
+        undefined,
+        'statebench-stop',
+        undefined,
+        'application/merge-patch+json',
+      );
+    } finally {
+      await Promise.all([...this.forwards].map((f) => f.close()));
+      this.forwards.clear();
+    }
+  }
+}
+
+/** The platform factory's entry: `platformFor('kind' | 'kubernetes')`. */
+export function kubernetesPlatform(name: 'kind' | 'kubernetes', opts: KubernetesPlatformOptions = {}): KubernetesPlatform {
+  return new KubernetesPlatform(name, opts);
+}

@@ -1,0 +1,914 @@
+// Kubernetes' own account of each fault cycle, from watches on the target's nodes, member pods, claims
+// and volumes: when the node went NotReady and why, when the member pod lost Ready, who deleted it
+// (statebench, the taint manager once the pod's toleration ran out, an operator action), whether and
+// where its replacement was scheduled or why it stays Pending — a Local PV pinned to a dead node shows
+// as exactly that —, when its container started and became Ready, and how Patroni's leader label moved.
+//
+// Times are run-clock milliseconds at which statebench received each change: the clock the fault
+// schedule, the samples and the ledger use, so the two timelines line up. The API's own timestamps are
+// wall-clock, from other machines' clocks, and are not mixed in.
+//
+// Two halves. KubernetesTimeline records: list+watch per collection (resumed after the server closes a
+// watch, re-listed after a 410, with the difference replayed), each object compacted to the fields read
+// here and appended to kubernetes-watch.jsonl as it arrives. assembleTimeline() turns recorded
+// observations and statebench's own marks (what it did, what it probed) into one KubernetesFaultTimeline
+// per cycle; it is pure, so recorded watch events are all a test needs.
+import { appendFileSync, writeFileSync } from 'node:fs';
+import { z } from 'zod';
+import { KubernetesFaultTimelineSchema } from '../../../model/k8s-timeline.ts';
+import { KubernetesObjectApi, Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import type { Clock } from '../../../core/clock.ts';
+import { StatebenchError, EXIT } from '../../../errors.ts';
+import { apiMessage } from '../cluster.ts';
+
+// ---------------------------------------------------------------------------------------------------
+// What is recorded
+
+export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
+
+/** The parts of a Node, Pod, PersistentVolumeClaim or PersistentVolume kept, at their API paths. */
+export interface KubeObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    uid?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    deletionTimestamp?: string;
+    deletionGracePeriodSeconds?: number;
+  };
+  // The API's shapes, read defensively: a field missing from a recorded object is simply not known.
+  spec?: any;
+  status?: any;
+}
+
+/** One change as a watch delivered it, with the run-clock time it arrived. */
+export interface Observation {
+  atMs: number;
+  type: WatchEventType;
+  object: KubeObject;
+}
+
+/** A direct look at the old primary that does not go through the kubelet (kind: crictl exec in the node). */
+export interface PrimaryProbe {
+  atMs: number;
+  role: 'primary' | 'replica' | 'unreachable';
+  detail?: string;
+}
+
+/** Something statebench itself did during the cycle (docker kill, force-delete as operator, …). */
+export interface StatebenchAction {
+  atMs: number;
+  what: string;
+  detail?: string;
+}
+
+/** statebench's side of one cycle; the fault mode fills it in as it goes. */
+export interface CycleMark {
+  cycle: number;
+  type: string;
+  /** Engine node (node-0) and its pod (pg-0). */
+  node: string;
+  pod: string;
+  /** Kubernetes node hosting the pod when the fault was injected. */
+  kubeNode: string | null;
+  injectedAtMs: number;
+  recoverAtMs: number | null;
+  healthyAtMs: number | null;
+  forceDeleteAfterMs: number | null;
+  actions: StatebenchAction[];
+  probes: PrimaryProbe[];
+}
+
+export const NOT_READY_TAINT = 'node.kubernetes.io/not-ready';
+export const UNREACHABLE_TAINT = 'node.kubernetes.io/unreachable';
+const HOSTNAME_KEYS = ['kubernetes.io/hostname'];
+
+// ---------------------------------------------------------------------------------------------------
+// What is reported: the proposed `kubernetes` field of a FaultSummary
+
+export { KubernetesFaultTimelineSchema };
+export type KubernetesFaultTimeline = z.infer<typeof KubernetesFaultTimelineSchema>;
+type Entry = KubernetesFaultTimeline['entries'][number];
+
+export interface AssembleOptions {
+  /** Patroni's leader label; null for a single PostgreSQL, whose one member is always the primary. */
+  leaderLabel: { key: string; value: string } | null;
+  /** Problems of the recorder (a watch that was refused), repeated in every cycle's findings. */
+  problems?: string[];
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Reading objects
+
+function keyOf(o: KubeObject): string {
+  return `${o.kind}/${o.metadata?.name ?? ''}`;
+}
+
+interface Condition {
+  type: string;
+  status: string;
+  reason?: string;
+  message?: string;
+}
+
+function condition(o: KubeObject | undefined, type: string): Condition | undefined {
+  return (o?.status?.conditions as Condition[] | undefined)?.find((c) => c.type === type);
+}
+
+function nodeReady(n: KubeObject | undefined): Condition | undefined {
+  return condition(n, 'Ready');
+}
+
+function internalIp(n: KubeObject | undefined): string | null {
+  return (n?.status?.addresses as { type: string; address: string }[] | undefined)?.find((a) => a.type === 'InternalIP')?.address ?? null;
+}
+
+function noExecuteTaints(n: KubeObject | undefined): string[] {
+  return ((n?.spec?.taints as { key: string; effect: string }[] | undefined) ?? []).filter((t) => t.effect === 'NoExecute').map((t) => t.key);
+}
+
+function podIsReady(p: KubeObject | undefined): boolean {
+  return condition(p, 'Ready')?.status === 'True';
+}
+
+function containerStarted(p: KubeObject | undefined): boolean {
+  const statuses = (p?.status?.containerStatuses as { started?: boolean; state?: { running?: object } }[] | undefined) ?? [];
+  return statuses.some((c) => c.started === true || !!c.state?.running);
+}
+
+function restarts(p: KubeObject | undefined): number | null {
+  const statuses = (p?.status?.containerStatuses as { restartCount?: number }[] | undefined) ?? [];
+  return statuses.length ? statuses.reduce((s, c) => s + (c.restartCount ?? 0), 0) : null;
+}
+
+function claimOf(p: KubeObject | undefined): string | undefined {
+  const vols = (p?.spec?.volumes as { persistentVolumeClaim?: { claimName?: string } }[] | undefined) ?? [];
+  return vols.map((v) => v.persistentVolumeClaim?.claimName).find((c): c is string => !!c);
+}
+
+/** The node a PV's nodeAffinity pins it to (Local PVs, static PVs on kind), if any. */
+export function pinnedNode(pv: KubeObject | undefined): string | null {
+  const terms = (pv?.spec?.nodeAffinity?.required?.nodeSelectorTerms as { matchExpressions?: { key: string; operator: string; values?: string[] }[] }[] | undefined) ?? [];
+  for (const t of terms) {
+    for (const e of t.matchExpressions ?? []) if (HOSTNAME_KEYS.includes(e.key) && e.operator === 'In' && e.values?.length === 1) return e.values[0];
+  }
+  return null;
+}
+
+function toleration(p: KubeObject | undefined, key: string): KubernetesFaultTimeline['policy']['notReadyToleration'] {
+  if (!p) return null;
+  const tols = (p.spec?.tolerations as { key?: string; operator?: string; effect?: string; tolerationSeconds?: number }[] | undefined) ?? [];
+  const t = tols.find((x) => (x.key === key || (x.key === undefined && x.operator === 'Exists')) && (!x.effect || x.effect === 'NoExecute'));
+  if (!t) return 'none';
+  return typeof t.tolerationSeconds === 'number' ? t.tolerationSeconds : 'forever';
+}
+
+interface PatroniStatus {
+  role?: string;
+  state?: string;
+  xlog_location?: number;
+}
+
+function patroniStatus(p: KubeObject | undefined): PatroniStatus | undefined {
+  const raw = p?.metadata?.annotations?.status;
+  if (!raw) return undefined;
+  try {
+    return JSON.parse(raw) as PatroniStatus;
+  } catch {
+    return undefined;
+  }
+}
+
+const PRIMARY_ROLES = ['master', 'primary', 'standby_leader'];
+
+function secs(ms: number): string {
+  return `${ms >= 0 ? '+' : ''}${(ms / 1000).toFixed(1)}s`;
+}
+
+function conditionText(c: Condition | undefined): string {
+  if (!c) return 'no Ready condition';
+  const why = [c.reason, c.message].filter(Boolean).join(': ');
+  return `Ready=${c.status}${why ? ` (${why})` : ''}`;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Assembly
+
+type Item = { atMs: number; order: number } & ({ obs: Observation } | { probe: PrimaryProbe } | { action: StatebenchAction });
+
+/**
+ * One cycle's timeline from what the watches delivered and what statebench did. `observations` must
+ * be in arrival order and may start long before the cycle (the state at injection is replayed from
+ * them); only those before `untilMs` (the next cycle's injection) count for this cycle.
+ */
+export function assembleCycle(mark: CycleMark, observations: Observation[], untilMs: number, o: AssembleOptions): KubernetesFaultTimeline {
+  const view = new Map<string, KubeObject>();
+  const apply = (ob: Observation) => (ob.type === 'DELETED' ? view.delete(keyOf(ob.object)) : view.set(keyOf(ob.object), ob.object));
+  const t0 = mark.injectedAtMs;
+  const before = observations.filter((x) => x.atMs < t0);
+  for (const ob of before) apply(ob);
+
+  const podKey = `Pod/${mark.pod}`;
+  const oldPod = view.get(podKey);
+  const oldUid = oldPod?.metadata?.uid ?? null;
+  const kubeNode = mark.kubeNode ?? (oldPod?.spec?.nodeName as string | undefined) ?? null;
+  const nodeKey = `Node/${kubeNode}`;
+  const claimName = claimOf(oldPod) ?? null;
+
+  const leadersOf = (): { names: string[]; uids: string[] } => {
+    const pods = [...view.values()].filter((x) => x.kind === 'Pod');
+    const labelled = o.leaderLabel ? pods.filter((p) => p.metadata?.labels?.[o.leaderLabel!.key] === o.leaderLabel!.value) : pods.filter((p) => p.metadata?.name === mark.pod);
+    return { names: labelled.map((p) => p.metadata?.name ?? '?').sort(), uids: labelled.map((p) => p.metadata?.uid ?? '?') };
+  };
+  const leaderBefore = leadersOf();
+  const oldWasPrimary = o.leaderLabel ? !!oldUid && leaderBefore.uids.includes(oldUid) : true;
+
+  const entries: Entry[] = [];
+  const entry = (atMs: number, source: Entry['source'], object: string, what: string) => entries.push({ atMs: +atMs.toFixed(1), sinceInjectMs: +(atMs - t0).toFixed(1), source, object, what });
+
+  const t: KubernetesFaultTimeline = {
+    cycle: mark.cycle,
+    type: mark.type,
+    node: mark.node,
+    pod: mark.pod,
+    kubeNode,
+    injectedAtMs: t0,
+    recoverAtMs: mark.recoverAtMs,
+    healthyAtMs: mark.healthyAtMs,
+    policy: { notReadyToleration: toleration(oldPod, NOT_READY_TAINT), unreachableToleration: toleration(oldPod, UNREACHABLE_TAINT), forceDeleteAfterMs: mark.forceDeleteAfterMs },
+    nodeStatus: { notReadyAtMs: null, condition: null, reason: null, message: null, readyAgainAtMs: null, noExecuteTaint: null, address: null },
+    member: { uid: oldUid, notReadyAtMs: null, deletionRequestedAtMs: null, deletedBy: null, evictedAtMs: null, goneAtMs: null, readyAgainAtMs: null, restarts: restarts(oldPod) },
+    replacement: null,
+    stuck: null,
+    claim: null,
+    leader: { before: leaderBefore.names.join(',') || null, after: null, changes: [], secondPrimaryAtMs: null },
+    oldPrimary: oldWasPrimary ? { probes: 0, lastServedAtMs: null, servingWhileNodeNotReady: null, patroniLastReportAtMs: null, walAdvancedWhileNodeNotReady: null } : null,
+    operatorActionAtMs: null,
+    durations: { toNodeNotReadyMs: null, toEvictionMs: null, toReplacementScheduledMs: null, toMemberReadyMs: null },
+    findings: [],
+    entries,
+  };
+
+  const nodeInitiallyReady = nodeReady(view.get(nodeKey))?.status === 'True';
+  let nodeDown = !nodeInitiallyReady && !!view.get(nodeKey);
+  let memberWasDisturbed = false;
+  let lastProbe: PrimaryProbe | undefined;
+  let lastPatroni = patroniStatus(oldPod);
+  let terminatingUntilNodeReady = false;
+  const statebenchDeletedAt: number[] = [];
+  const operatorDeletedAt: number[] = [];
+
+  const items: Item[] = [];
+  let order = 0;
+  for (const ob of observations) if (ob.atMs >= t0 && ob.atMs < untilMs) items.push({ atMs: ob.atMs, order: order++, obs: ob });
+  for (const p of mark.probes) items.push({ atMs: p.atMs, order: order++, probe: p });
+  for (const a of mark.actions) items.push({ atMs: a.atMs, order: order++, action: a });
+  items.sort((a, b) => a.atMs - b.atMs || a.order - b.order);
+
+  const checkSecondPrimary = (atMs: number) => {
+    if (t.leader.secondPrimaryAtMs !== null) return;
+    const { names, uids } = leadersOf();
+    const others = uids.filter((u) => u !== oldUid);
+    const twoLabelled = uids.length >= 2;
+    // The old primary may have lost its pod object (force-deleted) and its label with it while its
+    // process still runs on a node the control plane cannot reach; the probe is what sees it then.
+    // Probes run only while the fault is held; after its undo a stale one proves nothing.
+    const probing = mark.recoverAtMs === null || atMs <= mark.recoverAtMs;
+    const oldStillServes = oldWasPrimary && probing && lastProbe?.role === 'primary' && (t.nodeStatus.notReadyAtMs !== null || t.member.goneAtMs !== null);
+    if (twoLabelled || (others.length > 0 && oldStillServes)) {
+      t.leader.secondPrimaryAtMs = atMs;
+      entry(atMs, 'pod', names.join(','), twoLabelled ? `two pods labelled leader: ${names.join(', ')}` : `${names.join(', ')} labelled leader while the old primary ${mark.pod} still serves as primary on ${kubeNode}`);
+    }
+  };
+
+  const checkStuck = (atMs: number, pod: KubeObject) => {
+    const sched = condition(pod, 'PodScheduled');
+    if (pod.spec?.nodeName || sched?.status !== 'False') return;
+    const claim = claimOf(pod) ?? claimName;
+    if (!claim) return;
+    const pvc = view.get(`PersistentVolumeClaim/${claim}`);
+    const volume = pvc?.spec?.volumeName as string | undefined;
+    if (!volume) return;
+    const pinned = pinnedNode(view.get(`PersistentVolume/${volume}`));
+    if (!pinned) return;
+    const ready = nodeReady(view.get(`Node/${pinned}`));
+    if (ready?.status === 'True') return;
+    if (t.stuck && t.stuck.untilMs === null) {
+      t.stuck.schedulerMessage = sched.message ?? t.stuck.schedulerMessage;
+      return;
+    }
+    t.stuck = { sinceMs: atMs, untilMs: null, claim, volume, pinnedTo: pinned, nodeCondition: conditionText(ready), schedulerMessage: sched.message ?? '' };
+    entry(atMs, 'pod', mark.pod, `stuck Pending on a dead node: claim ${claim} is bound to ${volume}, pinned to ${pinned}, which is ${conditionText(ready)}`);
+  };
+
+  for (const it of items) {
+    const at = it.atMs;
+    if ('action' in it) {
+      entry(at, 'statebench', mark.pod, it.action.detail ? `${it.action.what}: ${it.action.detail}` : it.action.what);
+      if (/^force-delete \(operator action\)/.test(it.action.what)) {
+        t.operatorActionAtMs ??= at;
+        operatorDeletedAt.push(at);
+      } else if (/^(delete|force-delete)\b/.test(it.action.what)) statebenchDeletedAt.push(at);
+      continue;
+    }
+    if ('probe' in it) {
+      const p = it.probe;
+      if (lastProbe?.role !== p.role) entry(at, 'statebench', mark.pod, `probe of the old primary on its node: ${p.role}${p.detail ? ` (${p.detail})` : ''}`);
+      lastProbe = p;
+      if (t.oldPrimary) {
+        t.oldPrimary.probes++;
+        if (p.role === 'primary') {
+          t.oldPrimary.lastServedAtMs = at;
+          if (nodeDown) t.oldPrimary.servingWhileNodeNotReady = true;
+        } else if (nodeDown && t.oldPrimary.servingWhileNodeNotReady === null) t.oldPrimary.servingWhileNodeNotReady = false;
+      }
+      checkSecondPrimary(at);
+      continue;
+    }
+
+    const ob = it.obs;
+    const k = keyOf(ob.object);
+    const prev = view.get(k);
+    const leadersBefore = leadersOf().names.join(',');
+    apply(ob);
+    const cur = ob.type === 'DELETED' ? undefined : ob.object;
+    const name = ob.object.metadata?.name ?? '?';
+
+    switch (ob.object.kind) {
+      case 'Node': {
+        if (name !== kubeNode) break;
+        const was = nodeReady(prev);
+        const now = nodeReady(cur);
+        if (was?.status !== now?.status) {
+          entry(at, 'node', name, conditionText(now));
+          if (now?.status !== 'True' && t.nodeStatus.notReadyAtMs === null) {
+            t.nodeStatus.notReadyAtMs = at;
+            t.nodeStatus.condition = now?.status ?? null;
+            t.nodeStatus.reason = now?.reason ?? null;
+            t.nodeStatus.message = now?.message ?? null;
+          }
+          if (now?.status === 'True' && nodeDown && t.nodeStatus.readyAgainAtMs === null) t.nodeStatus.readyAgainAtMs = at;
+          nodeDown = now?.status !== 'True';
+          if (nodeDown && t.oldPrimary && lastPatroni && PRIMARY_ROLES.includes(lastPatroni.role ?? '')) t.oldPrimary.walAdvancedWhileNodeNotReady ??= false;
+        }
+        const wasTaints = noExecuteTaints(prev);
+        for (const key of noExecuteTaints(cur)) {
+          if (wasTaints.includes(key)) continue;
+          entry(at, 'node', name, `taint ${key}:NoExecute added`);
+          t.nodeStatus.noExecuteTaint ??= { key, atMs: at };
+        }
+        for (const key of wasTaints) if (!noExecuteTaints(cur).includes(key)) entry(at, 'node', name, `taint ${key}:NoExecute removed`);
+        const ipBefore = internalIp(prev);
+        const ipNow = internalIp(cur);
+        if (prev && cur && ipBefore !== ipNow) {
+          entry(at, 'node', name, `InternalIP ${ipBefore ?? 'none'} → ${ipNow ?? 'none'}`);
+          t.nodeStatus.address ??= { before: ipBefore, after: ipNow, atMs: at };
+          if (t.nodeStatus.address) t.nodeStatus.address.after = ipNow;
+        }
+        break;
+      }
+      case 'Pod': {
+        if (name === mark.pod) {
+          const uid = ob.object.metadata?.uid ?? null;
+          if (uid === oldUid) {
+            if (podIsReady(prev) && !podIsReady(cur) && ob.type !== 'DELETED') {
+              entry(at, 'pod', name, `Ready=False${condition(cur, 'Ready')?.reason ? ` (${condition(cur, 'Ready')!.reason})` : ''}`);
+              t.member.notReadyAtMs ??= at;
+              memberWasDisturbed = true;
+            }
+            // The taint manager first sets DisruptionTarget (DeletionByTaintManager), then deletes.
+            const evicting = (x: KubeObject | undefined) => {
+              const c = condition(x, 'DisruptionTarget');
+              return c?.status === 'True' && c.reason === 'DeletionByTaintManager' ? c : undefined;
+            };
+            const eviction = evicting(cur);
+            if (eviction && !evicting(prev)) {
+              entry(at, 'pod', name, `evicted by the taint manager (${eviction.message ?? eviction.reason})`);
+              t.member.evictedAtMs ??= at;
+              t.member.deletedBy ??= 'taint-manager';
+              memberWasDisturbed = true;
+            }
+            if (!prev?.metadata?.deletionTimestamp && cur?.metadata?.deletionTimestamp) {
+              entry(at, 'pod', name, `marked for deletion (grace ${cur.metadata.deletionGracePeriodSeconds ?? '?'}s)`);
+              t.member.deletionRequestedAtMs ??= at;
+              memberWasDisturbed = true;
+              if (nodeDown) terminatingUntilNodeReady = true;
+            }
+            if (restarts(cur) !== null && restarts(prev) !== null && restarts(cur)! > restarts(prev)!) {
+              entry(at, 'pod', name, `container restarted (restarts ${restarts(cur)})`);
+              memberWasDisturbed = true;
+              t.member.restarts = restarts(cur);
+            }
+            const patroni = patroniStatus(cur);
+            if (t.oldPrimary && patroni && cur && JSON.stringify(patroni) !== JSON.stringify(lastPatroni)) {
+              t.oldPrimary.patroniLastReportAtMs = at;
+              const advanced = (patroni.xlog_location ?? 0) > (lastPatroni?.xlog_location ?? 0);
+              if (nodeDown && PRIMARY_ROLES.includes(patroni.role ?? '') && advanced) t.oldPrimary.walAdvancedWhileNodeNotReady = true;
+              if (nodeDown && patroni.role !== lastPatroni?.role) entry(at, 'pod', name, `Patroni reports role ${patroni.role} while its node is not Ready`);
+              lastPatroni = patroni;
+            }
+            if (ob.type === 'DELETED') {
+              entry(at, 'pod', name, 'deleted from the API');
+              t.member.goneAtMs ??= at;
+              t.member.deletionRequestedAtMs ??= at;
+              memberWasDisturbed = true;
+            }
+            if (ob.type !== 'DELETED' && memberWasDisturbed && !prev?.metadata?.deletionTimestamp && podIsReady(cur) && !podIsReady(prev) && t.member.readyAgainAtMs === null) {
+              entry(at, 'pod', name, 'Ready=True again');
+              t.member.readyAgainAtMs = at;
+            }
+          } else if (uid) {
+            if (!t.replacement || t.replacement.uid !== uid) {
+              t.replacement = { uid, createdAtMs: at, scheduledAtMs: null, kubeNode: null, pending: null, containerStartedAtMs: null, readyAtMs: null };
+              entry(at, 'pod', name, `replacement created (uid ${uid.slice(0, 8)})`);
+            }
+            const r = t.replacement;
+            if (cur?.spec?.nodeName && !r.kubeNode) {
+              r.kubeNode = cur.spec.nodeName as string;
+              r.scheduledAtMs = at;
+              entry(at, 'pod', name, `replacement scheduled on ${r.kubeNode}${r.kubeNode === kubeNode ? ' (the faulted node)' : ''}`);
+              if (t.stuck && t.stuck.untilMs === null) t.stuck.untilMs = at;
+            }
+            const sched = condition(cur, 'PodScheduled');
+            if (cur && !cur.spec?.nodeName && sched?.status === 'False') {
+              const reason = sched.reason ?? 'Unschedulable';
+              const message = sched.message ?? '';
+              if (!r.pending || r.pending.message !== message) {
+                entry(at, 'pod', name, `replacement Pending (${reason}): ${message}`);
+                r.pending = { reason, message, sinceMs: r.pending?.sinceMs ?? at };
+              }
+              checkStuck(at, cur);
+            }
+            if (containerStarted(cur) && r.containerStartedAtMs === null) {
+              r.containerStartedAtMs = at;
+              entry(at, 'pod', name, 'replacement container started');
+            }
+            if (podIsReady(cur) && r.readyAtMs === null) {
+              r.readyAtMs = at;
+              t.member.readyAgainAtMs ??= at;
+              entry(at, 'pod', name, 'replacement Ready=True');
+            }
+            if (ob.type === 'DELETED') entry(at, 'pod', name, 'replacement deleted');
+          }
+        }
+        const leadersNow = leadersOf().names.join(',');
+        if (o.leaderLabel && leadersNow !== leadersBefore) {
+          t.leader.changes.push({ atMs: at, leaders: leadersNow ? leadersNow.split(',') : [] });
+          entry(at, 'pod', leadersNow || '-', leadersNow ? `leader label on ${leadersNow}` : 'no pod carries the leader label');
+        }
+        checkSecondPrimary(at);
+        break;
+      }
+      case 'PersistentVolumeClaim': {
+        if (name !== claimName) break;
+        if (prev?.status?.phase !== cur?.status?.phase || prev?.spec?.volumeName !== cur?.spec?.volumeName) {
+          entry(at, 'claim', name, cur ? `${cur.status?.phase ?? '?'}${cur.spec?.volumeName ? ` to ${cur.spec.volumeName}` : ''}` : 'deleted');
+        }
+        break;
+      }
+      case 'PersistentVolume': {
+        const claimRef = (cur ?? prev)?.spec?.claimRef as { name?: string } | undefined;
+        if (!claimName || claimRef?.name !== claimName) break;
+        if (prev?.status?.phase !== cur?.status?.phase) entry(at, 'volume', name, cur ? `${cur.status?.phase ?? '?'}` : 'deleted');
+        break;
+      }
+    }
+    // A replacement still Pending is re-judged whenever the node, claim or volume changes.
+    if (t.replacement && !t.replacement.kubeNode && ob.object.kind !== 'Pod') {
+      const r = view.get(podKey);
+      if (r && r.metadata?.uid === t.replacement.uid) checkStuck(at, r);
+    }
+  }
+
+  // What is true at the end of the window.
+  const leadersEnd = leadersOf();
+  t.leader.after = leadersEnd.names.join(',') || null;
+  if (claimName) {
+    const pvc = view.get(`PersistentVolumeClaim/${claimName}`);
+    const volume = (pvc?.spec?.volumeName as string | undefined) ?? null;
+    t.claim = { name: claimName, phase: (pvc?.status?.phase as string | undefined) ?? null, volume, pinnedTo: volume ? pinnedNode(view.get(`PersistentVolume/${volume}`)) : null };
+  }
+  if (t.member.deletedBy === null && t.member.deletionRequestedAtMs !== null) {
+    const at = t.member.deletionRequestedAtMs;
+    const near = (xs: number[]) => xs.some((x) => x <= at + 1);
+    t.member.deletedBy = near(operatorDeletedAt) ? 'operator-action' : near(statebenchDeletedAt) ? 'statebench' : 'other';
+  }
+  if (t.oldPrimary && lastPatroni === undefined && t.oldPrimary.probes === 0) t.oldPrimary.walAdvancedWhileNodeNotReady = null;
+  const d = (x: number | null) => (x === null ? null : +(x - t0).toFixed(1));
+  t.durations = {
+    toNodeNotReadyMs: d(t.nodeStatus.notReadyAtMs),
+    toEvictionMs: d(t.member.evictedAtMs),
+    toReplacementScheduledMs: d(t.replacement?.scheduledAtMs ?? null),
+    toMemberReadyMs: d(t.member.readyAgainAtMs),
+  };
+  t.findings = findings(t, terminatingUntilNodeReady, o);
+  return t;
+}
+
+function findings(t: KubernetesFaultTimeline, terminatingUntilNodeReady: boolean, o: AssembleOptions): string[] {
+  const f: string[] = [];
+  const at = (ms: number | null) => (ms === null ? 'never' : secs(ms - t.injectedAtMs));
+  const node = t.kubeNode ?? 'its node';
+  const ns = t.nodeStatus;
+  if (ns.notReadyAtMs !== null) {
+    f.push(`node ${node} became Ready=${ns.condition} ${at(ns.notReadyAtMs)} after injection (${[ns.reason, ns.message].filter(Boolean).join(': ')})${ns.readyAgainAtMs !== null ? `, Ready again ${at(ns.readyAgainAtMs)}` : ''}`);
+  } else if (['node-crash', 'node-hang', 'kubelet-stop'].includes(t.type)) {
+    f.push(`node ${node} was never reported NotReady: it came back before the node monitor grace period ran out`);
+  }
+  const tol = ns.noExecuteTaint?.key === NOT_READY_TAINT ? t.policy.notReadyToleration : t.policy.unreachableToleration;
+  if (t.member.evictedAtMs !== null) {
+    f.push(`${t.pod} was evicted by the taint manager ${at(t.member.evictedAtMs)} after injection (toleration ${tol === null ? 'unknown' : typeof tol === 'number' ? `${tol}s` : tol})`);
+  } else if (ns.noExecuteTaint) {
+    const tolText = tol === null ? 'unknown' : typeof tol === 'number' ? `${tol}s` : tol;
+    if (t.member.deletedBy && t.member.deletedBy !== 'taint-manager') f.push(`${t.pod} was deleted (${t.member.deletedBy}) before its ${ns.noExecuteTaint.key} toleration (${tolText}) ran out`);
+    else f.push(`${t.pod} was not evicted: the ${ns.noExecuteTaint.key} toleration (${tolText}) had not run out when the node came back or the cycle ended`);
+  }
+  if (terminatingUntilNodeReady) {
+    f.push(`${t.pod} stayed Terminating while its node was down: only the kubelet (or a force delete) can finish a deletion${t.member.goneAtMs !== null ? `; it was gone ${at(t.member.goneAtMs)}` : ', and it never went'}`);
+  }
+  if (t.operatorActionAtMs !== null) f.push(`operator action: ${t.pod} force-deleted ${at(t.operatorActionAtMs)} after injection, its node NotReady for ≥ ${((t.policy.forceDeleteAfterMs ?? 0) / 1000).toFixed(0)}s`);
+  if (t.stuck) {
+    f.push(`${t.pod}'s replacement was stuck Pending from ${at(t.stuck.sinceMs)} ${t.stuck.untilMs !== null ? `to ${at(t.stuck.untilMs)}` : 'to the end of the cycle'}: its volume ${t.stuck.volume} is pinned to ${t.stuck.pinnedTo}, which was ${t.stuck.nodeCondition}`);
+  } else if (t.replacement?.pending && t.replacement.scheduledAtMs === null) {
+    f.push(`${t.pod}'s replacement stayed Pending (${t.replacement.pending.reason}): ${t.replacement.pending.message}`);
+  }
+  if (t.replacement?.scheduledAtMs != null) f.push(`${t.pod}'s replacement was scheduled on ${t.replacement.kubeNode} ${at(t.replacement.scheduledAtMs)} after injection${t.replacement.readyAtMs !== null ? ` and Ready ${at(t.replacement.readyAtMs)}` : ', never Ready in this cycle'}`);
+  if (o.leaderLabel) {
+    if (t.leader.before !== t.leader.after) f.push(`leader label moved from ${t.leader.before ?? 'nobody'} to ${t.leader.after ?? 'nobody'}`);
+    else f.push(`leader label stayed on ${t.leader.before ?? 'nobody'}`);
+  }
+  if (t.leader.secondPrimaryAtMs !== null) f.push(`SECOND PRIMARY ${at(t.leader.secondPrimaryAtMs)} after injection`);
+  else if (t.oldPrimary && (t.oldPrimary.probes > 0 || o.leaderLabel)) f.push('no second primary observed');
+  const op = t.oldPrimary;
+  if (op) {
+    if (op.servingWhileNodeNotReady) f.push(`the old primary ${t.pod} kept serving writes on ${node} while the node was not Ready (last confirmed ${at(op.lastServedAtMs)})`);
+    else if (op.walAdvancedWhileNodeNotReady) f.push(`the old primary ${t.pod} kept writing WAL while its node was not Ready (Patroni's last report ${at(op.patroniLastReportAtMs)})`);
+    else if (op.servingWhileNodeNotReady === false) f.push(`the old primary ${t.pod} did not serve while its node was not Ready`);
+  }
+  if (ns.address && ns.address.before !== ns.address.after) f.push(`node ${node} came back with InternalIP ${ns.address.after} (was ${ns.address.before})`);
+  for (const p of o.problems ?? []) f.push(p);
+  return f;
+}
+
+/** Every cycle, each with the observations up to the next cycle's injection. */
+export function assembleTimeline(marks: CycleMark[], observations: Observation[], o: AssembleOptions): KubernetesFaultTimeline[] {
+  const sorted = [...marks].sort((a, b) => a.injectedAtMs - b.injectedAtMs);
+  return sorted.map((m, i) => assembleCycle(m, observations, sorted[i + 1]?.injectedAtMs ?? Number.POSITIVE_INFINITY, o));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Compaction: the fields read above, at their API paths, and nothing that changes on every heartbeat
+
+function pick<T extends object>(o: T | undefined, keys: string[]): Record<string, unknown> | undefined {
+  if (!o) return undefined;
+  const out: Record<string, unknown> = {};
+  for (const k of keys) if ((o as Record<string, unknown>)[k] !== undefined) out[k] = (o as Record<string, unknown>)[k];
+  return Object.keys(out).length ? out : undefined;
+}
+
+/** The client turns API timestamps into Dates; recorded objects keep the API's RFC 3339 text. */
+function wallTime(v: unknown): string {
+  return v instanceof Date ? v.toISOString() : String(v);
+}
+
+const KEPT_ANNOTATIONS = ['status', 'volume.kubernetes.io/selected-node', 'pv.kubernetes.io/bind-completed'];
+
+/** The object as recorded: API paths kept, heartbeat times and everything else dropped. */
+export function compact(obj: KubernetesObject | KubeObject): KubeObject {
+  const o = obj as KubeObject;
+  const m = o.metadata ?? {};
+  const annotations = pick(m.annotations ?? {}, KEPT_ANNOTATIONS) as Record<string, string> | undefined;
+  const metadata: KubeObject['metadata'] = {
+    name: m.name,
+    ...(m.namespace ? { namespace: m.namespace } : {}),
+    ...(m.uid ? { uid: m.uid } : {}),
+    ...(o.kind === 'Pod' && m.labels ? { labels: { ...m.labels } } : {}),
+    ...(annotations ? { annotations } : {}),
+    ...(m.deletionTimestamp ? { deletionTimestamp: wallTime(m.deletionTimestamp as unknown) } : {}),
+    ...(m.deletionGracePeriodSeconds !== undefined ? { deletionGracePeriodSeconds: m.deletionGracePeriodSeconds } : {}),
+  };
+  const base = { apiVersion: o.apiVersion ?? 'v1', kind: o.kind, metadata };
+  const s = o.spec ?? {};
+  const st = o.status ?? {};
+  switch (o.kind) {
+    case 'Node':
+      return {
+        ...base,
+        spec: { ...(s.taints ? { taints: (s.taints as object[]).map((t) => pick(t, ['key', 'value', 'effect'])) } : {}), ...(s.unschedulable ? { unschedulable: true } : {}) },
+        status: {
+          conditions: ((st.conditions as Condition[] | undefined) ?? []).filter((c) => c.type === 'Ready').map((c) => pick(c, ['type', 'status', 'reason', 'message'])),
+          addresses: ((st.addresses as { type: string }[] | undefined) ?? []).filter((a) => a.type === 'InternalIP'),
+          ...(st.nodeInfo ? { nodeInfo: pick(st.nodeInfo, ['containerRuntimeVersion', 'kubeletVersion']) } : {}),
+        },
+      };
+    case 'Pod':
+      return {
+        ...base,
+        spec: {
+          ...(s.nodeName ? { nodeName: s.nodeName } : {}),
+          tolerations: ((s.tolerations as { key?: string }[] | undefined) ?? []).filter((t) => t.key === NOT_READY_TAINT || t.key === UNREACHABLE_TAINT || t.key === undefined).map((t) => pick(t, ['key', 'operator', 'effect', 'tolerationSeconds'])),
+          volumes: ((s.volumes as { name: string; persistentVolumeClaim?: { claimName: string } }[] | undefined) ?? []).filter((v) => v.persistentVolumeClaim).map((v) => ({ name: v.name, persistentVolumeClaim: { claimName: v.persistentVolumeClaim!.claimName } })),
+        },
+        status: {
+          ...(st.phase ? { phase: st.phase } : {}),
+          ...(st.reason ? { reason: st.reason } : {}),
+          ...(st.message ? { message: st.message } : {}),
+          conditions: ((st.conditions as Condition[] | undefined) ?? []).map((c) => pick(c, ['type', 'status', 'reason', 'message'])),
+          containerStatuses: ((st.containerStatuses as { name: string; state?: Record<string, Record<string, unknown>> }[] | undefined) ?? []).map((c) => ({
+            ...pick(c, ['name', 'ready', 'started', 'restartCount']),
+            state: Object.fromEntries(Object.entries(c.state ?? {}).map(([k, v]) => [k, pick(v, ['reason', 'exitCode']) ?? {}])),
+          })),
+        },
+      };
+    case 'PersistentVolumeClaim':
+      return { ...base, spec: pick(s, ['volumeName', 'storageClassName']) ?? {}, status: pick(st, ['phase']) ?? {} };
+    case 'PersistentVolume':
+      return {
+        ...base,
+        spec: {
+          ...(s.claimRef ? { claimRef: pick(s.claimRef, ['namespace', 'name']) } : {}),
+          ...(s.nodeAffinity ? { nodeAffinity: s.nodeAffinity } : {}),
+          ...(s.storageClassName ? { storageClassName: s.storageClassName } : {}),
+        },
+        status: pick(st, ['phase']) ?? {},
+      };
+    default:
+      return base;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Recording
+
+interface CollectionSpec {
+  apiVersion: string;
+  kind: 'Node' | 'Pod' | 'PersistentVolumeClaim' | 'PersistentVolume';
+  plural: string;
+  namespace?: string;
+  labelSelector?: string;
+  /** Only objects this accepts are recorded (PVs of this namespace's claims). */
+  keep?(o: KubeObject): boolean;
+}
+
+export interface KubernetesTimelineOptions {
+  kubeConfig: KubeConfig;
+  namespace: string;
+  /** Label selector of the member pods. */
+  podSelector: string;
+  clock: Clock;
+  leaderLabel: { key: string; value: string } | null;
+  /** Observations are appended here (JSONL) as they arrive, so an interrupted run keeps them. */
+  file?: string;
+  /** Called with each statebench action as it is marked (the run's events.jsonl). */
+  onEvent?(type: string, data: object): void;
+}
+
+/** A started wait; `check` is evaluated on every observation and twice a second. */
+interface Waiter {
+  check(): boolean;
+}
+
+/**
+ * Records what the cluster says about the target while faults run, and keeps the latest state of
+ * every object for the fault modes' waits (node Ready again, replacement Ready).
+ */
+export class KubernetesTimeline {
+  readonly observations: Observation[] = [];
+  readonly marks: CycleMark[] = [];
+  /** Watches that could not run (e.g. no right to list nodes): said in every cycle's findings. */
+  readonly problems: string[] = [];
+  private readonly view = new Map<string, KubeObject>();
+  private readonly last = new Map<string, string>();
+  private readonly waiters = new Set<Waiter>();
+  private readonly stopper = new AbortController();
+  private readonly controllers = new Set<AbortController>();
+  private loops: Promise<void>[] = [];
+  private started?: Promise<void>;
+  private readonly objects: KubernetesObjectApi;
+  private readonly watch: Watch;
+
+  constructor(private readonly o: KubernetesTimelineOptions) {
+    this.objects = KubernetesObjectApi.makeApiClient(o.kubeConfig);
+    this.watch = new Watch(o.kubeConfig);
+  }
+
+  private collections(): CollectionSpec[] {
+    const ns = this.o.namespace;
+    return [
+      { apiVersion: 'v1', kind: 'Node', plural: 'nodes' },
+      { apiVersion: 'v1', kind: 'Pod', plural: 'pods', namespace: ns, labelSelector: this.o.podSelector },
+      { apiVersion: 'v1', kind: 'PersistentVolumeClaim', plural: 'persistentvolumeclaims', namespace: ns },
+      { apiVersion: 'v1', kind: 'PersistentVolume', plural: 'persistentvolumes', keep: (pv) => pv.spec?.claimRef?.namespace === ns },
+    ];
+  }
+
+  /** Lists every collection once (so the state before the first fault is known), then keeps watching. */
+  start(): Promise<void> {
+    this.started ??= (async () => {
+      const firstLists = this.collections().map((c) => {
+        let listed!: () => void;
+        const first = new Promise<void>((r) => (listed = r));
+        this.loops.push(this.follow(c, listed));
+        return first;
+      });
+      await Promise.all(firstLists);
+    })();
+    return this.started;
+  }
+
+  async stop(): Promise<void> {
+    this.stopper.abort();
+    for (const c of this.controllers) c.abort();
+    await Promise.all(this.loops);
+  }
+
+  get stopped(): boolean {
+    return this.stopper.signal.aborted;
+  }
+
+  /** Takes one change: recorded if it differs from the last recorded state of that object. */
+  observe(type: WatchEventType, obj: KubernetesObject | KubeObject, atMs = this.o.clock.now()): void {
+    const c = compact(obj);
+    const k = keyOf(c);
+    const text = JSON.stringify(c);
+    if (type !== 'DELETED' && this.last.get(k) === text) return;
+    if (type === 'DELETED' && !this.last.has(k)) return;
+    if (type === 'DELETED') {
+      this.last.delete(k);
+      this.view.delete(k);
+    } else {
+      this.last.set(k, text);
+      this.view.set(k, c);
+    }
+    const ob: Observation = { atMs: +atMs.toFixed(1), type, object: c };
+    this.observations.push(ob);
+    if (this.o.file) {
+      try {
+        appendFileSync(this.o.file, JSON.stringify(ob) + '\n');
+      } catch {
+        /* the in-memory record still has it */
+      }
+    }
+    this.poke();
+  }
+
+  /** The latest recorded state of an object. */
+  get(kind: CollectionSpec['kind'], name: string): KubeObject | undefined {
+    return this.view.get(`${kind}/${name}`);
+  }
+
+  /** Every recorded object of a kind. */
+  all(kind: CollectionSpec['kind']): KubeObject[] {
+    return [...this.view.values()].filter((x) => x.kind === kind);
+  }
+
+  /**
+   * Resolves with `check`'s first defined value, evaluated now, on every change and twice a second
+   * (for checks that depend on time passing); rejects after `timeoutMs` naming `what` and `state()`.
+   */
+  waitFor<T>(what: string, check: () => T | undefined, opts: { timeoutMs: number; signal?: AbortSignal; state?: () => string }): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let done = false;
+      const finish = (f: () => void) => {
+        if (done) return;
+        done = true;
+        this.waiters.delete(waiter);
+        clearTimeout(timer);
+        clearInterval(tick);
+        opts.signal?.removeEventListener('abort', onAbort);
+        f();
+      };
+      const waiter: Waiter = {
+        check: () => {
+          try {
+            const v = check();
+            if (v !== undefined) finish(() => resolve(v));
+          } catch (e) {
+            finish(() => reject(e));
+          }
+          return done;
+        },
+      };
+      const onAbort = () => finish(() => reject(opts.signal!.reason ?? new StatebenchError(`interrupted while waiting for ${what}`, EXIT.interrupted)));
+      const timer = setTimeout(() => finish(() => reject(new StatebenchError(`timed out after ${Math.round(opts.timeoutMs)}ms waiting for ${what}${opts.state ? `: ${opts.state()}` : ''}`))), opts.timeoutMs);
+      const tick = setInterval(() => waiter.check(), 500);
+      if (opts.signal?.aborted) return onAbort();
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiters.add(waiter);
+      waiter.check();
+    });
+  }
+
+  /** Opens a cycle's mark; the fault mode adds actions and probes to it as it goes. */
+  beginCycle(m: Pick<CycleMark, 'cycle' | 'type' | 'node' | 'pod' | 'kubeNode' | 'forceDeleteAfterMs'> & { injectedAtMs?: number }): CycleMark {
+    const mark: CycleMark = { ...m, injectedAtMs: m.injectedAtMs ?? this.o.clock.now(), recoverAtMs: null, healthyAtMs: null, actions: [], probes: [] };
+    this.marks.push(mark);
+    return mark;
+  }
+
+  /** Notes something statebench did, on the mark and in the run's events. */
+  act(mark: CycleMark, what: string, detail?: string): void {
+    const atMs = +this.o.clock.now().toFixed(1);
+    mark.actions.push({ atMs, what, ...(detail ? { detail } : {}) });
+    this.o.onEvent?.('kubernetes-fault-action', { fault: mark.type, cycle: mark.cycle, pod: mark.pod, node: mark.kubeNode, what, ...(detail ? { detail } : {}) });
+  }
+
+  cycles(): KubernetesFaultTimeline[] {
+    return assembleTimeline(this.marks, this.observations, { leaderLabel: this.o.leaderLabel, problems: this.problems });
+  }
+
+  /** The timeline of the cycle a fault record describes: same type and cycle, nearest injection time. */
+  timelineFor(r: { type: string; cycle: number; injectedAtMs: number }): KubernetesFaultTimeline | undefined {
+    const all = this.cycles();
+    return all.filter((t) => t.type === r.type && t.cycle === r.cycle).sort((a, b) => Math.abs(a.injectedAtMs - r.injectedAtMs) - Math.abs(b.injectedAtMs - r.injectedAtMs))[0];
+  }
+
+  /** Writes every cycle's timeline (kubernetes-timeline.json next to the watch log). */
+  write(file: string): void {
+    writeFileSync(file, JSON.stringify({ cycles: this.cycles(), problems: this.problems }, null, 2) + '\n');
+  }
+
+  private poke(): void {
+    for (const w of [...this.waiters]) w.check();
+  }
+
+  /** List, then watch from that version; after the watch ends (timeout, 410, network), list again. */
+  private async follow(c: CollectionSpec, listed: () => void): Promise<void> {
+    let first = true;
+    let failures = 0;
+    const path = c.namespace ? `/api/${c.apiVersion}/namespaces/${encodeURIComponent(c.namespace)}/${c.plural}` : `/api/${c.apiVersion}/${c.plural}`;
+    const keep = (o: KubeObject) => !c.keep || c.keep(o);
+    while (!this.stopper.signal.aborted) {
+      try {
+        const list = await this.objects.list(c.apiVersion, c.kind, c.namespace, undefined, undefined, undefined, undefined, c.labelSelector);
+        const seen = new Set<string>();
+        for (const item of list.items as KubeObject[]) {
+          const withKind = { ...item, apiVersion: c.apiVersion, kind: c.kind } as KubeObject;
+          if (!keep(withKind)) continue;
+          seen.add(`${c.kind}/${item.metadata?.name}`);
+          this.observe(this.last.has(`${c.kind}/${item.metadata?.name}`) ? 'MODIFIED' : 'ADDED', withKind);
+        }
+        // What disappeared while no watch was open is replayed as deleted.
+        for (const [k, obj] of [...this.view.entries()]) if (obj.kind === c.kind && !seen.has(k)) this.observe('DELETED', obj);
+        if (first) {
+          first = false;
+          listed();
+        }
+        failures = 0;
+        // A watch that failed before works now; only a refusal that lasts is worth reporting.
+        for (let i = this.problems.length - 1; i >= 0; i--) if (this.problems[i].startsWith(`no ${c.kind} watch:`)) this.problems.splice(i, 1);
+        await new Promise<void>((ended) => {
+          let ctl: AbortController | undefined;
+          const onStop = () => {
+            ctl?.abort();
+            ended();
+          };
+          const end = () => {
+            this.stopper.signal.removeEventListener('abort', onStop);
+            if (ctl) this.controllers.delete(ctl);
+            ended();
+          };
+          this.stopper.signal.addEventListener('abort', onStop, { once: true });
+          this.watch
+            .watch(
+              path,
+              { labelSelector: c.labelSelector, resourceVersion: list.metadata?.resourceVersion, allowWatchBookmarks: true },
+              (type: string, obj: KubernetesObject) => {
+                if (type === 'ERROR') {
+                  // Usually 410 Gone: the version is too old; list again.
+                  ctl?.abort();
+                  end();
+                  return;
+                }
+                if (type !== 'ADDED' && type !== 'MODIFIED' && type !== 'DELETED') return;
+                const o = { ...obj, apiVersion: c.apiVersion, kind: c.kind } as KubeObject;
+                if (keep(o) || this.last.has(keyOf(o))) this.observe(type, o);
+              },
+              () => end(),
+            )
+            .then((x) => {
+              ctl = x;
+              this.controllers.add(x);
+              if (this.stopper.signal.aborted) x.abort();
+            })
+            .catch(() => end());
+        });
+      } catch (e) {
+        failures++;
+        const code = (e as { code?: number }).code;
+        const msg = `no ${c.kind} watch: ${apiMessage(e)}`;
+        if ((code === 401 || code === 403) && !this.problems.includes(msg)) this.problems.push(msg);
+        if (first && (code === 401 || code === 403 || failures >= 3)) {
+          // The rest of the timeline works without this collection; say so rather than block the run.
+          first = false;
+          if (!this.problems.includes(msg)) this.problems.push(msg);
+          listed();
+        }
+      }
+      if (!this.stopper.signal.aborted) await new Promise((r) => setTimeout(r, Math.min(30_000, 200 * 2 ** Math.min(failures, 7))));
+    }
+  }
+}
