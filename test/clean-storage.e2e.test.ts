@@ -5,7 +5,7 @@ import { writeFileSync, readFileSync, readdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { startCli, cli, tempDir, until, processesMentioning, lines } from './cli.ts';
-import { missing } from '../harness/core/tools.ts';
+import { missing } from '../harness/testing/requirements.ts';
 
 const skip = missing({ tools: ['nbdkit', 'nbdfuse', 'losetup', 'mkfs.ext4'], root: true, why: 'clean of remote volumes needs root, nbdkit and nbdfuse' });
 

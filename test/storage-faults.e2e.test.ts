@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { cli, tempDir, processesMentioning, lines } from './cli.ts';
 import { Summary } from '../harness/model/summary.ts';
-import { missing } from '../harness/core/tools.ts';
+import { missing } from '../harness/testing/requirements.ts';
 
 const skip = missing({ tools: ['nbdkit', 'nbdfuse', 'losetup', 'mkfs.ext4'], root: true, why: 'storage fault tests need remote volumes' });
 const homes: string[] = [];

@@ -1,9 +1,4 @@
 // What the rest of statebench sees of a database, whatever platform runs it.
-import type { Clock } from '../core/clock.ts';
-import type { FaultCycle } from '../model/plan.ts';
-import type { FaultMode } from '../fault/fault.ts';
-import type { FaultSubject } from '../fault/modes.ts';
-import type { LedgerAttempt } from '../safety/ledger.ts';
 import type { HaSummary } from '../model/summary.ts';
 
 export type { HaSummary };
@@ -52,19 +47,4 @@ export interface DeployedEngine {
   /** e.g. "PostgreSQL 17.10". */
   version(): Promise<string>;
   stop(): Promise<void>;
-  /** HA engines: watches leadership during the run (see EngineObserver). */
-  observe?(clock: Clock, onEvent: (type: string, data: object) => void): EngineObserver;
-}
-
-/**
- * An HA engine's view of a run: it follows leadership while faults happen, takes its own fault types
- * (agent-kill, switchover), sees every ledger write, and after recovery reports failovers and
- * split-brain writes.
- */
-export interface EngineObserver {
-  start(): void;
-  stop(): Promise<void>;
-  onAttempt(a: LedgerAttempt): void;
-  faultMode(cycle: FaultCycle, subject: FaultSubject): FaultMode;
-  report(ledgerFile: string | undefined, conn: ConnInfo): Promise<HaSummary>;
 }

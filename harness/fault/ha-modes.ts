@@ -43,7 +43,7 @@ export function isSwitchoverEngine(e: DeployedEngine): e is SwitchoverEngine {
   return typeof (e as Partial<SwitchoverEngine>).switchover === 'function';
 }
 
-/** Told when a fault is injected and undone (FailoverMonitor in harness/engine/patroni/timeline.ts). */
+/** Told when a fault is injected and undone (FailoverMonitor in harness/safety/ha/timeline.ts). */
 export interface FaultTracker {
   markFault(f: { cycle: number; type: string; node: string }): void;
   markRecovered(): void;

@@ -3,7 +3,8 @@
 import type { PlannedTarget } from '../model/plan.ts';
 import type { Platform, ProvisionedTarget, TargetRuntime } from '../platforms/types.ts';
 import type { Workload, WorkloadRuntime } from '../workload/types.ts';
-import type { DeployedEngine, EngineObserver } from '../engine/types.ts';
+import type { DeployedEngine } from '../engine/types.ts';
+import { haObserverFor, type HaObserver } from '../safety/ha/observer.ts';
 import type { IoResult } from '../io/types.ts';
 import type { FaultSummary, HaSummary, SafetySummary, TargetSummary, WorkloadSummary } from '../model/summary.ts';
 import { storageLabel } from '../model/plan.ts';
@@ -30,7 +31,7 @@ export class TargetSession {
   private safetyMonitor?: SafetyMonitor;
   private faults: FaultSummary[] = [];
   private safety?: SafetySummary;
-  private observer?: EngineObserver;
+  private observer?: HaObserver;
   private ha?: HaSummary;
 
   constructor(
@@ -58,7 +59,7 @@ export class TargetSession {
     this.engineVersion = await engine.version();
     rt.event('engine-ready', { version: this.engineVersion });
 
-    const observer = (this.observer = engine.observe?.(rt.clock, rt.event));
+    const observer = (this.observer = haObserverFor(engine, rt.clock, rt.event));
     observer?.start();
     const monitor = new SafetyMonitor(target.safety, () => engine.clientConn(), rt.clock, rt.artifactsDir, observer && ((a) => observer.onAttempt(a)));
     const provisioned = this.provisioned;

@@ -4,9 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CleanupRegistry } from '../../core/cleanup.ts';
-import type { ConnInfo, DeployedEngine, EngineNode, EngineObserver } from '../types.ts';
-import type { Clock } from '../../core/clock.ts';
-import { PatroniObserver } from './observer.ts';
+import type { ConnInfo, DeployedEngine, EngineNode } from '../types.ts';
 import type { Settings } from '../postgres-config.ts';
 import { clientConfig } from '../pg.ts';
 import { databaseUser } from '../../core/users.ts';
@@ -74,10 +72,6 @@ export class PatroniCluster implements DeployedEngine {
   }
 
   /** The member whose PostgreSQL listens on `port` (as the server reports it). */
-  observe(clock: Clock, onEvent: (type: string, data: object) => void): EngineObserver {
-    return new PatroniObserver(this, clock, onEvent);
-  }
-
   memberByPort(port: number | null | undefined): PatroniMember | undefined {
     return port == null ? undefined : this.members.find((m) => m.conn.port === port);
   }

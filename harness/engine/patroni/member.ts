@@ -13,7 +13,7 @@ import { ManagedProcess, type RunAs } from '../../core/exec.ts';
 import type { CleanupRegistry } from '../../core/cleanup.ts';
 import type { ConnInfo, NodeControl } from '../types.ts';
 import type { Settings } from '../postgres-config.ts';
-import { freePort } from '../../platforms/baremetal/platform.ts';
+import { freePort } from '../../core/net.ts';
 import { freeze, powerCut, thaw } from '../../core/process-tree.ts';
 import { StatebenchError } from '../../errors.ts';
 import { memberConfig, renderPatroniConfig, SUPERUSER } from './config.ts';

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { missing } from '../../core/tools.ts';
+import { missing } from '../../testing/requirements.ts';
 import { CleanupRegistry } from '../../core/cleanup.ts';
 import { RunClock, sleep } from '../../core/clock.ts';
 import { childrenOf } from '../../core/process-tree.ts';
@@ -18,7 +18,7 @@ import { classifyLedger, readLedgerTable } from '../../safety/verifier.ts';
 import { analyzeSplitBrain, membersByPort } from '../../safety/split-brain.ts';
 import { withClient } from '../pg.ts';
 import { deployPatroniCluster, type PatroniCluster } from './cluster.ts';
-import { FailoverMonitor, type FailoverCycleTimeline } from './timeline.ts';
+import { FailoverMonitor, type FailoverCycleTimeline } from '../../safety/ha/timeline.ts';
 import { resolvePatroniBinDir } from '../../platforms/baremetal/patroni.ts';
 import { PatroniOptions, type PatroniOptionsInput } from '../../model/patroni.ts';
 

@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ManagedProcess } from '../../core/exec.ts';
 import type { CleanupRegistry } from '../../core/cleanup.ts';
-import { freePort } from '../../platforms/baremetal/platform.ts';
+import { freePort } from '../../core/net.ts';
 import { StatebenchError } from '../../errors.ts';
 import { restRequest } from './rest.ts';
 import { renderHaproxyConfig, type HaproxyBackend, type HaproxyCheck } from './config.ts';

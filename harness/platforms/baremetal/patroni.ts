@@ -7,7 +7,7 @@ import type { ProvisionedTarget, TargetRuntime } from '../types.ts';
 import type { Volume } from '../../storage/types.ts';
 import { storageFor } from '../../storage/index.ts';
 import { probeIo } from '../../io/probe.ts';
-import { resolveBinDir } from './platform.ts';
+import { resolveBinDir } from '../../engine/binaries.ts';
 import { StatebenchError, EXIT } from '../../errors.ts';
 import { deployPatroniCluster, type PatroniCluster } from '../../engine/patroni/cluster.ts';
 import { resolvePatroniOptions, type PatroniOptions, type PatroniOptionsInput, type PatroniOverrides } from '../../model/patroni.ts';

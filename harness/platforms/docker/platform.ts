@@ -18,7 +18,7 @@ import type { PlannedTarget } from '../../model/plan.ts';
 import type { TargetSpec } from '../../model/profile.ts';
 import { storageFor } from '../../storage/index.ts';
 import type { Volume } from '../../storage/types.ts';
-import { freePort } from '../baremetal/platform.ts';
+import { freePort } from '../../core/net.ts';
 import type { Platform, ProvisionedTarget, TargetRuntime } from '../types.ts';
 import { imageRef, RECIPE_LABEL } from '../../../images/build.ts';
 import {

@@ -24,7 +24,7 @@ import type { ResourceKind, ResourceRecord } from '../../core/cleanup.ts';
 import { storageFor } from '../../storage/index.ts';
 import { parseFio } from '../../io/probe.ts';
 import { awaitWritable, serverVersion, withClient } from '../../engine/pg.ts';
-import { freePort } from '../baremetal/platform.ts';
+import { freePort } from '../../core/net.ts';
 import { run } from '../../core/exec.ts';
 import { StatebenchError, EXIT } from '../../errors.ts';
 import { KindCli, KubeCluster, PodPortForward, loadKubeConfig, apiMessage, type Exec } from './cluster.ts';

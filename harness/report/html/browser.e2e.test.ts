@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { writeHtmlReport } from './render.ts';
-import { missing } from '../../core/tools.ts';
+import { missing } from '../../testing/requirements.ts';
 
 const FIXTURES = join(import.meta.dirname, '../../../test/fixtures/runs');
 const CHROMIUM = '/usr/bin/chromium';

@@ -6,11 +6,11 @@
 import pg from 'pg';
 import type { Clock } from '../../core/clock.ts';
 import { sleep } from '../../core/clock.ts';
-import { clientConfig } from '../pg.ts';
-import type { LedgerAttempt } from '../../safety/ledger.ts';
-import type { LeaderChange } from '../../safety/split-brain.ts';
-import { leaderOf, type ClusterView } from './rest.ts';
-import type { PatroniCluster } from './cluster.ts';
+import { clientConfig } from '../../engine/pg.ts';
+import type { LedgerAttempt } from '../ledger.ts';
+import type { LeaderChange } from '../split-brain.ts';
+import { leaderOf, type ClusterView } from '../../engine/patroni/rest.ts';
+import type { PatroniCluster } from '../../engine/patroni/cluster.ts';
 import type { FaultTracker } from '../../fault/ha-modes.ts';
 
 export interface FailoverCycleTimeline {

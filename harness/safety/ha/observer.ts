@@ -1,18 +1,37 @@
 // What a Patroni cluster adds to a target's run: a failover timeline per fault cycle (polled from the
 // REST API, fed by the safety ledger) and, after recovery, the split-brain analysis of the ledger.
 import type { Clock } from '../../core/clock.ts';
-import type { ConnInfo } from '../types.ts';
+import type { ConnInfo } from '../../engine/types.ts';
 import type { FaultCycle } from '../../model/plan.ts';
 import type { FaultMode } from '../../fault/fault.ts';
 import type { FaultSubject } from '../../fault/modes.ts';
-import type { LedgerAttempt } from '../../safety/ledger.ts';
-import type { EngineObserver, HaSummary } from '../types.ts';
+import type { LedgerAttempt } from '../ledger.ts';
+import type { DeployedEngine } from '../../engine/types.ts';
+import type { HaSummary } from '../../model/summary.ts';
 import { faultModeFor } from '../../fault/ha-modes.ts';
-import { verifySplitBrain } from '../../safety/split-brain.ts';
+import { verifySplitBrain } from '../split-brain.ts';
 import { FailoverMonitor } from './timeline.ts';
-import type { PatroniCluster } from './cluster.ts';
+import { PatroniCluster } from '../../engine/patroni/cluster.ts';
 
-export class PatroniObserver implements EngineObserver {
+/**
+ * An HA engine's view of a run: it follows leadership while faults happen, takes its own fault types
+ * (agent-kill, switchover), sees every ledger write, and after recovery reports failovers and
+ * split-brain writes.
+ */
+export interface HaObserver {
+  start(): void;
+  stop(): Promise<void>;
+  onAttempt(a: LedgerAttempt): void;
+  faultMode(cycle: FaultCycle, subject: FaultSubject): FaultMode;
+  report(ledgerFile: string | undefined, conn: ConnInfo): Promise<HaSummary>;
+}
+
+/** The observer an HA engine gets for a run; undefined for an engine without leadership to follow. */
+export function haObserverFor(engine: DeployedEngine, clock: Clock, onEvent: (type: string, data: object) => void): HaObserver | undefined {
+  return engine instanceof PatroniCluster ? new PatroniObserver(engine, clock, onEvent) : undefined;
+}
+
+export class PatroniObserver implements HaObserver {
   private readonly monitor: FailoverMonitor;
 
   constructor(

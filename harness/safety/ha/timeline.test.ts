@@ -1,8 +1,8 @@
 // The failover timeline from scripted REST views and ledger attempts, no processes.
 import { describe, expect, it } from 'vitest';
 import type { Clock } from '../../core/clock.ts';
-import type { LedgerAttempt } from '../../safety/ledger.ts';
-import type { ClusterMember, ClusterView } from './rest.ts';
+import type { LedgerAttempt } from '../ledger.ts';
+import type { ClusterMember, ClusterView } from '../../engine/patroni/rest.ts';
 import { FailoverMonitor, type MonitoredCluster } from './timeline.ts';
 
 class ManualClock implements Clock {
