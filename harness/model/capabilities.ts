@@ -1,10 +1,9 @@
-// What each platform can do today, as data. The planner checks profiles against it so an unsupported
+// What each platform can do today, as data; the fault lists come from the fault catalog (faults.ts). The planner checks profiles against it so an unsupported
 // combination is a plan error that lists what is supported, before anything is started.
-import type { FaultType, StorageSpec } from './profile.ts';
+import type { StorageSpec } from './profile.ts';
+import { faultKind, faultTypesOn, type EngineKind, type FaultType, type PlatformName as Platform } from './faults.ts';
 
-type Platform = 'baremetal' | 'docker' | 'kind' | 'kubernetes';
 type StorageKind = StorageSpec['kind'];
-type EngineKind = 'postgres' | 'patroni';
 
 export interface PlatformCapabilities {
   storage: StorageKind[];
@@ -15,22 +14,22 @@ export interface PlatformCapabilities {
   unavailable?: string;
 }
 
+function faults(platform: Platform, engines: EngineKind[]): Record<EngineKind, FaultType[]> {
+  // Storage faults depend on the target's volume, not the platform's verbs; the planner checks them.
+  const of = (e: EngineKind) => (engines.includes(e) ? faultTypesOn(platform, e).filter((t) => !faultKind(t).needs.includes('emulated-volume')) : []);
+  return { postgres: of('postgres'), patroni: of('patroni') };
+}
+
 export const CAPABILITIES: Record<Platform, PlatformCapabilities> = {
   baremetal: {
     storage: ['local', 'remote'],
     engines: ['postgres', 'patroni'],
-    faults: {
-      postgres: ['node-crash', 'node-hang', 'graceful-restart'],
-      patroni: ['node-crash', 'node-hang', 'graceful-restart', 'agent-kill', 'switchover'],
-    },
+    faults: faults('baremetal', ['postgres', 'patroni']),
   },
   docker: {
     storage: ['local', 'remote'],
     engines: ['postgres'],
-    faults: {
-      postgres: ['node-crash', 'node-hang', 'graceful-restart'],
-      patroni: [],
-    },
+    faults: faults('docker', ['postgres']),
   },
   // kind reaches its nodes through docker (harness/platforms/k8s/faults/faults.ts): node-crash kills the worker's node
   // container, node-hang pauses it, kubelet-stop stops the kubelet inside it; pod faults go through
@@ -38,10 +37,7 @@ export const CAPABILITIES: Record<Platform, PlatformCapabilities> = {
   kind: {
     storage: ['local-pv', 'remote'],
     engines: ['postgres', 'patroni'],
-    faults: {
-      postgres: ['node-crash', 'node-hang', 'kubelet-stop', 'pod-delete', 'pod-force-delete'],
-      patroni: ['node-crash', 'node-hang', 'kubelet-stop', 'pod-delete', 'pod-force-delete'],
-    },
+    faults: faults('kind', ['postgres', 'patroni']),
   },
   // An existing cluster: pod faults through the API; kubelet-stop and node-hang through a privileged
   // helper pod on the node, which the target must allow (faultPolicy.nodeAccess: helper-pod). Its
@@ -49,13 +45,6 @@ export const CAPABILITIES: Record<Platform, PlatformCapabilities> = {
   kubernetes: {
     storage: ['local-pv', 'remote'],
     engines: ['postgres', 'patroni'],
-    faults: {
-      postgres: ['pod-delete', 'pod-force-delete', 'kubelet-stop', 'node-hang'],
-      patroni: ['pod-delete', 'pod-force-delete', 'kubelet-stop', 'node-hang'],
-    },
+    faults: faults('kubernetes', ['postgres', 'patroni']),
   },
 };
-
-/** Faults that act on storage rather than on a node; they need storage that can inject them. */
-export const STORAGE_FAULTS: FaultType[] = ['storage-stall', 'storage-error'];
-export const STORAGE_FAULT_CAPABLE: StorageKind[] = ['remote'];

@@ -1,9 +1,10 @@
 // Profile → Plan: expands targets × workloads and the fault schedule into concrete, named steps, and
 // checks the rules a schema cannot express. Pure: it reads and starts nothing.
 import type { CheckSpec, EngineSpec, FaultSpec, IoProbeSpec, Profile, SafetySpec, StorageSpec, TargetSpec, WorkloadSpec } from './profile.ts';
-import { CAPABILITIES, STORAGE_FAULTS, STORAGE_FAULT_CAPABLE } from './capabilities.ts';
+import { CAPABILITIES } from './capabilities.ts';
+import { FAULT_CATALOG, type FaultKind } from './faults.ts';
 import { formatDuration } from './units.ts';
-import { resolvePatroniOptions } from './patroni.ts';
+import { resolvePatroniOptions, type PatroniOptions } from './patroni.ts';
 
 export interface Problem {
   path: (string | number)[];
@@ -29,6 +30,31 @@ export interface PlannedWorkload {
   spec: WorkloadSpec;
 }
 
+/**
+ * How node faults reach the nodes of a Kubernetes target and the policies that decide Kubernetes'
+ * reaction, resolved from `targets[].faultPolicy`. Other platforms carry the default.
+ */
+export interface FaultPolicy {
+  /**
+   * `none` (pod faults only) or `helper-pod`, a privileged pod with the host's PID namespace on the
+   * target node (existing clusters). kind reaches its nodes through docker.
+   * @default 'none'
+   */
+  nodeAccess: 'none' | 'helper-pod';
+  /** Image of the helper pod; needs nsenter (util-linux). @default the target's database image */
+  helperImage?: string;
+  /**
+   * tolerationSeconds of the member pods' NoExecute tolerations for node.kubernetes.io/not-ready and
+   * /unreachable. @default unset: the API server's DefaultTolerationSeconds admission plugin adds 300 s
+   */
+  notReadyTolerationSeconds?: number;
+  unreachableTolerationSeconds?: number;
+  /** Operator action: force-delete a member pod whose node has been NotReady this long. @default off */
+  forceDeleteAfterMs?: number;
+}
+
+export const DEFAULT_FAULT_POLICY: FaultPolicy = { nodeAccess: 'none' };
+
 export interface PlannedTarget {
   name: string;
   /** File-system safe form of the name, used for directories. */
@@ -42,6 +68,14 @@ export interface PlannedTarget {
   faults: FaultCycle[];
   safety: SafetySpec;
   checks: CheckSpec[];
+  /** patroni engine: engine.patroni, then targets[].patroni, Patroni's defaults for the rest. */
+  patroni?: PatroniOptions;
+  faultPolicy: FaultPolicy;
+  /**
+   * The error rate the target's remote volumes start with when a storage-error fault is scheduled
+   * (nbdkit's error filter fixes it at start).
+   */
+  storageErrorRate?: number;
 }
 
 export interface Plan {
@@ -75,10 +109,29 @@ export const DEFAULT_SAFETY: SafetySpec = {
 /** Without faults there is nothing to recover from; the ledger still runs when the profile asks for it. */
 const NO_SAFETY: SafetySpec = { ...DEFAULT_SAFETY, writer: { ...DEFAULT_SAFETY.writer, enabled: false } };
 
+function resolveFaultPolicy(t: TargetSpec): FaultPolicy {
+  const p = t.faultPolicy;
+  if (!p) return { ...DEFAULT_FAULT_POLICY };
+  const seconds = (ms: number | undefined) => (ms === undefined ? undefined : Math.round(ms / 1000));
+  const policy: FaultPolicy = { nodeAccess: p.nodeAccess };
+  if (p.helperImage !== undefined) policy.helperImage = p.helperImage;
+  const notReady = seconds(p.tolerations?.notReady);
+  const unreachable = seconds(p.tolerations?.unreachable);
+  if (notReady !== undefined) policy.notReadyTolerationSeconds = notReady;
+  if (unreachable !== undefined) policy.unreachableTolerationSeconds = unreachable;
+  if (p.forceDeleteAfter !== undefined) policy.forceDeleteAfterMs = p.forceDeleteAfter;
+  return policy;
+}
+
+/** A volume statebench serves itself, so it can stall or fail its I/O. */
+function emulatedVolume(s: StorageSpec): boolean {
+  return s.kind === 'remote' && !s.storageClass;
+}
+
 function expandFaults(faults: FaultSpec[]): FaultCycle[] {
   const cycles: FaultCycle[] = [];
   faults.forEach((f, faultIndex) => {
-    const holdMs = ['node-hang', 'storage-stall', 'storage-error'].includes(f.type) ? f.duration : f.downFor;
+    const holdMs = FAULT_CATALOG[f.type].hold === 'duration' ? f.duration : f.downFor;
     const every = f.every ?? holdMs + 10_000;
     for (let cycle = 0; cycle < f.repeat; cycle++) {
       cycles.push({
@@ -131,6 +184,18 @@ export function buildPlan(profile: Profile): { plan?: Plan; problems: Problem[] 
     }
   }
 
+  // nbdkit's error filter fixes its rate when the volume starts: one rate per target.
+  const errorRates = profile.faults.map((f, i) => ({ f, i })).filter(({ f }) => f.type === 'storage-error');
+  const firstRate = errorRates[0];
+  for (const { f, i } of errorRates) {
+    if (f.errorRate !== firstRate.f.errorRate) {
+      problems.push({
+        path: ['faults', i, 'errorRate'],
+        message: `storage-error faults on one target share one errorRate (the remote volume fixes it when it starts); faults[${firstRate.i}] uses ${firstRate.f.errorRate}, this one ${f.errorRate}`,
+      });
+    }
+  }
+
   const targets: PlannedTarget[] = profile.targets.map((t, i) => {
     const name = t.name ?? `${t.platform}/${storageLabel(t.storage)}`;
     const prev = names.get(name);
@@ -147,20 +212,28 @@ export function buildPlan(profile: Profile): { plan?: Plan; problems: Problem[] 
       if (!caps.engines.includes(profile.engine.kind)) {
         problems.push({ path: ['engine', 'kind'], message: `engine "${profile.engine.kind}" is not supported on ${t.platform} (targets[${i}]); supported: ${caps.engines.join(', ')}` });
       }
+      if (t.faultPolicy?.nodeAccess === 'helper-pod' && t.platform !== 'kubernetes') {
+        problems.push({ path: ['targets', i, 'faultPolicy', 'nodeAccess'], message: `helper-pod is for existing clusters; ${t.platform} reaches its nodes directly` });
+      }
+      if (t.storage.kind === 'remote' && t.storage.storageClass && t.platform !== 'kind' && t.platform !== 'kubernetes') {
+        problems.push({ path: ['targets', i, 'storage', 'storageClass'], message: `a StorageClass is a Kubernetes object; ${t.platform} serves remote volumes itself: remove storageClass` });
+      }
+      if (t.platform === 'kubernetes' && t.storage.kind === 'remote' && !t.storage.storageClass) {
+        problems.push({ path: ['targets', i, 'storage', 'storageClass'], message: 'remote storage on an existing cluster needs storage.storageClass: name the StorageClass that provides network volumes (`kubectl get storageclass`)' });
+      }
       profile.faults.forEach((f, fi) => {
-        const supported = caps.faults[profile.engine.kind] ?? [];
-        if (STORAGE_FAULTS.includes(f.type)) {
-          if (!STORAGE_FAULT_CAPABLE.includes(t.storage.kind)) {
-            problems.push({ path: ['faults', fi, 'type'], message: `${f.type} needs storage that can inject it (${STORAGE_FAULT_CAPABLE.join(', ')}); targets[${i}] "${name}" uses ${t.storage.kind}` });
-          }
-        } else if (!supported.includes(f.type)) {
+        const kind: FaultKind = FAULT_CATALOG[f.type];
+        const engines = kind.on[t.platform] ?? [];
+        if (!engines.includes(profile.engine.kind)) {
+          const storageFault = kind.needs.includes('emulated-volume');
+          const supported = [...(caps.faults[profile.engine.kind] ?? []), ...(storageFault ? storageFaultsOn(t.platform, profile.engine.kind) : [])];
           problems.push({ path: ['faults', fi, 'type'], message: `fault "${f.type}" is not supported for ${profile.engine.kind} on ${t.platform} (targets[${i}]); supported: ${supported.join(', ') || 'none'}` });
+        } else if (kind.needs.includes('emulated-volume') && !emulatedVolume(t.storage)) {
+          const has = t.storage.kind === 'remote' ? `remote storage from StorageClass ${t.storage.storageClass}, whose volumes statebench cannot stall or fail` : t.storage.kind;
+          problems.push({ path: ['faults', fi, 'type'], message: `${f.type} needs storage that can inject it (remote storage served by statebench, without storageClass); targets[${i}] "${name}" uses ${has}` });
         }
-        if (t.platform === 'kubernetes' && (f.type === 'kubelet-stop' || f.type === 'node-hang') && t.faultPolicy?.nodeAccess !== 'helper-pod') {
+        if (t.platform === 'kubernetes' && kind.needs.includes('node-access') && t.faultPolicy?.nodeAccess !== 'helper-pod') {
           problems.push({ path: ['faults', fi, 'type'], message: `${f.type} on an existing cluster needs targets[${i}].faultPolicy.nodeAccess: helper-pod (a privileged pod on the node; see kind-config/README.md)` });
-        }
-        if (t.faultPolicy?.nodeAccess === 'helper-pod' && t.platform !== 'kubernetes') {
-          problems.push({ path: ['targets', i, 'faultPolicy', 'nodeAccess'], message: `helper-pod is for existing clusters; ${t.platform} reaches its nodes directly` });
         }
         if (/^node-\d+$/.test(f.target) && Number(f.target.slice(5)) >= profile.engine.members) {
           problems.push({ path: ['faults', fi, 'target'], message: `${f.target} does not exist: the engine has ${profile.engine.members} member(s), node-0 … node-${profile.engine.members - 1}` });
@@ -170,9 +243,16 @@ export function buildPlan(profile: Profile): { plan?: Plan; problems: Problem[] 
         }
       });
     }
+    let patroni: PatroniOptions | undefined;
     if (profile.engine.kind === 'patroni') {
       if (profile.engine.members < 2) problems.push({ path: ['engine', 'members'], message: 'engine "patroni" needs members ≥ 2 to fail over (3 is usual)' });
-      problems.push(...resolvePatroniOptions(profile.engine.patroni, t.patroni, i).problems);
+      const resolved = resolvePatroniOptions(profile.engine.patroni, t.patroni, i);
+      problems.push(...resolved.problems);
+      patroni = resolved.options;
+      if (patroni?.access === 'direct' && (t.platform === 'kind' || t.platform === 'kubernetes')) {
+        const where = t.patroni?.access !== undefined ? ['targets', i, 'patroni', 'access'] : ['engine', 'patroni', 'access'];
+        problems.push({ path: where, message: `access "direct" is not available on ${t.platform} (targets[${i}]): clients reach the leader through the member Service, which follows Patroni's role label like HAProxy; use haproxy` });
+      }
     } else if (t.patroni) {
       problems.push({ path: ['targets', i, 'patroni'], message: 'patroni options need engine.kind: patroni' });
     }
@@ -193,6 +273,9 @@ export function buildPlan(profile: Profile): { plan?: Plan; problems: Problem[] 
       faults,
       safety,
       checks: profile.checks,
+      ...(patroni ? { patroni } : {}),
+      faultPolicy: resolveFaultPolicy(t),
+      ...(firstRate ? { storageErrorRate: firstRate.f.errorRate } : {}),
     };
   });
 
@@ -222,6 +305,12 @@ export function buildPlan(profile: Profile): { plan?: Plan; problems: Problem[] 
 
   if (problems.length) return { problems };
   return { plan: { profile: profile.name, description: profile.description, baseline, targets }, problems };
+}
+
+function storageFaultsOn(platform: TargetSpec['platform'], engine: EngineSpec['kind']): string[] {
+  return Object.entries(FAULT_CATALOG)
+    .filter(([, k]) => (k as FaultKind).needs.includes('emulated-volume') && ((k as FaultKind).on[platform] ?? []).includes(engine))
+    .map(([t]) => t);
 }
 
 function supportedPlatforms(): string[] {

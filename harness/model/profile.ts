@@ -5,6 +5,7 @@ import { Duration, Size } from './unit-schemas.ts';
 import { PatroniOptions, PatroniOverrides } from './patroni.ts';
 import { K6WorkloadSpec } from './k6.ts';
 import { BulkLoadWorkload, AnalyticWorkload } from './big-data.ts';
+import { FAULT_TYPES } from './faults.ts';
 
 export { Duration, Size };
 
@@ -114,18 +115,8 @@ export const OltpTpcbWorkload = z.strictObject({
 
 export const Workload = z.discriminatedUnion('kind', [OltpTpcbWorkload, K6WorkloadSpec, BulkLoadWorkload, AnalyticWorkload]);
 
-export const FAULT_TYPES = [
-  'node-crash',
-  'node-hang',
-  'graceful-restart',
-  'agent-kill',
-  'switchover',
-  'kubelet-stop',
-  'pod-delete',
-  'pod-force-delete',
-  'storage-stall',
-  'storage-error',
-] as const;
+/** The fault types, from the fault catalog (harness/model/faults.ts). */
+export { FAULT_TYPES };
 
 export const Fault = z.strictObject({
   type: z.enum(FAULT_TYPES),

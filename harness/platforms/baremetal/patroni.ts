@@ -10,7 +10,6 @@ import { probeIo } from '../../io/probe.ts';
 import { resolveBinDir } from '../../engine/binaries.ts';
 import { StatebenchError, EXIT } from '../../errors.ts';
 import { deployPatroniCluster, type PatroniCluster } from '../../engine/patroni/cluster.ts';
-import { resolvePatroniOptions, type PatroniOptions, type PatroniOptionsInput, type PatroniOverrides } from '../../model/patroni.ts';
 
 /** What Patroni runs from `postgresql.bin_dir` (its own validator's list, plus pg_rewind). */
 export const PATRONI_PG_TOOLS = ['postgres', 'initdb', 'pg_ctl', 'pg_controldata', 'pg_basebackup', 'pg_isready', 'pg_rewind'] as const;
@@ -57,20 +56,13 @@ export async function resolvePatroniBinDir(binDir: string | undefined, usePgRewi
   );
 }
 
-/** The target's Patroni options: engine.patroni, then targets[].patroni, Patroni's defaults for the rest. */
-export function patroniOptionsOf(target: Pick<PlannedTarget, 'engine' | 'spec'>): PatroniOptions {
-  const engine = (target.engine as { patroni?: PatroniOptionsInput | PatroniOptions }).patroni;
-  const overrides = (target.spec as { patroni?: PatroniOverrides }).patroni;
-  const r = resolvePatroniOptions(engine, overrides, 0);
-  if (!r.options) throw new StatebenchError(`invalid Patroni options: ${r.problems.map((p) => `${p.path.join('.')}: ${p.message}`).join('; ')}`, EXIT.usage);
-  return r.options;
-}
-
 export async function provisionBareMetalPatroni(target: PlannedTarget, rt: TargetRuntime): Promise<ProvisionedTarget> {
-  const options = patroniOptionsOf(target);
+  // Resolved once by the planner (engine.patroni, then targets[].patroni, Patroni's defaults).
+  const options = target.patroni;
+  if (!options) throw new StatebenchError(`target "${target.name}" has no Patroni options: plans come from buildPlan, which resolves them`, EXIT.usage);
   const members = target.engine.members;
   if (members < 2) throw new StatebenchError('engine "patroni" needs engine.members ≥ 2 to fail over', EXIT.usage);
-  const storage = storageFor(target.storage);
+  const storage = storageFor(target.storage, { errorRate: target.storageErrorRate });
   const volumes: Volume[] = [];
   for (let i = 0; i < members; i++) {
     volumes.push(await storage.prepare(`node-${i}`, { registry: rt.registry, stateDir: rt.stateDir, onEvent: rt.event }));

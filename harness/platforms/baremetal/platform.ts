@@ -196,8 +196,7 @@ export class BareMetalPlatform implements Platform {
   async provision(target: PlannedTarget, rt: TargetRuntime): Promise<ProvisionedTarget> {
     if (target.engine.kind === 'patroni') return (await import('./patroni.ts')).provisionBareMetalPatroni(target, rt);
     // nbdkit's error filter fixes its rate at server start, so the storage-error rate is known here.
-    const errorRate = target.faults.find((f) => f.type === 'storage-error')?.errorRate;
-    const storage = storageFor(target.storage, { errorRate });
+    const storage = storageFor(target.storage, { errorRate: target.storageErrorRate });
     const volume = await storage.prepare('node-0', { registry: rt.registry, stateDir: rt.stateDir, onEvent: rt.event });
     const binDir = await resolveBinDir(target.engine.binDir);
     return {

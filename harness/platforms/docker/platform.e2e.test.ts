@@ -69,6 +69,7 @@ function newRun(spec: Record<string, unknown> = {}): Harness {
     faults: [],
     safety: DEFAULT_SAFETY,
     checks: [],
+    faultPolicy: { nodeAccess: 'none' },
   };
   const runDir = join(base, 'runs', runId);
   const stateDir = join(runDir, target.slug);

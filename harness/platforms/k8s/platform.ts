@@ -28,7 +28,7 @@ import { freePort } from '../../core/net.ts';
 import { run } from '../../core/exec.ts';
 import { StatebenchError, EXIT } from '../../errors.ts';
 import { KindCli, KubeCluster, PodPortForward, loadKubeConfig, apiMessage, type Exec } from './cluster.ts';
-import { dockerExec, faultPolicyOf, kubernetesFaultMode, withFaultPolicy, type KubernetesFaultPolicy } from './faults/faults.ts';
+import { dockerExec, kubernetesFaultMode, withFaultPolicy, type KubernetesFaultPolicy } from './faults/faults.ts';
 import { KubernetesTimeline, type KubernetesFaultTimeline } from './timeline/timeline.ts';
 import { renderKindConfig, kindConfigYaml, type RegistryMirror, registryHostsToml } from './render/kind-config.ts';
 import { dataClaimName, defaultImage, renderManifests, type TargetManifests } from './render/manifests.ts';
@@ -100,8 +100,8 @@ export class KubernetesPlatform implements Platform {
   async provision(target: PlannedTarget, rt: TargetRuntime): Promise<ProvisionedTarget> {
     if (target.platform !== this.name) throw new StatebenchError(`target "${target.name}" is for ${target.platform}, not ${this.name}`);
     const runId = this.opts.runId ?? basename(dirname(rt.stateDir));
-    // A policy the target cannot have fails here, before anything is created.
-    const faultPolicy = this.opts.faultPolicy ?? faultPolicyOf(target);
+    // Resolved and checked by the planner, before anything was created.
+    const faultPolicy = this.opts.faultPolicy ?? target.faultPolicy;
     const forwards = new Set<PodPortForward>();
     const watches: { timeline?: KubernetesTimeline } = {};
     const closeForwards = async () => {

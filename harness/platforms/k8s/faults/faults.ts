@@ -32,14 +32,13 @@ import type { IToleration } from 'kubernetes-models/v1/Toleration';
 import type { IClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
 import type { IServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
-import type { FaultCycle, PlannedTarget } from '../../../model/plan.ts';
+import { DEFAULT_FAULT_POLICY, type FaultCycle, type FaultPolicy, type PlannedTarget } from '../../../model/plan.ts';
 import type { FaultMode } from '../../../fault/fault.ts';
 import type { FaultSubject } from '../../../fault/modes.ts';
 import type { EngineNode } from '../../../engine/types.ts';
 import type { Clock } from '../../../core/clock.ts';
 import { sleep } from '../../../core/clock.ts';
 import { run } from '../../../core/exec.ts';
-import { parseDuration } from '../../../model/units.ts';
 import { withClient } from '../../../engine/pg.ts';
 import { StatebenchError, EXIT } from '../../../errors.ts';
 import { apiMessage, type Exec, type KubeCluster } from '../cluster.ts';
@@ -56,89 +55,9 @@ export const NODE_ACCESS_FAULT_TYPES = ['kubelet-stop', 'node-hang'] as const;
 // ---------------------------------------------------------------------------------------------------
 // Policy: the knobs that decide what Kubernetes does with a failed node, as a target states them
 
-export interface KubernetesFaultPolicy {
-  /**
-   * How node faults reach the nodes of an existing cluster: `none` (pod faults only) or `helper-pod`, a
-   * privileged pod with the host's PID namespace on the target node that enters the host's namespaces
-   * (nsenter) and drives systemd there. kind reaches its nodes through docker and ignores this.
-   * @default 'none'
-   */
-  nodeAccess: 'none' | 'helper-pod';
-  /** Image of the helper pod; needs nsenter (util-linux). @default the target's database image */
-  helperImage?: string;
-  /**
-   * tolerationSeconds of the member pods' NoExecute tolerations for node.kubernetes.io/not-ready and
-   * /unreachable: how long a pod stays bound to a failed node before the taint manager evicts it.
-   * @default unset — the API server's DefaultTolerationSeconds admission plugin adds 300 s
-   */
-  notReadyTolerationSeconds?: number;
-  unreachableTolerationSeconds?: number;
-  /** Operator action: force-delete a member pod whose node has been NotReady this long. @default off */
-  forceDeleteAfterMs?: number;
-}
-
-export const DEFAULT_FAULT_POLICY: KubernetesFaultPolicy = { nodeAccess: 'none' };
-
-/**
- * The policy of a target, from the proposed target field `faultPolicy`:
- *
- *   faultPolicy:
- *     nodeAccess: helper-pod               # none (default) | helper-pod
- *     helperImage: registry/img:tag        # default: the target's image
- *     tolerations: { notReady: 30s, unreachable: 30s }
- *     forceDeleteAfter: 60s                # operator action; default off
- *
- * Durations may arrive as milliseconds (the profile schema's Duration output) or as text ("30s").
- * Every problem is reported at once, naming the field.
- */
-export function faultPolicyOf(target: PlannedTarget): KubernetesFaultPolicy {
-  const raw = (target.spec as unknown as { faultPolicy?: unknown }).faultPolicy;
-  if (raw === undefined || raw === null) return { ...DEFAULT_FAULT_POLICY };
-  const problems: string[] = [];
-  const at = (f: string) => `targets "${target.name}".faultPolicy.${f}`;
-  if (typeof raw !== 'object') throw new StatebenchError(`${at('')}: expected a mapping`, EXIT.usage);
-  const r = raw as Record<string, unknown>;
-  const known = ['nodeAccess', 'helperImage', 'tolerations', 'forceDeleteAfter'];
-  for (const k of Object.keys(r)) if (!known.includes(k)) problems.push(`${at(k)}: unknown field; known: ${known.join(', ')}`);
-  const policy: KubernetesFaultPolicy = { nodeAccess: 'none' };
-  if (r.nodeAccess !== undefined) {
-    if (r.nodeAccess === 'none' || r.nodeAccess === 'helper-pod') policy.nodeAccess = r.nodeAccess;
-    else problems.push(`${at('nodeAccess')}: use none or helper-pod`);
-  }
-  if (r.helperImage !== undefined) {
-    if (typeof r.helperImage === 'string' && r.helperImage) policy.helperImage = r.helperImage;
-    else problems.push(`${at('helperImage')}: expected an image reference`);
-  }
-  const ms = (v: unknown, f: string): number | undefined => {
-    if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return v;
-    const p = parseDuration(v);
-    if (p.ok) return p.value;
-    problems.push(`${at(f)}: ${p.message}`);
-    return undefined;
-  };
-  if (r.tolerations !== undefined) {
-    const t = r.tolerations as Record<string, unknown>;
-    if (!t || typeof t !== 'object') problems.push(`${at('tolerations')}: expected { notReady, unreachable }`);
-    else {
-      for (const k of Object.keys(t)) if (k !== 'notReady' && k !== 'unreachable') problems.push(`${at(`tolerations.${k}`)}: unknown field; known: notReady, unreachable`);
-      if (t.notReady !== undefined) {
-        const v = ms(t.notReady, 'tolerations.notReady');
-        if (v !== undefined) policy.notReadyTolerationSeconds = Math.round(v / 1000);
-      }
-      if (t.unreachable !== undefined) {
-        const v = ms(t.unreachable, 'tolerations.unreachable');
-        if (v !== undefined) policy.unreachableTolerationSeconds = Math.round(v / 1000);
-      }
-    }
-  }
-  if (r.forceDeleteAfter !== undefined) {
-    const v = ms(r.forceDeleteAfter, 'forceDeleteAfter');
-    if (v !== undefined) policy.forceDeleteAfterMs = v;
-  }
-  if (policy.nodeAccess === 'helper-pod' && target.platform === 'kind') problems.push(`${at('nodeAccess')}: kind reaches its nodes through docker; remove nodeAccess`);
-  if (problems.length) throw new StatebenchError(problems.join('\n'), EXIT.usage);
-  return policy;
-}
+/** The target's fault policy, resolved once by the planner (PlannedTarget.faultPolicy). */
+export type KubernetesFaultPolicy = FaultPolicy;
+export { DEFAULT_FAULT_POLICY };
 
 /**
  * The member pods' NoExecute tolerations for the policy, for the StatefulSet's pod template. Empty when

@@ -188,8 +188,10 @@ describe('remote storage', () => {
   });
 
   test('on an existing cluster a StorageClass is required, and the error says so', () => {
-    const t = kubernetesTarget({ platform: 'kubernetes', storage: { kind: 'remote', preset: 'cloud-block', size: '2GiB' } });
-    expect(() => storageLayout(t, RUN, ['a'])).toThrow(/remote storage on an existing cluster needs storage.storageClass/);
+    // The planner refuses it, before any target is provisioned or rendered.
+    expect(() => kubernetesTarget({ platform: 'kubernetes', storage: { kind: 'remote', preset: 'cloud-block', size: '2GiB' } })).toThrow(
+      /targets\.0\.storage\.storageClass: remote storage on an existing cluster needs storage\.storageClass/,
+    );
   });
 
   test('a volume too small for the fio probe is refused before anything is applied', () => {
@@ -330,6 +332,30 @@ describe('Patroni on the Kubernetes API', () => {
     // PyYAML reads YAML 1.1: `on` must arrive as a string.
     expect(cm.data!['patroni.yml']).toContain('synchronous_commit: "on"');
     expect(container.readinessProbe!.httpGet).toMatchObject({ path: '/readiness', port: 8008 });
+  });
+});
+
+describe('Patroni options on Kubernetes', () => {
+  const dcsOf = (t: ReturnType<typeof kubernetesTarget>) => {
+    const cm = find<IConfigMap>(kindRender(t).m.engine, 'ConfigMap');
+    return (parse(cm.data!['patroni.yml'], { version: '1.1' }) as { bootstrap: { dcs: Record<string, unknown> & { postgresql: Record<string, unknown> } } }).bootstrap.dcs;
+  };
+
+  test("Patroni's defaults when the profile sets none", () => {
+    const dcs = dcsOf(kubernetesTarget({ engine: { kind: 'patroni', members: 3 } }));
+    expect(dcs).toMatchObject({ ttl: 30, loop_wait: 10, retry_timeout: 10, maximum_lag_on_failover: 1024 * 1024, synchronous_mode: false, synchronous_mode_strict: false });
+    expect(dcs.postgresql.use_pg_rewind).toBe(true);
+  });
+
+  test('engine.patroni, then targets[].patroni, as the planner resolved them', () => {
+    const t = kubernetesTarget({
+      engine: { kind: 'patroni', members: 3, patroni: { ttl: 20, loopWait: 4, retryTimeout: 5, replication: 'sync' } },
+      target: { patroni: { replication: 'sync-strict', usePgRewind: false, maximumLagOnFailover: 0 } },
+    });
+    expect(t.patroni).toMatchObject({ ttl: 20, loopWait: 4, retryTimeout: 5, replication: 'sync-strict', usePgRewind: false });
+    const dcs = dcsOf(t);
+    expect(dcs).toMatchObject({ ttl: 20, loop_wait: 4, retry_timeout: 5, maximum_lag_on_failover: 0, synchronous_mode: true, synchronous_mode_strict: true });
+    expect(dcs.postgresql.use_pg_rewind).toBe(false);
   });
 });
 

@@ -23,6 +23,7 @@ import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisrup
 import type { IRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role';
 import type { IRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding';
 import type { IStorageClass } from 'kubernetes-models/storage.k8s.io/v1/StorageClass';
+import type { PatroniOptions } from '../../../model/patroni.ts';
 import type { PlannedTarget } from '../../../model/plan.ts';
 import { BASE_SETTINGS, renderConf, type Settings } from '../../../engine/postgres-config.ts';
 import { fioArgs } from '../../../io/probe.ts';
@@ -212,17 +213,20 @@ export function engineSettings(target: PlannedTarget): Settings {
   return { ...BASE_SETTINGS, ...target.engine.settings };
 }
 
-function patroniConfig(settings: Settings): object {
+/** Patroni's configuration from the options the planner resolved for the target (the same as on bare metal). */
+function patroniConfig(settings: Settings, o: PatroniOptions): object {
   return {
     bootstrap: {
       dcs: {
-        ttl: 30,
-        loop_wait: 10,
-        retry_timeout: 10,
-        maximum_lag_on_failover: 1024 * 1024,
+        ttl: o.ttl,
+        loop_wait: o.loopWait,
+        retry_timeout: o.retryTimeout,
+        maximum_lag_on_failover: o.maximumLagOnFailover,
+        synchronous_mode: o.replication !== 'async',
+        synchronous_mode_strict: o.replication === 'sync-strict',
         // Patroni passes some parameters (max_connections, wal_level, …) on the postmaster's command
         // line from here, which would override custom_conf; giving it the same values keeps them equal.
-        postgresql: { use_pg_rewind: true, use_slots: true, parameters: settings },
+        postgresql: { use_pg_rewind: o.usePgRewind, use_slots: true, parameters: settings },
       },
       initdb: [{ encoding: 'UTF8' }, { locale: 'C' }],
     },
@@ -289,6 +293,11 @@ export const PATRONI_RULES = [
   { apiGroups: [''], resources: ['services'], verbs: ['create'] },
 ];
 
+function patroniOptions(target: PlannedTarget): PatroniOptions {
+  if (!target.patroni) throw new StatebenchError(`target "${target.name}" has no Patroni options: plans come from buildPlan, which resolves them`);
+  return target.patroni;
+}
+
 export function renderManifests(target: PlannedTarget, runId: string, opts: ManifestOptions): TargetManifests {
   if (target.platform !== 'kind' && target.platform !== 'kubernetes') {
     throw new StatebenchError(`target "${target.name}" runs on ${target.platform}, not on Kubernetes`);
@@ -341,7 +350,7 @@ export function renderManifests(target: PlannedTarget, runId: string, opts: Mani
     'ready.sh': READY_SCRIPT,
   };
   // YAML 1.1 rules, as Patroni's PyYAML reads them: values such as `on` are quoted, not booleans.
-  if (patroni) configData['patroni.yml'] = stringify(patroniConfig(settings), { lineWidth: 0, version: '1.1' });
+  if (patroni) configData['patroni.yml'] = stringify(patroniConfig(settings, patroniOptions(target)), { lineWidth: 0, version: '1.1' });
 
   const env: IEnvVar[] = [
     { name: 'STATEBENCH_ENGINE', value: target.engine.kind },

@@ -10,7 +10,7 @@ import { kindConfigYaml, renderKindConfig } from './kind-config.ts';
 import { renderManifests, type K8sObject, type ManifestOptions } from './manifests.ts';
 import { kindClusterName, kindWorkerNames } from '../names.ts';
 import { validateAll } from './validate.ts';
-import { faultPolicyOf, withFaultPolicy } from '../faults/faults.ts';
+import { withFaultPolicy } from '../faults/faults.ts';
 
 export const PASSWORD_PLACEHOLDER = 'generated-at-run-time';
 
@@ -66,7 +66,7 @@ export async function renderTarget(t: PlannedTarget, runId: string, dir: string)
   };
 
   // Tolerations of the fault policy are part of what would be applied.
-  const m = withFaultPolicy(renderManifests(t, runId, manifestOptions(t, runId)), faultPolicyOf(t));
+  const m = withFaultPolicy(renderManifests(t, runId, manifestOptions(t, runId)), t.faultPolicy);
   const all = [...m.base, ...m.engine, ...(m.probe ? [m.probe.claim, m.probe.job(true), m.probe.job(false)] : [])];
   validateAll(all);
 

@@ -1,0 +1,106 @@
+// Profiles the runtime cannot carry out are refused by the planner: `plan` and `run` exit 2 with
+// `line N: path: message`, and nothing is started — no results directory, no workspace, and none of
+// the tools a run would call (docker, kind, kubectl, nbdkit, patroni, etcd, haproxy, fio, postgres)
+// is ever invoked: stand-ins on PATH record any call.
+import { describe, it, expect, beforeAll } from 'vitest';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cli, tempDir } from './cli.ts';
+
+const TOOLS = ['docker', 'kind', 'kubectl', 'nbdkit', 'nbdfuse', 'losetup', 'mount', 'patroni', 'etcd', 'haproxy', 'fio', 'postgres', 'initdb', 'pg_ctl'];
+
+interface Refusal {
+  what: string;
+  profile: string;
+  /** Every expected problem line, exactly as the CLI prints it after the indent. */
+  problems: string[];
+}
+
+const OLTP = 'workloads:\n  - kind: oltp-tpcb\n';
+
+const REFUSALS: Refusal[] = [
+  {
+    what: 'storage-error on docker with remote storage (the container volume is started without the error rate)',
+    profile: `name: r\ntargets:\n  - platform: docker\n    storage: { kind: remote }\n${OLTP}faults:\n  - { at: 1s, type: storage-error }\n`,
+    problems: ['line 8: faults.0.type: fault "storage-error" is not supported for postgres on docker (targets[0]); supported: node-crash, node-hang, graceful-restart, storage-stall'],
+  },
+  {
+    what: 'storage-error on kind with remote storage',
+    profile: `name: r\ntargets:\n  - platform: kind\n    storage: { kind: remote }\n${OLTP}faults:\n  - { at: 1s, type: storage-error }\n`,
+    problems: ['line 8: faults.0.type: fault "storage-error" is not supported for postgres on kind (targets[0]); supported: node-crash, node-hang, kubelet-stop, pod-delete, pod-force-delete, storage-stall'],
+  },
+  {
+    what: 'storage-stall on a named remote StorageClass of an existing cluster',
+    profile: `name: r\ntargets:\n  - platform: kubernetes\n    storage: { kind: remote, storageClass: gp3 }\n${OLTP}faults:\n  - { at: 1s, type: storage-stall }\n`,
+    problems: [
+      'line 8: faults.0.type: fault "storage-stall" is not supported for postgres on kubernetes (targets[0]); supported: node-hang, kubelet-stop, pod-delete, pod-force-delete',
+    ],
+  },
+  {
+    what: 'storage-stall on a named remote StorageClass on kind',
+    profile: `name: r\ntargets:\n  - platform: kind\n    storage: { kind: remote, storageClass: standard }\n${OLTP}faults:\n  - { at: 1s, type: storage-stall }\n`,
+    problems: [
+      'line 8: faults.0.type: storage-stall needs storage that can inject it (remote storage served by statebench, without storageClass); targets[0] "kind/remote(standard)" uses remote storage from StorageClass standard, whose volumes statebench cannot stall or fail',
+    ],
+  },
+  {
+    what: 'two storage-error faults with different error rates on one target',
+    profile: `name: r\ntargets:\n  - platform: baremetal\n    storage: { kind: remote }\nworkloads:\n  - kind: oltp-tpcb\n    duration: 60s\nfaults:\n  - { at: 1s, type: storage-error, errorRate: 0.1 }\n  - { at: 30s, type: storage-error, errorRate: 0.5 }\n`,
+    problems: ['line 10: faults.1.errorRate: storage-error faults on one target share one errorRate (the remote volume fixes it when it starts); faults[0] uses 0.1, this one 0.5'],
+  },
+  {
+    what: 'Patroni direct access on kind (clients always go through the leader Service there)',
+    profile: `name: r\ntargets:\n  - platform: kind\n    storage: { kind: local-pv }\n    patroni: { access: direct }\nengine: { kind: patroni, members: 3 }\n${OLTP}`,
+    problems: ['line 5: targets.0.patroni.access: access "direct" is not available on kind (targets[0]): clients reach the leader through the member Service, which follows Patroni\'s role label like HAProxy; use haproxy'],
+  },
+  {
+    what: 'Patroni direct access on an existing cluster, set for the engine',
+    profile: `name: r\ntargets:\n  - platform: kubernetes\n    storage: { kind: local-pv }\nengine:\n  kind: patroni\n  members: 3\n  patroni: { access: direct }\n${OLTP}`,
+    problems: ['line 8: engine.patroni.access: access "direct" is not available on kubernetes (targets[0]): clients reach the leader through the member Service, which follows Patroni\'s role label like HAProxy; use haproxy'],
+  },
+  {
+    what: 'remote storage on an existing cluster without a StorageClass',
+    profile: `name: r\ntargets:\n  - platform: kubernetes\n    storage: { kind: remote }\n${OLTP}`,
+    problems: ['line 4: targets.0.storage.storageClass: remote storage on an existing cluster needs storage.storageClass: name the StorageClass that provides network volumes (`kubectl get storageclass`)'],
+  },
+  {
+    what: 'a StorageClass on bare metal',
+    profile: `name: r\ntargets:\n  - platform: baremetal\n    storage: { kind: remote, storageClass: gp3 }\n${OLTP}`,
+    problems: ['line 4: targets.0.storage.storageClass: a StorageClass is a Kubernetes object; baremetal serves remote volumes itself: remove storageClass'],
+  },
+];
+
+describe('the planner refuses what the runtime cannot do', () => {
+  let fakeBin: string;
+  let calls: string;
+
+  beforeAll(() => {
+    const dir = tempDir();
+    fakeBin = join(dir, 'bin');
+    calls = join(dir, 'calls.log');
+    mkdirSync(fakeBin);
+    for (const t of TOOLS) {
+      writeFileSync(join(fakeBin, t), `#!/bin/sh\necho "${t} $*" >> '${calls}'\nexit 1\n`);
+      chmodSync(join(fakeBin, t), 0o755);
+    }
+  });
+
+  it.each(REFUSALS)('$what', async ({ profile, problems }) => {
+    const dir = tempDir();
+    const home = tempDir();
+    const file = join(dir, 'refused.yaml');
+    writeFileSync(file, profile);
+    const out = join(dir, 'out');
+    for (const cmd of [['plan', file], ['run', file, '--out', out]]) {
+      const r = await cli(cmd, { STATEBENCH_HOME: home, PATH: `${fakeBin}:${process.env.PATH}` });
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toContain(`${problems.length} problem${problems.length > 1 ? 's' : ''}, nothing was started`);
+      const printed = r.stderr.split('\n').map((l) => l.trim()).filter((l) => /^line \d+: /.test(l));
+      expect(printed).toEqual(problems);
+      expect(r.stderr).not.toMatch(/unexpected error|\n\s+at /);
+    }
+    expect(existsSync(out)).toBe(false);
+    expect(readdirSync(home)).toEqual([]);
+    expect(existsSync(calls) ? readFileSync(calls, 'utf8') : '').toBe('');
+  });
+});
