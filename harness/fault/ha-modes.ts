@@ -9,7 +9,7 @@
 import type { FaultCycle } from '../model/plan.ts';
 import type { DeployedEngine, NodeControl } from '../engine/types.ts';
 import type { FaultMode } from './fault.ts';
-import { faultMode, type FaultSubject } from './modes.ts';
+import type { FaultSubject } from './modes.ts';
 import { StatebenchError } from '../errors.ts';
 
 export const HA_FAULT_TYPES = ['agent-kill', 'switchover'] as const;
@@ -49,11 +49,7 @@ export interface FaultTracker {
   markRecovered(): void;
 }
 
-export interface HaFaultOptions {
-  tracker?: FaultTracker;
-}
-
-/** agent-kill and switchover; throws for other types (use faultModeFor). */
+/** agent-kill and switchover; throws for other types (resolveFaultMode in catalog.ts picks the builder). */
 export function haFaultMode(cycle: FaultCycle, s: FaultSubject): FaultMode {
   const { node, engine } = s;
   const healthy = (timeoutMs: number) => engine.awaitHealthy(timeoutMs);
@@ -116,13 +112,4 @@ export function tracked(mode: FaultMode, tracker: FaultTracker, cycle: FaultCycl
       tracker.markRecovered();
     },
   };
-}
-
-/**
- * The fault mode for any cycle on any engine: the HA types here, everything else from modes.ts.
- * Drop-in for faultMode() in schedule.ts; with a tracker, every cycle feeds the failover timeline.
- */
-export function faultModeFor(cycle: FaultCycle, s: FaultSubject, o: HaFaultOptions = {}): FaultMode {
-  const mode = isHaFaultType(cycle.type) ? haFaultMode(cycle, s) : faultMode(cycle, s);
-  return o.tracker ? tracked(mode, o.tracker, cycle, s.node.name) : mode;
 }

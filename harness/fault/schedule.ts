@@ -7,7 +7,9 @@ import type { Volume } from '../storage/types.ts';
 import type { Clock } from '../core/clock.ts';
 import { sleep } from '../core/clock.ts';
 import { FaultInjection, type FaultMode } from './fault.ts';
-import { faultMode, type FaultSubject } from './modes.ts';
+import type { FaultSubject } from './modes.ts';
+import { resolveFaultMode } from './catalog.ts';
+import type { FaultTracker } from './ha-modes.ts';
 
 export interface FaultRecord {
   type: string;
@@ -25,8 +27,10 @@ export interface FaultRecord {
 
 export interface ScheduleContext {
   engine: DeployedEngine;
-  /** Platform-specific fault modes, tried before the shared ones. */
+  /** The platform's own fault modes (see FAULT_BUILDERS in catalog.ts for when they are asked). */
   platformFaultMode?: (cycle: FaultCycle, subject: FaultSubject) => FaultMode | undefined;
+  /** An HA engine's failover timeline, told when each fault is injected and undone. */
+  tracker?: FaultTracker;
   volumes: Volume[];
   clock: Clock;
   signal: AbortSignal;
@@ -86,7 +90,7 @@ export class FaultSchedule {
       record.node = node.name;
       const volume = this.ctx.volumes[this.ctx.engine.nodes.indexOf(node)];
       const subject: FaultSubject = { engine: this.ctx.engine, node, volume };
-      const fault = new FaultInjection(this.ctx.platformFaultMode?.(cycle, subject) ?? faultMode(cycle, subject));
+      const fault = new FaultInjection(resolveFaultMode(cycle, subject, { platform: this.ctx.platformFaultMode, tracker: this.ctx.tracker }));
       this.active = fault;
       this.ctx.status('fault', `${cycle.type} on ${node.name} (cycle ${cycle.cycle + 1})`);
       record.injectedAtMs = clock.now();

@@ -43,7 +43,7 @@ export const FAULT_CATALOG = {
     hold: 'duration',
     on: { baremetal: BOTH, docker: SINGLE, kind: BOTH, kubernetes: BOTH },
     needs: ['node-access'],
-    what: 'SIGSTOP of every process / `docker pause` / pause of the kind node / freeze of the node\'s pods through the helper pod; resumed after `duration`',
+    what: 'SIGSTOP of every process / `docker pause` / pause of the kind node container / on an existing cluster systemd\'s freezer on kubelet, runtime and pods through the helper pod; resumed after `duration`',
   },
   'graceful-restart': {
     hold: 'downFor',

@@ -65,7 +65,8 @@ export class TargetSession {
     const provisioned = this.provisioned;
     this.schedule = new FaultSchedule(target.faults, {
       engine,
-      platformFaultMode: (cycle, subject) => provisioned.faultMode?.(cycle, subject) ?? observer?.faultMode(cycle, subject),
+      platformFaultMode: provisioned.faultMode?.bind(provisioned),
+      tracker: observer?.tracker,
       volumes: provisioned.volumes,
       clock: rt.clock,
       signal: rt.signal,

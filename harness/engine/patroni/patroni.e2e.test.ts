@@ -11,7 +11,7 @@ import { CleanupRegistry } from '../../core/cleanup.ts';
 import { RunClock, sleep } from '../../core/clock.ts';
 import { childrenOf } from '../../core/process-tree.ts';
 import { FaultInjection } from '../../fault/fault.ts';
-import { faultModeFor } from '../../fault/ha-modes.ts';
+import { resolveFaultMode } from '../../fault/catalog.ts';
 import type { FaultCycle } from '../../model/plan.ts';
 import { LedgerWriter, readLedger } from '../../safety/ledger.ts';
 import { classifyLedger, readLedgerTable } from '../../safety/verifier.ts';
@@ -112,7 +112,7 @@ async function faultUnderLoad(h: Harness, cycle: FaultCycle) {
   const leader = await cluster.primary();
   try {
     await sleep(1_000);
-    fault = new FaultInjection(faultModeFor(cycle, { engine: cluster, node: leader }, { tracker: monitor }));
+    fault = new FaultInjection(resolveFaultMode(cycle, { engine: cluster, node: leader }, { tracker: monitor }));
     await fault.inject();
     await sleep(cycle.holdMs);
     await fault.recover();

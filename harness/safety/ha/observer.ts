@@ -2,27 +2,25 @@
 // REST API, fed by the safety ledger) and, after recovery, the split-brain analysis of the ledger.
 import type { Clock } from '../../core/clock.ts';
 import type { ConnInfo } from '../../engine/types.ts';
-import type { FaultCycle } from '../../model/plan.ts';
-import type { FaultMode } from '../../fault/fault.ts';
-import type { FaultSubject } from '../../fault/modes.ts';
 import type { LedgerAttempt } from '../ledger.ts';
 import type { DeployedEngine } from '../../engine/types.ts';
 import type { HaSummary } from '../../model/summary.ts';
-import { faultModeFor } from '../../fault/ha-modes.ts';
+import type { FaultTracker } from '../../fault/ha-modes.ts';
 import { verifySplitBrain } from '../split-brain.ts';
 import { FailoverMonitor } from './timeline.ts';
 import { PatroniCluster } from '../../engine/patroni/cluster.ts';
 
 /**
- * An HA engine's view of a run: it follows leadership while faults happen, takes its own fault types
- * (agent-kill, switchover), sees every ledger write, and after recovery reports failovers and
- * split-brain writes.
+ * An HA engine's view of a run: it follows leadership while faults happen, learns of every fault
+ * through its tracker, sees every ledger write, and after recovery reports failovers and split-brain
+ * writes.
  */
 export interface HaObserver {
   start(): void;
   stop(): Promise<void>;
   onAttempt(a: LedgerAttempt): void;
-  faultMode(cycle: FaultCycle, subject: FaultSubject): FaultMode;
+  /** Told when each fault is injected and undone, so failovers line up with faults. */
+  readonly tracker: FaultTracker;
   report(ledgerFile: string | undefined, conn: ConnInfo): Promise<HaSummary>;
 }
 
@@ -54,9 +52,9 @@ export class PatroniObserver implements HaObserver {
     this.monitor.onAttempt(a);
   }
 
-  /** Every cycle on this engine feeds the failover timeline; HA fault types are handled here. */
-  faultMode(cycle: FaultCycle, subject: FaultSubject): FaultMode {
-    return faultModeFor(cycle, subject, { tracker: this.monitor });
+  /** Every cycle on this engine feeds the failover timeline. */
+  get tracker(): FaultTracker {
+    return this.monitor;
   }
 
   async report(ledgerFile: string | undefined, conn: ConnInfo): Promise<HaSummary> {
