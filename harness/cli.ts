@@ -39,10 +39,14 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--out <dir>', 'results directory (default reports/<run-id>)')
     .option('--quiet', 'no progress output')
     .action(async (file: string, o: { out?: string; quiet?: boolean }) => {
+      // The profile first: a refused one costs no more than reading it.
       const { loadProfile } = await import('./model/load.ts');
+      const loaded = await loadProfile(file);
+      const { preflightProblems } = await import('./run/preflight.ts');
+      const problems = await preflightProblems(loaded.profile, loaded.plan);
+      if (problems.length) throw loaded.refuse(problems);
       const { runPlan } = await import('./run/runner.ts');
       const { createProgress } = await import('./run/progress.ts');
-      const loaded = await loadProfile(file);
       const controller = new AbortController();
       let signals = 0;
       const onSignal = (sig: NodeJS.Signals) => {
@@ -77,7 +81,11 @@ function buildProgram(setExit: (code: number) => void): Command {
     .action(async (file: string, o: { json?: boolean; render?: string }) => {
       const { loadProfile } = await import('./model/load.ts');
       const { formatPlan } = await import('./model/format-plan.ts');
-      const { plan } = await loadProfile(file);
+      const { preflightProblems } = await import('./run/preflight.ts');
+      const loaded = await loadProfile(file);
+      const problems = await preflightProblems(loaded.profile, loaded.plan);
+      if (problems.length) throw loaded.refuse(problems);
+      const { plan } = loaded;
       process.stdout.write(o.json ? JSON.stringify(plan, null, 2) + '\n' : formatPlan(plan));
       if (o.render) {
         const { renderPlanTo } = await import('./platforms/k8s/render/render.ts');
@@ -104,7 +112,13 @@ function buildProgram(setExit: (code: number) => void): Command {
       const { writeReports } = await import('./report/write.ts');
       const file = join(dir, 'summary.json');
       if (!existsSync(file)) throw new StatebenchError(`${file} does not exist`, EXIT.usage, 'Pass a run directory written by `statebench run`.');
-      const parsed = Summary.safeParse(JSON.parse(readFileSync(file, 'utf8')));
+      let json: unknown;
+      try {
+        json = JSON.parse(readFileSync(file, 'utf8'));
+      } catch (e) {
+        throw new StatebenchError(`${file} is not valid JSON: ${(e as Error).message}`, EXIT.usage, 'Pass a run directory written by `statebench run`; an interrupted write leaves summary.json incomplete, re-run the profile.');
+      }
+      const parsed = Summary.safeParse(json);
       if (!parsed.success) {
         throw new StatebenchError(`${file} does not match the summary schema:\n${parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}`, EXIT.usage);
       }
@@ -176,6 +190,8 @@ export async function main(argv: string[]): Promise<void> {
   process.exitCode = exitCode;
 }
 
+const PATH_ERRORS = ['ENOENT', 'ENOTDIR', 'EISDIR', 'EACCES', 'EPERM', 'EROFS', 'EEXIST'];
+
 function errorExit(e: unknown): number {
   if (e instanceof CommanderError) {
     // Help and version are "errors" to commander; they already printed.
@@ -184,6 +200,13 @@ function errorExit(e: unknown): number {
   if (e instanceof StatebenchError) {
     process.stderr.write(`statebench: ${e.message}\n${e.hint ? `  ${e.hint}\n` : ''}`);
     return e.exitCode;
+  }
+  // A path the user gave that cannot be read or written (--out, --render, a run directory): say
+  // which, without a stack trace.
+  const fsError = e as NodeJS.ErrnoException;
+  if (fsError?.code && fsError.path && PATH_ERRORS.includes(fsError.code)) {
+    process.stderr.write(`statebench: cannot ${fsError.syscall ?? 'use'} ${fsError.path}: ${fsError.code}\n  Check the path you passed and its permissions.\n`);
+    return EXIT.usage;
   }
   process.stderr.write(`statebench: unexpected error: ${(e as Error)?.stack ?? e}\n`);
   return EXIT.runFailed;

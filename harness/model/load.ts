@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { LineCounter, parseDocument, isMap, isNode, type Document } from 'yaml';
 import { Profile } from './profile.ts';
-import { buildPlan, type Plan } from './plan.ts';
+import { buildPlan, type Plan, type Problem } from './plan.ts';
 import { ProfileError, StatebenchError, EXIT, type ProfileProblem } from '../errors.ts';
 
 export interface LoadedProfile {
@@ -12,6 +12,8 @@ export interface LoadedProfile {
   plan: Plan;
   /** The profile text as read, kept with the results. */
   source: string;
+  /** Problems found after planning (the run's preflight), as a ProfileError with their lines. */
+  refuse(problems: Problem[]): ProfileError;
 }
 
 export async function loadProfile(file: string): Promise<LoadedProfile> {
@@ -56,7 +58,8 @@ export function parseProfile(source: string, file = '<profile>'): LoadedProfile 
   if (!plan) {
     throw new ProfileError(file, sortProblems(problems.map((p) => problem(doc, lineCounter, p.path, p.message))));
   }
-  return { file, profile: parsed.data, plan, source };
+  const refuse = (found: Problem[]) => new ProfileError(file, sortProblems(found.map((p) => problem(doc, lineCounter, p.path, p.message))));
+  return { file, profile: parsed.data, plan, source, refuse };
 }
 
 function problem(doc: Document, lc: LineCounter, path: (string | number)[], message: string): ProfileProblem {

@@ -22,6 +22,7 @@
 // A missing, duplicated or altered row changes count or sum (a collision needs two compensating
 // changes). The sum is taken per chunk, so a mismatch names its chunks.
 import { createHash } from 'node:crypto';
+import { StatebenchError, EXIT } from '../errors.ts';
 import { withClient } from '../engine/pg.ts';
 import type { ConnInfo } from '../engine/types.ts';
 import type { WorkloadSummary } from '../model/summary.ts';
@@ -108,7 +109,7 @@ export class BulkData implements ChunkedDataSet<BulkChunk> {
     readonly rows: number,
     readonly chunkRows: number,
   ) {
-    if (chunkRows < 1 || chunkRows > MAX_CHUNK_ROWS) throw new Error(`chunk rows must be 1..${MAX_CHUNK_ROWS}, got ${chunkRows}`);
+    if (chunkRows < 1 || chunkRows > MAX_CHUNK_ROWS) throw new StatebenchError(`a bulk-load chunk must hold 1..${MAX_CHUNK_ROWS} rows, got ${chunkRows}`, EXIT.usage, 'Lower the workload\'s chunk size (e.g. chunk: 4MiB)');
     this.markerTable = `${table}_chunks`;
     this.chunks = Math.ceil(rows / chunkRows);
     const rng = new Rng(chunkSeed(seed, 0, 1));

@@ -14,7 +14,7 @@ import { deployPatroniCluster, type PatroniCluster } from '../../engine/patroni/
 /** What Patroni runs from `postgresql.bin_dir` (its own validator's list, plus pg_rewind). */
 export const PATRONI_PG_TOOLS = ['postgres', 'initdb', 'pg_ctl', 'pg_controldata', 'pg_basebackup', 'pg_isready', 'pg_rewind'] as const;
 
-function missingTools(dir: string, usePgRewind: boolean): string[] {
+export function missingTools(dir: string, usePgRewind: boolean): string[] {
   return PATRONI_PG_TOOLS.filter((t) => (usePgRewind || t !== 'pg_rewind') && !existsSync(join(dir, t)));
 }
 

@@ -93,7 +93,8 @@ export function importedNames(statement: string): string[] | '*' {
   return names;
 }
 
-async function syntaxCheck(path: string, src: string): Promise<void> {
+/** Throws a K6ScriptError with file, line and column when `src` is not valid JavaScript. */
+export async function syntaxCheck(path: string, src: string): Promise<void> {
   try {
     await transform(src, { loader: 'js', format: 'esm', target: 'esnext', sourcefile: path, logLevel: 'silent' });
   } catch (e) {

@@ -2,13 +2,14 @@
 // and threshold expressions. The built-in runner keeps every metric here, so its end-of-test figures
 // and threshold verdicts are computed the way k6 computes them; `exportSummary()` writes them in the
 // shape of `k6 run --summary-export`, so one normalizer reads both runners' results.
+import { StatebenchError, EXIT } from '../../errors.ts';
 
 export type MetricType = 'counter' | 'gauge' | 'rate' | 'trend';
 
-export class K6ThresholdError extends Error {
+/** A threshold or metric declaration in a k6 script that k6 would refuse: a mistake in the script. */
+export class K6ThresholdError extends StatebenchError {
   constructor(message: string) {
-    super(message);
-    this.name = 'K6ThresholdError';
+    super(message, EXIT.usage, 'Fix the thresholds or metric declarations in the k6 script (https://grafana.com/docs/k6/latest/using-k6/thresholds/)');
   }
 }
 
@@ -180,7 +181,7 @@ export class MetricStore {
 
   define(name: string, type: MetricType, isTime: boolean): void {
     const prev = this.types.get(name);
-    if (prev && prev.type !== type) throw new Error(`metric "${name}" is declared both as ${prev.type} and as ${type}`);
+    if (prev && prev.type !== type) throw new K6ThresholdError(`metric "${name}" is declared both as ${prev.type} and as ${type}`);
     if (!prev) {
       this.types.set(name, { type, isTime });
       this.sinks.set(name, new Sink(type));

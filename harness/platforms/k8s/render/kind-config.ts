@@ -3,6 +3,7 @@
 // loopback port on the host, and optionally a local registry mirror. Pure: it creates nothing.
 // kind-config/cluster.yaml is the same shape with placeholders, for people reading or adapting it.
 import { stringify } from 'yaml';
+import { StatebenchError, EXIT } from '../../../errors.ts';
 import { KIND_CLIENT_NODE_PORT, NODE_DISK_PATH, RUN_LABEL, TARGET_LABEL, kindWorkerNames, labelValue } from '../names.ts';
 
 export const KIND_API_VERSION = 'kind.x-k8s.io/v1alpha4';
@@ -73,16 +74,16 @@ const CONTAINERD_CONFIG_PATH_PATCH = `[plugins."io.containerd.grpc.v1.cri".regis
 /** The hosts.toml that sends pulls of `registry` to `endpoint` (containerd's hosts.d format). */
 export function registryHostsToml(endpoint: string): string {
   if (!/^https?:\/\/[A-Za-z0-9.-]+(:\d+)?$/.test(endpoint)) {
-    throw new Error(`registry mirror endpoint "${endpoint}" must look like http://host:port`);
+    throw new StatebenchError(`registry mirror endpoint "${endpoint}" must look like http://host:port`, EXIT.usage, 'Set STATEBENCH_KIND_REGISTRY_MIRROR to <registry>=<endpoint>, e.g. localhost:5001=http://kind-registry:5000');
   }
   return `[host."${endpoint}"]\n  capabilities = ["pull", "resolve"]\n`;
 }
 
 export function renderKindConfig(o: KindConfigOptions): KindClusterConfig {
   if (!/^[a-z0-9][a-z0-9.-]*$/.test(o.clusterName) || o.clusterName.length > 50) {
-    throw new Error(`kind cluster name "${o.clusterName}" must be lower-case letters, digits, . and -, at most 50 characters`);
+    throw new StatebenchError(`kind cluster name "${o.clusterName}" must be lower-case letters, digits, . and -, at most 50 characters`, EXIT.usage, 'The name comes from the run id and the target name; give the target a shorter name of letters and digits');
   }
-  if (o.workerDisks.length < 1) throw new Error('a kind cluster for statebench needs at least one worker');
+  if (o.workerDisks.length < 1) throw new StatebenchError('a kind cluster for statebench needs at least one worker', EXIT.usage);
   const labels = { [RUN_LABEL]: labelValue(o.runId), [TARGET_LABEL]: labelValue(o.targetName) };
   const mirrorMounts: KindMount[] = o.registryMirror
     ? [{ hostPath: o.registryMirror.hostsDir, containerPath: CONTAINERD_CERTS_DIR, readOnly: true }]
