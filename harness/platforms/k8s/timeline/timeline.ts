@@ -569,15 +569,43 @@ function pick<T extends object>(o: T | undefined, keys: string[]): Record<string
   return Object.keys(out).length ? out : undefined;
 }
 
-/** The client turns API timestamps into Dates; recorded objects keep the API's RFC 3339 text. */
-function wallTime(v: unknown): string {
-  return v instanceof Date ? v.toISOString() : String(v);
+/**
+ * A timestamp as the API server writes it (RFC 3339, fractional seconds only where there are any).
+ * The client turns the timestamps of listed objects into Dates, while watch events carry the server's
+ * text; both must read the same, or every relist records a change that did not happen.
+ */
+export function apiTime(v: unknown): string {
+  const d = v instanceof Date ? v : new Date(String(v));
+  if (Number.isNaN(d.getTime())) return String(v);
+  return d.toISOString().replace(/\.000Z$/, 'Z');
+}
+
+/**
+ * One form for an object whatever path it came by: keys sorted (the client's models order them by
+ * their schema, the server's JSON by its own), Dates as API text, undefined fields gone.
+ */
+export function canonical<T>(v: T): T {
+  if (v instanceof Date) return apiTime(v) as T;
+  if (Array.isArray(v)) return v.map((x) => canonical(x)) as T;
+  if (v && typeof v === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(v).sort()) {
+      const x = (v as Record<string, unknown>)[k];
+      if (x !== undefined) out[k] = canonical(x);
+    }
+    return out as T;
+  }
+  return v;
 }
 
 const KEPT_ANNOTATIONS = ['status', 'volume.kubernetes.io/selected-node', 'pv.kubernetes.io/bind-completed'];
 
-/** The object as recorded: API paths kept, heartbeat times and everything else dropped. */
+/** The object as recorded: API paths kept, heartbeat times and everything else dropped, in canonical form. */
 export function compact(obj: KubernetesObject | KubeObject): KubeObject {
+  return canonical(compactFields(obj));
+}
+
+function compactFields(obj: KubernetesObject | KubeObject): KubeObject {
   const o = obj as KubeObject;
   const m = o.metadata ?? {};
   const annotations = pick(m.annotations ?? {}, KEPT_ANNOTATIONS) as Record<string, string> | undefined;
@@ -587,7 +615,7 @@ export function compact(obj: KubernetesObject | KubeObject): KubeObject {
     ...(m.uid ? { uid: m.uid } : {}),
     ...(o.kind === 'Pod' && m.labels ? { labels: { ...m.labels } } : {}),
     ...(annotations ? { annotations } : {}),
-    ...(m.deletionTimestamp ? { deletionTimestamp: wallTime(m.deletionTimestamp as unknown) } : {}),
+    ...(m.deletionTimestamp ? { deletionTimestamp: apiTime(m.deletionTimestamp as unknown) } : {}),
     ...(m.deletionGracePeriodSeconds !== undefined ? { deletionGracePeriodSeconds: m.deletionGracePeriodSeconds } : {}),
   };
   const base = { apiVersion: o.apiVersion ?? 'v1', kind: o.kind, metadata };
