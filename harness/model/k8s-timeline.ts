@@ -67,8 +67,16 @@ export const KubernetesFaultTimelineSchema = z.object({
     before: z.string().nullable(),
     after: z.string().nullable(),
     changes: z.array(z.object({ atMs: z.number(), leaders: z.array(z.string()) })),
-    /** First moment two members acted as primary: two pods labelled leader, or a new leader while the old one still served. */
+    /**
+     * First moment two members acted as primary: probes showed the old primary and another member each
+     * accepting a write, or two pods labelled leader while both and their nodes were Ready.
+     */
     secondPrimaryAtMs: Ms,
+    /** Patroni's leader key (the Endpoints clients are routed by): who held it, when it was released and taken. */
+    key: z
+      .object({ before: z.string().nullable(), after: z.string().nullable(), releasedAtMs: Ms, takenAtMs: Ms, takenBy: z.string().nullable() })
+      .nullable()
+      .optional(),
   }),
   /** Whether the primary on the faulted node kept going; null when the faulted member was not the primary. */
   oldPrimary: z
@@ -88,7 +96,7 @@ export const KubernetesFaultTimelineSchema = z.object({
     z.object({
       atMs: z.number(),
       sinceInjectMs: z.number(),
-      source: z.enum(['node', 'pod', 'claim', 'volume', 'statebench']),
+      source: z.enum(['node', 'pod', 'claim', 'volume', 'leader-key', 'statebench']),
       object: z.string(),
       what: z.string(),
     }),

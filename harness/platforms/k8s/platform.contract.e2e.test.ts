@@ -120,8 +120,14 @@ describe('deployEngine (fake API server as the cluster, a real PostgreSQL as the
         api.podAddresses.set(`${ns}/pg-${i}`, { host: pg.clientConn().host, port: pg.clientConn().port });
         server.put({ apiVersion: 'v1', kind: 'Pod', metadata: { name: `pg-${i}`, namespace: ns, labels: { ...labels } }, status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] } });
       }
-      // Patroni labels its leader a moment later.
-      setTimeout(() => server.update('v1', 'Pod', ns, 'pg-1', (p) => (p.metadata.labels = { ...p.metadata.labels, [ROLE_LABEL]: LEADER_LABEL_VALUE })), 200);
+      // Patroni labels its leader a moment later, and writes its leader key and address into the
+      // Endpoints of the selector-less Service `pg` (use_endpoints). pg-2 keeps a stale leader label,
+      // as a primary on a dead node does: clients must follow the key, not the label.
+      setTimeout(() => {
+        server.update('v1', 'Pod', ns, 'pg-2', (p) => (p.metadata.labels = { ...p.metadata.labels, [ROLE_LABEL]: LEADER_LABEL_VALUE }));
+        server.update('v1', 'Pod', ns, 'pg-1', (p) => (p.metadata.labels = { ...p.metadata.labels, [ROLE_LABEL]: LEADER_LABEL_VALUE }));
+      }, 100);
+      setTimeout(() => server.put({ apiVersion: 'v1', kind: 'Endpoints', metadata: { name: 'pg', namespace: ns, annotations: { leader: 'pg-1', ttl: '30' } }, subsets: [{ addresses: [{ ip: '10.244.2.7' }], ports: [{ name: 'postgresql', port: 5432 }] }] } as StoredObject), 300);
     };
     const rt: TargetRuntime = { registry: new CleanupRegistry(), clock: new RunClock(), stateDir: join(dir, 'state'), artifactsDir: dir, event: () => {}, status: () => {}, signal: new AbortController().signal };
     const provisioned = await new KubernetesPlatform('kubernetes', { kubeConfig: api.kubeConfig(), runId: '20261127-143022-ab12' }).provision(t, rt);
@@ -133,9 +139,10 @@ describe('deployEngine (fake API server as the cluster, a real PostgreSQL as the
       expect((await engine.primary()).name).toBe('node-1');
       // Each member is reachable on its own forwarded port as well.
       for (const n of engine.nodes) expect(await withClient(n.conn, async (c) => (await c.query('select 1 as one')).rows[0].one)).toBe(1);
-      // The client connection went to the pod carrying the leader label.
+      // The client connection went to the member the leader key names, not to pg-2 with its stale label.
       const forwardedTo = api.requests.filter((r) => r.method === 'UPGRADE').map((r) => r.path.split('/')[6]);
       expect(forwardedTo).toContain('pg-1');
+      expect(forwardedTo.filter((p) => p === 'pg-2')).toHaveLength(1); // its own member port only
       expect(engine.clientConn()).toMatchObject({ host: '127.0.0.1', user: 'postgres' });
       expect(engine.clientConn().password).toMatch(/^[A-Za-z0-9_-]{24}$/);
     } finally {

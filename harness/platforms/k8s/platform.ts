@@ -340,6 +340,7 @@ class KubernetesTarget implements ProvisionedTarget {
       labels: runLabels(this.wiring.runId, this.target.name),
       podOf: (node) => `${NAMES.statefulSet}-${engine.nodes.indexOf(node)}`,
       probeIntervalMs: this.wiring.probeIntervalMs,
+      leaderEndpoints: this.m.client.leaderEndpoints ?? undefined,
     });
   }
 
@@ -358,6 +359,7 @@ class KubernetesTarget implements ProvisionedTarget {
       podSelector: selectorString(this.m.podLabels),
       clock: this.rt.clock,
       leaderLabel: patroni ? { key: ROLE_LABEL, value: LEADER_LABEL_VALUE } : null,
+      leaderEndpoints: this.m.client.leaderEndpoints ?? undefined,
       file: join(this.rt.artifactsDir, 'kubernetes-watch.jsonl'),
       onEvent: (type, data) => this.rt.event(type, data),
     });
@@ -423,12 +425,13 @@ class KubernetesTarget implements ProvisionedTarget {
     await this.cluster.apply(this.m.engine);
     // Scheduling, binding volumes and initdb come on top of the engine's own start time.
     const timeoutMs = this.target.engine.startTimeout + this.schedulingMarginMs;
-    await this.cluster.waitForPods(
-      ns,
-      selector,
-      { count: members, leader: patroni ? { label: ROLE_LABEL, value: LEADER_LABEL_VALUE } : undefined, owner: { kind: 'StatefulSet', name: NAMES.statefulSet } },
-      { timeoutMs, signal: this.rt.signal },
-    );
+    const started = performance.now();
+    await this.cluster.waitForPods(ns, selector, { count: members, owner: { kind: 'StatefulSet', name: NAMES.statefulSet } }, { timeoutMs, signal: this.rt.signal });
+    const leaderEndpoints = this.m.client.leaderEndpoints;
+    if (leaderEndpoints) {
+      const leader = await this.cluster.waitForLeader(ns, leaderEndpoints, { podSelector: selector, timeoutMs: Math.max(1, timeoutMs - (performance.now() - started)), signal: this.rt.signal });
+      this.rt.event('kubernetes-leader-key', { namespace: ns, endpoints: leaderEndpoints, ...leader });
+    }
     this.rt.event('kubernetes-engine-ready', { namespace: ns, members });
     await this.startTimeline();
 
@@ -445,12 +448,14 @@ class KubernetesTarget implements ProvisionedTarget {
     if (this.access.kind === 'node-port') {
       client = { host: '127.0.0.1', port: this.access.port, ...base };
     } else {
-      const leaderSelector = selectorString(this.m.clientSelector);
+      // Each connection goes to the member the leader key names at that moment (Patroni's member
+      // name is its pod's name), or to the single PostgreSQL's one pod.
+      const leaderEndpoints = this.m.client.leaderEndpoints;
       const fwd = new PodPortForward(this.kc, ns, async () => {
-        const pods = await this.cluster.listPods(ns, leaderSelector);
-        const name = pods.find((p) => !p.metadata?.deletionTimestamp)?.metadata?.name;
-        if (!name) throw new Error(`no pod matches ${leaderSelector}`);
-        return name;
+        if (!leaderEndpoints) return podNames[0];
+        const leader = await this.cluster.leaderOf(ns, leaderEndpoints);
+        if (!leader) throw new Error(`no member holds the leader key in Endpoints ${ns}/${leaderEndpoints}`);
+        return leader.member;
       }, PG_PORT);
       this.forwards.add(fwd);
       client = { host: '127.0.0.1', port: await fwd.start(), ...base };
@@ -549,12 +554,13 @@ class KubernetesEngine implements DeployedEngine {
     return this.client;
   }
 
+  /** The member Patroni's leader key names: the one clients are routed to. */
   async primary(): Promise<EngineNode> {
-    if (this.kind !== 'patroni') return this.nodes[0];
-    const pods = await this.cluster.listPods(this.ns, selectorString(this.m.clientSelector));
-    const name = pods.find((p) => !p.metadata?.deletionTimestamp)?.metadata?.name;
-    const node = this.nodes.find((_, i) => `${NAMES.statefulSet}-${i}` === name);
-    if (!node) throw new StatebenchError(`no member carries ${ROLE_LABEL}=${LEADER_LABEL_VALUE} in namespace ${this.ns}: Patroni has no leader right now`);
+    const endpoints = this.m.client.leaderEndpoints;
+    if (this.kind !== 'patroni' || !endpoints) return this.nodes[0];
+    const leader = await this.cluster.leaderOf(this.ns, endpoints);
+    const node = this.nodes.find((_, i) => `${NAMES.statefulSet}-${i}` === leader?.member);
+    if (!node) throw new StatebenchError(`no member holds Patroni's leader key (Endpoints ${this.ns}/${endpoints}${leader ? ` names ${leader.member}` : ''}): Patroni has no leader right now`);
     return node;
   }
 

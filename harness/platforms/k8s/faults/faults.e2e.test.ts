@@ -612,10 +612,14 @@ describe('the provisioned target\'s faultMode hook (fake API server as the clust
         api.podAddresses.set(`${ns}/pg-${i}`, { host: pg.clientConn().host, port: pg.clientConn().port });
         server.put(podObj(`pg-${i}`, `uid-${i}`, labels, i === 1));
       }
+      server.put(leaderKey('pg-1'));
     };
-    // The controllers: a deleted member comes back as a replica; pg-2 takes the leader label.
+    // Patroni's leader key and route, in the Endpoints of the Service `pg` (use_endpoints).
+    const leaderKey = (member: string): StoredObject => ({ apiVersion: 'v1', kind: 'Endpoints', metadata: { name: 'pg', namespace: ns, annotations: { leader: member } }, subsets: [{ addresses: [{ ip: `10.0.0.${member.slice(-1)}` }] }] });
+    // The controllers: a deleted member comes back as a replica; pg-2 takes the leader key and label.
     const controllers = setInterval(() => {
       if (ns && !api.get('v1', 'Pod', ns, 'pg-1') && api.get('v1', 'Pod', ns, 'pg-2')) {
+        api.put(leaderKey('pg-2'));
         api.put(podObj('pg-2', 'uid-2', labels, true));
         api.put(podObj('pg-1', 'uid-1b', labels, false));
       }
@@ -642,7 +646,7 @@ describe('the provisioned target\'s faultMode hook (fake API server as the clust
       const del = api.requests.find((r) => r.method === 'DELETE' && r.path.endsWith('/pods/pg-1'))!;
       expect(del.query.gracePeriodSeconds).toBe('0');
       const timelineOf = (provisioned as unknown as { faultTimeline(r: object): import('../timeline/timeline.ts').KubernetesFaultTimeline | undefined }).faultTimeline(record);
-      expect(timelineOf).toMatchObject({ type: 'pod-force-delete', pod: 'pg-1', kubeNode: 'w1', member: { deletedBy: 'statebench' }, leader: { before: 'pg-1', after: 'pg-2' } });
+      expect(timelineOf).toMatchObject({ type: 'pod-force-delete', pod: 'pg-1', kubeNode: 'w1', member: { deletedBy: 'statebench' }, leader: { before: 'pg-1', after: 'pg-2', key: { before: 'pg-1', after: 'pg-2', takenBy: 'pg-2' } } });
       expect(timelineOf!.replacement?.uid).toBe('uid-1b');
       expect(await provisioned.describe()).toMatchObject({ faultPolicy: { nodeAccess: 'none' } });
       await deployed.stop();

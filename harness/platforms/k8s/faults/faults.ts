@@ -44,7 +44,7 @@ import { StatebenchError, EXIT } from '../../../errors.ts';
 import { apiMessage, type Exec, type KubeCluster } from '../cluster.ts';
 import type { K8sObject, TargetManifests } from '../render/manifests.ts';
 import { NAMES, labelValue } from '../names.ts';
-import { NOT_READY_TAINT, UNREACHABLE_TAINT, type CycleMark, type KubeObject, type KubernetesTimeline } from '../timeline/timeline.ts';
+import { NOT_READY_TAINT, UNREACHABLE_TAINT, leaderKeyHolder, type CycleMark, type KubeObject, type KubernetesTimeline } from '../timeline/timeline.ts';
 
 /** What each platform injects itself; harness/model/capabilities.ts lists exactly these. */
 export const KIND_FAULT_TYPES = ['node-crash', 'node-hang', 'kubelet-stop', 'pod-delete', 'pod-force-delete'] as const;
@@ -325,6 +325,8 @@ export interface KubernetesFaultContext {
   memberAnswers?(node: EngineNode): Promise<boolean>;
   /** @default 2000 */
   probeIntervalMs?: number;
+  /** Patroni: the Endpoints holding the leader key (recorded by the timeline). */
+  leaderEndpoints?: string;
   /** How long propagation may take before the fault counts as not injected. @default 60_000 */
   propagationTimeoutMs?: number;
   /** Helper pod: seconds between its start and the fault, so the kubelet can report it Running. @default 2 */
@@ -583,6 +585,10 @@ function kindNodeFault(cycle: FaultCycle, s: FaultSubject, ctx: KubernetesFaultC
     return new KindNodeContainer(m.kubeNode, docker);
   };
 
+  /**
+   * Probes the old primary on its node and, once the leader key names another member, that member on
+   * its node too: a second primary is reported only when both accept writes.
+   */
   const probeLoop = (n: KindNodeContainer) => {
     const stop = new AbortController();
     const every = ctx.probeIntervalMs ?? 2_000;
@@ -591,6 +597,15 @@ function kindNodeFault(cycle: FaultCycle, s: FaultSubject, ctx: KubernetesFaultC
         const started = ctx.clock.now();
         const r = await n.probePrimary(container);
         m.mark?.probes.push({ atMs: +started.toFixed(1), role: r.role, ...(r.detail ? { detail: r.detail } : {}) });
+        const holder = ctx.leaderEndpoints ? leaderKeyHolder(ctx.timeline.get('Endpoints', ctx.leaderEndpoints)) : null;
+        const holderNode = holder ? (ctx.timeline.get('Pod', holder)?.spec?.nodeName as string | undefined) : undefined;
+        if (holder && holderNode && (holder !== m.pod || holderNode !== m.kubeNode) && (ctx.kindWorkers ?? []).includes(holderNode)) {
+          const at = ctx.clock.now();
+          const peer = new KindNodeContainer(holderNode, docker);
+          const id = await peer.memberContainer(ctx.namespace, holder).catch(() => '');
+          const p = id ? await peer.probePrimary(id) : { role: 'unreachable' as const, detail: 'no running container' };
+          m.mark?.probes.push({ atMs: +at.toFixed(1), role: p.role, ...(p.detail ? { detail: p.detail } : {}), pod: holder, kubeNode: holderNode });
+        }
         await sleep(every, stop.signal).catch(() => {});
       }
     })();

@@ -217,16 +217,25 @@ describe('selectors', () => {
       const pdb = find<IPodDisruptionBudget>(m.engine, 'PodDisruptionBudget');
       expect(isSubset(pdb.spec!.selector!.matchLabels!, podLabels)).toBe(true);
 
-      const client = find<IService>(m.engine, 'Service', NAMES.clientService);
+      const client = find<IService>(m.engine, 'Service', m.client.service);
       expect(client.spec!.type).toBe('NodePort');
       expect(client.spec!.ports![0].nodePort).toBe(KIND_CLIENT_NODE_PORT);
       if (engine.kind === 'patroni') {
-        // The leader label Patroni puts on its leader pod, and only there.
-        const { [ROLE_LABEL]: role, ...rest } = client.spec!.selector!;
-        expect(role).toBe(LEADER_LABEL_VALUE);
-        expect(isSubset(rest, podLabels)).toBe(true);
+        // Clients follow Patroni's leader key: the Service without selector whose Endpoints Patroni
+        // writes (use_endpoints, scope pg), on the port name Patroni puts into them. No Service selects
+        // by the role label, which stays on a primary whose node died until the grace period ends.
+        expect(m.client).toEqual({ service: PATRONI_SCOPE, leaderEndpoints: PATRONI_SCOPE });
+        expect(client.spec!.selector).toBeUndefined();
+        const env = Object.fromEntries(sts.spec!.template.spec!.containers[0].env!.map((e) => [e.name, e.value]));
+        expect(env.PATRONI_SCOPE).toBe(PATRONI_SCOPE);
+        expect(env.PATRONI_KUBERNETES_USE_ENDPOINTS).toBe('true');
+        expect(JSON.parse(env.PATRONI_KUBERNETES_PORTS!)).toEqual([{ name: client.spec!.ports![0].name, port: client.spec!.ports![0].targetPort }]);
+        const services = m.engine.filter((o): o is IService => o.kind === 'Service');
+        expect(services.filter((x) => x.spec?.selector && ROLE_LABEL in x.spec.selector)).toEqual([]);
+        expect(services.map((x) => x.metadata!.name)).not.toContain(NAMES.clientService);
         expect(podLabels[ROLE_LABEL]).toBeUndefined();
       } else {
+        expect(m.client).toEqual({ service: NAMES.clientService, leaderEndpoints: null });
         expect(isSubset(client.spec!.selector!, podLabels)).toBe(true);
       }
     });

@@ -109,8 +109,13 @@ export interface TargetManifests {
   probe?: { claim: IPersistentVolumeClaim; job(direct: boolean): IJob };
   /** Labels on every database pod; the StatefulSet and Services select by them. */
   podLabels: Record<string, string>;
-  /** What the client Service selects: the pod labels, plus the leader label for Patroni. */
-  clientSelector: Record<string, string>;
+  /**
+   * Where clients connect. A single PostgreSQL: a Service selecting its pod. Patroni: the Service
+   * without selector whose Endpoints Patroni writes together with its leader key (use_endpoints), so
+   * clients follow the leader key itself — never a pod label, which stays on a primary whose node
+   * died until the node monitor grace period runs out.
+   */
+  client: { service: string; leaderEndpoints: string | null };
 }
 
 /** Quantity text for a byte count, in the largest binary unit that divides it. */
@@ -325,7 +330,6 @@ export function renderManifests(target: PlannedTarget, runId: string, opts: Mani
   }
 
   const pods = { ...podLabels(runId, target.name), ...(patroni ? { [PATRONI_SCOPE_LABEL]: PATRONI_SCOPE } : {}) };
-  const clientSelector = patroni ? { ...pods, [ROLE_LABEL]: LEADER_LABEL_VALUE } : { ...pods };
   const image = target.spec.image ?? defaultImage(target.engine.kind);
   const imagePullPolicy = pullPolicy(target.spec.pull);
   const settings = engineSettings(target);
@@ -456,11 +460,16 @@ export function renderManifests(target: PlannedTarget, runId: string, opts: Mani
         subjects: [{ kind: 'ServiceAccount', name: NAMES.serviceAccount, namespace: ns }],
       },
       {
-        // No selector: with use_endpoints Patroni itself writes this Service's Endpoints (the leader key).
+        // No selector: with use_endpoints Patroni itself writes this Service's Endpoints, in the same
+        // write as its leader key, and empties them when it releases the key. Clients connect here.
+        // The port name is the one in PATRONI_KUBERNETES_PORTS, which the Endpoints carry.
         apiVersion: 'v1',
         kind: 'Service',
         metadata: meta(NAMES.leaderService, labels, ns),
-        spec: { type: 'ClusterIP', ports: [{ name: 'postgresql', port: PG_PORT, targetPort: PG_PORT, protocol: 'TCP' }] },
+        spec:
+          target.platform === 'kind'
+            ? { type: 'NodePort', ports: [{ name: 'postgresql', port: PG_PORT, targetPort: PG_PORT, nodePort: KIND_CLIENT_NODE_PORT, protocol: 'TCP' }] }
+            : { type: 'ClusterIP', ports: [{ name: 'postgresql', port: PG_PORT, targetPort: PG_PORT, protocol: 'TCP' }] },
       },
     );
   }
@@ -480,19 +489,23 @@ export function renderManifests(target: PlannedTarget, runId: string, opts: Mani
         ],
       },
     },
-    {
-      apiVersion: 'v1',
-      kind: 'Service',
-      metadata: meta(NAMES.clientService, labels, ns),
-      spec:
-        target.platform === 'kind'
-          ? {
-              type: 'NodePort',
-              selector: { ...clientSelector },
-              ports: [{ name: 'postgresql', port: PG_PORT, targetPort: PG_PORT, nodePort: KIND_CLIENT_NODE_PORT, protocol: 'TCP' }],
-            }
-          : { type: 'ClusterIP', selector: { ...clientSelector }, ports: [{ name: 'postgresql', port: PG_PORT, targetPort: PG_PORT, protocol: 'TCP' }] },
-    },
+    ...(patroni
+      ? []
+      : [
+          {
+            apiVersion: 'v1',
+            kind: 'Service',
+            metadata: meta(NAMES.clientService, labels, ns),
+            spec:
+              target.platform === 'kind'
+                ? {
+                    type: 'NodePort' as const,
+                    selector: { ...pods },
+                    ports: [{ name: 'postgresql', port: PG_PORT, targetPort: PG_PORT, nodePort: KIND_CLIENT_NODE_PORT, protocol: 'TCP' as const }],
+                  }
+                : { type: 'ClusterIP' as const, selector: { ...pods }, ports: [{ name: 'postgresql', port: PG_PORT, targetPort: PG_PORT, protocol: 'TCP' as const }] },
+          } satisfies IService,
+        ]),
     {
       apiVersion: 'policy/v1',
       kind: 'PodDisruptionBudget',
@@ -548,5 +561,6 @@ export function renderManifests(target: PlannedTarget, runId: string, opts: Mani
     probe = { claim, job };
   }
 
-  return { namespace: ns, storage: layout, base, engine, probe, podLabels: pods, clientSelector };
+  const client = patroni ? { service: NAMES.leaderService, leaderEndpoints: NAMES.leaderService } : { service: NAMES.clientService, leaderEndpoints: null };
+  return { namespace: ns, storage: layout, base, engine, probe, podLabels: pods, client };
 }

@@ -23,6 +23,7 @@ const RESOURCES: ResourceType[] = [
   { groupVersion: 'v1', plural: 'persistentvolumeclaims', kind: 'PersistentVolumeClaim', namespaced: true },
   { groupVersion: 'v1', plural: 'pods', kind: 'Pod', namespaced: true },
   { groupVersion: 'v1', plural: 'services', kind: 'Service', namespaced: true },
+  { groupVersion: 'v1', plural: 'endpoints', kind: 'Endpoints', namespaced: true },
   { groupVersion: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true },
   { groupVersion: 'v1', plural: 'secrets', kind: 'Secret', namespaced: true },
   { groupVersion: 'v1', plural: 'serviceaccounts', kind: 'ServiceAccount', namespaced: true },
