@@ -19,6 +19,7 @@ import type { FaultMode } from '../../fault/fault.ts';
 import type { FaultSubject } from '../../fault/modes.ts';
 import type { ConnInfo, DeployedEngine, EngineNode, NodeControl } from '../../engine/types.ts';
 import type { IoResult } from '../../io/types.ts';
+import type { IPod } from 'kubernetes-models/v1/Pod';
 import type { Volume } from '../../storage/types.ts';
 import type { ResourceKind, ResourceRecord } from '../../core/cleanup.ts';
 import { storageFor } from '../../storage/index.ts';
@@ -28,13 +29,13 @@ import { freePort } from '../../core/net.ts';
 import { run } from '../../core/exec.ts';
 import { StatebenchError, EXIT } from '../../errors.ts';
 import { KindCli, KubeCluster, PodPortForward, loadKubeConfig, apiMessage, type Exec } from './cluster.ts';
-import { dockerExec, kubernetesFaultMode, withFaultPolicy, type KubernetesFaultPolicy } from './faults/faults.ts';
+import { dockerExec, kubernetesFaultMode, wipeNodeVolumes, withFaultPolicy, type KubernetesFaultPolicy } from './faults/faults.ts';
 import { KubernetesTimeline, type KubernetesFaultTimeline } from './timeline/timeline.ts';
 import { renderKindConfig, kindConfigYaml, type RegistryMirror, registryHostsToml } from './render/kind-config.ts';
-import { dataClaimName, defaultImage, renderManifests, type TargetManifests } from './render/manifests.ts';
+import { dataClaimName, defaultImage, remoteVolumePath, renderManifests, runDir, type K8sObject, type TargetManifests } from './render/manifests.ts';
 import { kindDiskDir, kindWorkerCount } from './render/render.ts';
 import { validateAll } from './render/validate.ts';
-import { LEADER_LABEL_VALUE, NAMES, PG_PORT, ROLE_LABEL, kindClusterName, kindWorkerNames, labelValue, runLabels, selectorString } from './names.ts';
+import { LEADER_LABEL_VALUE, NAMES, NODE_DISK_PATH, PG_PORT, ROLE_LABEL, kindClusterName, kindWorkerNames, labelValue, runLabels, selectorString } from './names.ts';
 
 /**
  * Journal kind for a namespace and the cluster-scoped objects of one run on an existing cluster.
@@ -112,6 +113,8 @@ export class KubernetesPlatform implements Platform {
     const members = target.engine.kind === 'patroni' ? target.engine.members : 1;
     const needsNodeDisks = target.storage.kind === 'local-pv' || (target.storage.kind === 'remote' && !target.storage.storageClass);
     const image = target.spec.image ?? defaultImage(target.engine.kind);
+    /** Volumes in PV order (kind: one per worker disk, or one per remote device); mapped to members once they run. */
+    const pvVolumes: Volume[] = [];
     const volumes: Volume[] = [];
     let kc: KubeConfig;
     let nodes: string[] | undefined;
@@ -120,8 +123,8 @@ export class KubernetesPlatform implements Platform {
     const password = randomBytes(18).toString('base64url');
     const replicationPassword = randomBytes(18).toString('base64url');
     // Rendered (and validated) before anything is created, so a target that cannot work costs nothing.
-    const render = (nodes?: string[]) => {
-      const m = withFaultPolicy(renderManifests(target, runId, { nodes, password, replicationPassword }), faultPolicy);
+    const render = (nodes?: string[], hostnames?: Record<string, string>) => {
+      const m = withFaultPolicy(renderManifests(target, runId, { nodes, hostnames, password, replicationPassword }), faultPolicy);
       validateAll([...m.base, ...m.engine]);
       return m;
     };
@@ -135,23 +138,27 @@ export class KubernetesPlatform implements Platform {
       nodes = kindWorkerNames(cluster, workers);
       m = render(nodes);
       const disks: string[] = [];
+      const sharedMounts: { hostPath: string; containerPath: string }[] = [];
+      const remote = target.storage.kind === 'remote' && !target.storage.storageClass;
       for (let i = 0; i < workers; i++) {
-        let disk: string;
-        if (target.storage.kind === 'remote' && !target.storage.storageClass) {
-          // The worker's disk is a network block device mounted on the host before kind starts, so
-          // the bind mount into the node container carries it.
-          rt.status('storage', `remote volume for ${nodes[i]}`);
-          const vol = await storageFor(target.storage).prepare(`kind-disk-${i + 1}`, { registry: rt.registry, stateDir: rt.stateDir, onEvent: rt.event });
-          if (i < members) volumes.push(vol);
-          disk = vol.path;
-        } else {
-          disk = kindDiskDir(rt.stateDir, i);
-          mkdirSync(disk, { recursive: true, mode: 0o755 });
-          const reg = rt.registry.add({ kind: 'dir', id: disk, what: `kind disk of ${nodes[i]}` }, async () => rmSync(disk, { recursive: true, force: true }));
-          if (i < members) volumes.push({ path: join(disk, 'data'), describe: { kind: 'local-pv', node: nodes[i] }, release: () => reg.release() });
-        }
+        // Every worker has its "local disk", a host directory; Local PVs live there.
+        const disk = kindDiskDir(rt.stateDir, i);
+        mkdirSync(disk, { recursive: true, mode: 0o755 });
+        const reg = rt.registry.add({ kind: 'dir', id: disk, what: `kind disk of ${nodes[i]}` }, async () => rmSync(disk, { recursive: true, force: true }));
+        if (!remote) pvVolumes.push({ path: join(disk, 'data'), describe: { kind: 'local-pv', node: nodes[i] }, release: () => reg.release() });
         for (const sub of ['data', 'probe']) mkdirSync(join(disk, sub), { recursive: true, mode: 0o755 });
         disks.push(disk);
+      }
+      if (remote) {
+        // One network block device per member, mounted on the host before kind starts and bind-mounted
+        // into every worker, so the member's volume is reachable from whichever node it runs on.
+        for (let i = 0; i < members; i++) {
+          rt.status('storage', `remote volume ${i + 1} of ${members}`);
+          const vol = await storageFor(target.storage).prepare(`kind-remote-${i + 1}`, { registry: rt.registry, stateDir: rt.stateDir, onEvent: rt.event });
+          for (const sub of ['data', 'probe']) mkdirSync(join(vol.path, sub), { recursive: true, mode: 0o755 });
+          pvVolumes.push(vol);
+          sharedMounts.push({ hostPath: vol.path, containerPath: remoteVolumePath(i) });
+        }
       }
       const hostPort = await freePort();
       const mirror = this.opts.registryMirror ?? mirrorFromEnv();
@@ -167,6 +174,7 @@ export class KubernetesPlatform implements Platform {
         runId,
         targetName: target.name,
         workerDisks: disks,
+        sharedMounts,
         clientHostPort: hostPort,
         nodeImage: this.opts.nodeImage ?? process.env.STATEBENCH_KIND_NODE_IMAGE,
         registryMirror,
@@ -175,7 +183,27 @@ export class KubernetesPlatform implements Platform {
       const kubeconfigFile = join(rt.stateDir, 'kubeconfig');
       writeFileSync(configFile, kindConfigYaml(config));
       rt.status('kind', `creating cluster ${cluster} (${workers} workers)`);
-      await kind.createCluster(rt.registry, { name: cluster, configFile, kubeconfigFile, beforeDelete: closeForwards });
+      // The database's files belong to the image's postgres user (0700 directories): a run that is not
+      // root could not remove them from the host. They are removed from inside each node, as its root,
+      // before the cluster goes; the host directories are then empty and removable.
+      const docker = this.opts.docker ?? dockerExec;
+      const wipe = async () => {
+        // Each worker its own disk; the shared network volumes once, from the first worker.
+        await Promise.all(
+          (nodes ?? []).map((n, i) =>
+            wipeNodeVolumes(docker, n, [NODE_DISK_PATH, ...(i === 0 ? sharedMounts.map((x) => x.containerPath) : [])]).catch((e) => rt.event('kind-wipe-failed', { node: n, message: (e as Error).message })),
+          ),
+        );
+      };
+      await kind.createCluster(rt.registry, {
+        name: cluster,
+        configFile,
+        kubeconfigFile,
+        beforeDelete: async () => {
+          await closeForwards();
+          await wipe();
+        },
+      });
       rt.event('kind-cluster-created', { cluster, workers });
       kc = loadKubeConfig({ file: kubeconfigFile });
 
@@ -192,8 +220,9 @@ export class KubernetesPlatform implements Platform {
       Object.assign(facts, { cluster, workers: nodes, clientHostPort: hostPort, kindVersion: await kind.version().catch(() => undefined) });
     } else {
       kc = this.opts.kubeConfig ?? loadKubeConfig({ context: target.spec.context });
-      if (needsNodeDisks) nodes = await workerNodes(new KubeCluster(kc), members);
-      m = render(nodes);
+      let hostnames: Record<string, string> | undefined;
+      if (needsNodeDisks) ({ names: nodes, hostnames } = await workerNodes(new KubeCluster(kc), members));
+      m = render(nodes, hostnames);
       access = { kind: 'port-forward' };
       facts.context = kc.getCurrentContext();
     }
@@ -203,26 +232,35 @@ export class KubernetesPlatform implements Platform {
 
     if (this.name === 'kubernetes') {
       // Registered before anything exists, so a killed run still names what to delete.
-      const leftover: NamespaceRecord = { context: kc.getCurrentContext(), namespace: m.namespace, run: labelValue(runId) };
+      const leftover: NamespaceRecord = {
+        context: kc.getCurrentContext(),
+        namespace: m.namespace,
+        run: labelValue(runId),
+        // Local PVs keep their data on the node after the PV object is gone: the run's directory is
+        // removed through the claims before the namespace goes.
+        ...(m.storage.kind === 'static' ? { wipe: { image, pullPolicy: pullPolicyOf(target.spec.pull), dir: runDir(target, runId), claims: Array.from({ length: members }, (_, i) => dataClaimName(i)) } } : {}),
+      };
       rt.registry.add({ kind: K8S_NAMESPACE_RESOURCE, id: JSON.stringify(leftover), what: `namespace ${m.namespace} and run-labelled PVs/StorageClasses` }, async () => {
         await closeForwards();
         await deleteRunObjects(cluster, leftover);
       });
-      for (let i = 0; i < members; i++) {
-        const node = nodes?.[i];
-        volumes.push({
-          // The directory is on the node (static PVs) or wherever the StorageClass provisions it.
-          path: node ? `${node}:/mnt/statebench/data` : `pvc:${m.namespace}/${dataClaimName(i)}`,
-          describe: { kind: target.storage.kind, storageClass: m.storage.className, ...(node ? { node } : {}) },
-          release: async () => {},
-        });
+      if (m.storage.kind === 'static') {
+        for (const node of m.storage.nodes) {
+          pvVolumes.push({ path: `${node}:${NODE_DISK_PATH}/data/${runDir(target, runId)}`, describe: { kind: target.storage.kind, storageClass: m.storage.className, node }, release: async () => {} });
+        }
+      } else {
+        for (let i = 0; i < members; i++) {
+          volumes.push({ path: `pvc:${m.namespace}/${dataClaimName(i)}`, describe: { kind: target.storage.kind, storageClass: m.storage.className }, release: async () => {} });
+        }
       }
     }
+    // Until the members are placed, member i is assumed on volume i; deployEngine maps them for real.
+    if (!volumes.length) volumes.push(...pvVolumes.slice(0, members));
 
     rt.status('kubernetes', `applying namespace ${m.namespace} and storage`);
     await cluster.apply(m.base);
     rt.event('kubernetes-storage-applied', { namespace: m.namespace, storageClass: m.storage.className, objects: m.base.length });
-    return new KubernetesTarget(target, rt, cluster, kc, m, access, password, volumes, facts, forwards, this.opts.schedulingMarginMs ?? 180_000, {
+    return new KubernetesTarget(target, rt, cluster, kc, m, access, password, volumes, pvVolumes, facts, forwards, this.opts.schedulingMarginMs ?? 180_000, {
       runId,
       policy: faultPolicy,
       docker: this.opts.docker ?? dockerExec,
@@ -238,9 +276,71 @@ export interface NamespaceRecord {
   namespace: string;
   /** Value of the statebench.run label on the run's cluster-scoped objects. */
   run: string;
+  /** Static volumes: the run's directory on them, removed through these claims before they go. */
+  wipe?: { image: string; pullPolicy: 'Never' | 'IfNotPresent' | 'Always'; dir: string; claims: string[] };
+}
+
+function pullPolicyOf(pull: PlannedTarget['spec']['pull']): 'Never' | 'IfNotPresent' | 'Always' {
+  return pull === 'never' ? 'Never' : pull === 'always' ? 'Always' : 'IfNotPresent';
+}
+
+/**
+ * Removes `<volume>/<run dir>` from each static volume, through a pod on each still-bound claim: the
+ * PV objects are deleted afterwards but their directories stay on the nodes, and the next run must not
+ * find this one's data there. The pods run as the database did, so they can remove its files.
+ */
+export async function wipeRunData(cluster: KubeCluster, r: NamespaceRecord, timeoutMs = 180_000): Promise<string[]> {
+  const w = r.wipe;
+  if (!w) return [];
+  const sts = { apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: NAMES.statefulSet, namespace: r.namespace } };
+  await cluster.objects.patch({ ...sts, spec: { replicas: 0 } } as KubernetesObject, undefined, undefined, 'statebench-stop', undefined, 'application/merge-patch+json').catch(() => {});
+  const problems: string[] = [];
+  // Only claims bound to a volume hold data; a pod on an unbound claim would only bind it now.
+  const claims = (await cluster.objects.list('v1', 'PersistentVolumeClaim', r.namespace).catch(() => ({ items: [] as KubernetesObject[] }))).items as { metadata?: { name?: string }; status?: { phase?: string } }[];
+  const bound = w.claims.filter((c) => claims.some((x) => x.metadata?.name === c && x.status?.phase === 'Bound'));
+  const pods = bound.map((claim, i) => runDataWipePod(r.namespace, `statebench-wipe-${i}`, claim, w.image, w.pullPolicy, w.dir));
+  for (const p of pods) await cluster.apply([p as unknown as K8sObject]).catch((e) => problems.push(`${p.metadata!.name}: ${apiMessage(e)}`));
+  await Promise.all(
+    pods.map((p) =>
+      cluster
+        .waitUntil(
+          { apiVersion: 'v1', kind: 'Pod', plural: 'pods', namespace: r.namespace, fieldSelector: `metadata.name=${p.metadata!.name}` },
+          (items) => {
+            const phase = (items[0] as { status?: { phase?: string } } | undefined)?.status?.phase;
+            if (phase === 'Failed') throw new Error(`${p.metadata!.name} failed`);
+            return phase === 'Succeeded' ? true : undefined;
+          },
+          { timeoutMs, what: `pod ${p.metadata!.name} to remove ${w.dir} from its volume`, explain: async () => ({ lines: [], hints: [] }) },
+        )
+        .catch((e) => problems.push((e as Error).message)),
+    ),
+  );
+  return problems;
+}
+
+/** A pod that removes the run's directory from one claim's volume. Fixed command; the path is an argument. */
+export function runDataWipePod(namespace: string, name: string, claim: string, image: string, pullPolicy: 'Never' | 'IfNotPresent' | 'Always', dir: string): IPod {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace, labels: { 'statebench.helper': 'wipe' } },
+    spec: {
+      restartPolicy: 'Never',
+      automountServiceAccountToken: false,
+      enableServiceLinks: false,
+      tolerations: [{ operator: 'Exists' }],
+      containers: [{ name: 'wipe', image, imagePullPolicy: pullPolicy, command: ['rm', '-rf', '--', `/volume/${dir}`], volumeMounts: [{ name: 'data', mountPath: '/volume' }] }],
+      volumes: [{ name: 'data', persistentVolumeClaim: { claimName: claim } }],
+    },
+  };
 }
 
 async function deleteRunObjects(cluster: KubeCluster, r: NamespaceRecord): Promise<void> {
+  const problems = await wipeRunData(cluster, r).catch((e) => [apiMessage(e)]);
+  if (problems.length) {
+    // The objects go anyway; what stays on the nodes is said, with where to find it.
+    console.warn(`statebench: the run's data may remain on the nodes' Local PV directories (${r.wipe?.dir}): ${problems.join('; ')}`);
+  }
   await cluster.delete({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: r.namespace } });
   await cluster.deleteByRun('v1', 'PersistentVolume', r.run);
   await cluster.deleteByRun('storage.k8s.io/v1', 'StorageClass', r.run);
@@ -265,24 +365,53 @@ export async function releaseKubernetesLeftover(record: ResourceRecord, kind: Ki
   return false;
 }
 
-/** Schedulable nodes without the control-plane role, enough for one member each. */
-async function workerNodes(cluster: KubeCluster, members: number): Promise<string[]> {
+/** Taints that keep a database member off a node: it would never be scheduled there. */
+const BLOCKING_EFFECTS = ['NoSchedule', 'NoExecute'];
+
+interface NodeLike {
+  metadata?: { name?: string; labels?: Record<string, string> };
+  spec?: { unschedulable?: boolean; taints?: { key: string; effect: string }[] };
+}
+
+/**
+ * Nodes for one static volume each, enough for one member each: not control-plane, not cordoned, no
+ * NoSchedule/NoExecute taint. Each with its kubernetes.io/hostname label, which is what a PV's
+ * nodeAffinity matches (it differs from the Node name where the kubelet runs with --hostname-override).
+ */
+export function pickWorkerNodes(items: NodeLike[], members: number): { names: string[]; hostnames: Record<string, string>; skipped: string[] } {
+  const skipped: string[] = [];
+  const ok = items.filter((n) => {
+    const name = n.metadata?.name ?? '?';
+    if ('node-role.kubernetes.io/control-plane' in (n.metadata?.labels ?? {})) return false;
+    if (n.spec?.unschedulable) return skipped.push(`${name} (cordoned)`), false;
+    const taint = (n.spec?.taints ?? []).find((t) => BLOCKING_EFFECTS.includes(t.effect));
+    if (taint) return skipped.push(`${name} (tainted ${taint.key}:${taint.effect})`), false;
+    return true;
+  });
+  const names = ok
+    .map((n) => n.metadata!.name!)
+    .sort()
+    // One node per member is enough on a shared cluster; the rest are left alone.
+    .slice(0, Math.max(members, 1));
+  const hostnames = Object.fromEntries(ok.filter((n) => names.includes(n.metadata!.name!)).map((n) => [n.metadata!.name!, n.metadata?.labels?.['kubernetes.io/hostname'] ?? n.metadata!.name!]));
+  return { names, hostnames, skipped };
+}
+
+async function workerNodes(cluster: KubeCluster, members: number): Promise<{ names: string[]; hostnames: Record<string, string> }> {
   let items: KubernetesObject[];
   try {
     items = (await cluster.objects.list('v1', 'Node')).items;
   } catch (e) {
     throw new StatebenchError(`listing the cluster's nodes failed: ${apiMessage(e)}`, EXIT.environment, 'local-pv on an existing cluster needs the right to list nodes');
   }
-  const workers = items
-    .filter((n) => !('node-role.kubernetes.io/control-plane' in (n.metadata?.labels ?? {})) && !(n as { spec?: { unschedulable?: boolean } }).spec?.unschedulable)
-    .map((n) => n.metadata!.name!)
-    .sort()
-    // One node per member is enough on a shared cluster; the rest are left alone.
-    .slice(0, Math.max(members, 1));
-  if (workers.length < Math.max(members, 1)) {
-    throw new StatebenchError(`local-pv needs ${members} schedulable worker node(s); the cluster has ${workers.length}`, EXIT.environment);
+  const picked = pickWorkerNodes(items as NodeLike[], members);
+  if (picked.names.length < Math.max(members, 1)) {
+    throw new StatebenchError(
+      `local-pv needs ${members} schedulable worker node(s); the cluster has ${picked.names.length}${picked.skipped.length ? ` (skipped: ${picked.skipped.join(', ')})` : ''}`,
+      EXIT.environment,
+    );
   }
-  return workers;
+  return picked;
 }
 
 type ClientAccess = { kind: 'node-port'; port: number } | { kind: 'port-forward' };
@@ -307,6 +436,7 @@ class KubernetesTarget implements ProvisionedTarget {
     private readonly access: ClientAccess,
     private readonly password: string,
     readonly volumes: Volume[],
+    private readonly pvVolumes: Volume[],
     private readonly facts: Record<string, unknown>,
     private readonly forwards: Set<PodPortForward>,
     private readonly schedulingMarginMs: number,
@@ -427,6 +557,7 @@ class KubernetesTarget implements ProvisionedTarget {
     const timeoutMs = this.target.engine.startTimeout + this.schedulingMarginMs;
     const started = performance.now();
     await this.cluster.waitForPods(ns, selector, { count: members, owner: { kind: 'StatefulSet', name: NAMES.statefulSet } }, { timeoutMs, signal: this.rt.signal });
+    await this.placeVolumes(members);
     const leaderEndpoints = this.m.client.leaderEndpoints;
     if (leaderEndpoints) {
       const leader = await this.cluster.waitForLeader(ns, leaderEndpoints, { podSelector: selector, timeoutMs: Math.max(1, timeoutMs - (performance.now() - started)), signal: this.rt.signal });
@@ -464,6 +595,24 @@ class KubernetesTarget implements ProvisionedTarget {
     this.engine = engine;
     await awaitWritable(client, this.target.engine.startTimeout, this.rt.signal);
     return engine;
+  }
+
+  /**
+   * The static PVs are not pre-bound: the scheduler chose each member's volume. volumes[i] becomes the
+   * volume member i's claim was bound to, so storage faults on a member hit the volume under it.
+   */
+  private async placeVolumes(members: number): Promise<void> {
+    if (this.m.storage.kind !== 'static' || !this.pvVolumes.length) return;
+    const placed: Volume[] = [];
+    for (let i = 0; i < members; i++) {
+      const claim = (await this.cluster.objects.read({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: dataClaimName(i), namespace: this.m.namespace } })) as { spec?: { volumeName?: string } };
+      const index = Number(/-data-(\d+)$/.exec(claim.spec?.volumeName ?? '')?.[1]);
+      const v = this.pvVolumes[index];
+      if (!v) throw new StatebenchError(`claim ${this.m.namespace}/${dataClaimName(i)} is bound to ${claim.spec?.volumeName ?? 'no volume'}, which is not one of this run's volumes`);
+      placed.push(v);
+    }
+    this.volumes.splice(0, this.volumes.length, ...placed);
+    this.rt.event('kubernetes-volumes-placed', { volumes: placed.map((v, i) => ({ member: i, path: v.path })) });
   }
 
   async describe(): Promise<Record<string, unknown>> {

@@ -233,6 +233,15 @@ echo "no psql in the image" >&2
 exit 69
 `;
 
+/**
+ * Empties the volumes a kind worker mounts (its disk, the shared network volumes) from inside the node,
+ * as its root: the database's files belong to the image's postgres user, in 0700 directories, which a
+ * run that is not root cannot remove from the host. The mount points themselves stay.
+ */
+export async function wipeNodeVolumes(docker: Exec, node: string, mounts: string[]): Promise<void> {
+  await docker('docker', ['exec', node, 'find', ...mounts, '-mindepth', '2', '-delete'], { timeoutMs: 120_000 });
+}
+
 export class KindNodeContainer {
   constructor(
     readonly name: string,

@@ -34,8 +34,9 @@ if [ "$(id -u)" = 0 ]; then
     echo "statebench: the image has no postgres user" >&2
     exit 64
   fi
+  # PGDATA sits in the run's own directory on the volume (<volume>/<run>/pgdata).
   mkdir -p "$PGDATA"
-  chown postgres:postgres "$STATEBENCH_DATA_ROOT" "$PGDATA"
+  chown postgres:postgres "$(dirname "$PGDATA")" "$PGDATA"
   chmod 700 "$PGDATA"
   exec setpriv --reuid=postgres --regid=postgres --init-groups -- /bin/sh "$0" "$@"
 fi
