@@ -238,7 +238,18 @@ export class KubernetesPlatform implements Platform {
         run: labelValue(runId),
         // Local PVs keep their data on the node after the PV object is gone: the run's directory is
         // removed through the claims before the namespace goes.
-        ...(m.storage.kind === 'static' ? { wipe: { image, pullPolicy: pullPolicyOf(target.spec.pull), dir: runDir(target, runId), claims: Array.from({ length: members }, (_, i) => dataClaimName(i)) } } : {}),
+        ...(m.storage.kind === 'static'
+          ? {
+              wipe: {
+                image,
+                pullPolicy: pullPolicyOf(target.spec.pull),
+                dir: runDir(target, runId),
+                claims: Array.from({ length: members }, (_, i) => dataClaimName(i)),
+                ...(target.spec.runAs ? { runAs: target.spec.runAs } : {}),
+                ...(target.spec.imagePullSecrets?.length ? { pullSecrets: target.spec.imagePullSecrets } : {}),
+              },
+            }
+          : {}),
       };
       rt.registry.add({ kind: K8S_NAMESPACE_RESOURCE, id: JSON.stringify(leftover), what: `namespace ${m.namespace} and run-labelled PVs/StorageClasses` }, async () => {
         await closeForwards();
@@ -259,6 +270,7 @@ export class KubernetesPlatform implements Platform {
 
     rt.status('kubernetes', `applying namespace ${m.namespace} and storage`);
     await cluster.apply(m.base);
+    await copyPullSecrets(cluster, target, kc, m.namespace);
     rt.event('kubernetes-storage-applied', { namespace: m.namespace, storageClass: m.storage.className, objects: m.base.length });
     return new KubernetesTarget(target, rt, cluster, kc, m, access, password, volumes, pvVolumes, facts, forwards, this.opts.schedulingMarginMs ?? 180_000, {
       runId,
@@ -270,6 +282,26 @@ export class KubernetesPlatform implements Platform {
   }
 }
 
+/**
+ * The target's image pull Secrets, copied into its namespace (which the run creates) from
+ * `imagePullSecretsFrom`, else the kubeconfig context's namespace, else `default`.
+ */
+async function copyPullSecrets(cluster: KubeCluster, target: PlannedTarget, kc: KubeConfig, namespace: string): Promise<void> {
+  const names = target.spec.imagePullSecrets ?? [];
+  if (!names.length) return;
+  const from = target.spec.imagePullSecretsFrom ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';
+  for (const name of names) {
+    if (from === namespace) continue;
+    let secret: KubernetesObject & { type?: string; data?: Record<string, string> };
+    try {
+      secret = await cluster.objects.read({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: from } });
+    } catch (e) {
+      throw new StatebenchError(`image pull Secret ${from}/${name} could not be read: ${apiMessage(e)}`, EXIT.environment, `Create it (kubectl create secret docker-registry ${name} -n ${from} …) or set imagePullSecretsFrom to where it is`);
+    }
+    await cluster.apply([{ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace, labels: { ...(secret.metadata?.labels ?? {}), 'app.kubernetes.io/managed-by': 'statebench' } }, type: secret.type, data: secret.data } as K8sObject]);
+  }
+}
+
 /** What a `k8s-namespace` journal record names (its id is this, as JSON). */
 export interface NamespaceRecord {
   context: string;
@@ -277,7 +309,7 @@ export interface NamespaceRecord {
   /** Value of the statebench.run label on the run's cluster-scoped objects. */
   run: string;
   /** Static volumes: the run's directory on them, removed through these claims before they go. */
-  wipe?: { image: string; pullPolicy: 'Never' | 'IfNotPresent' | 'Always'; dir: string; claims: string[] };
+  wipe?: { image: string; pullPolicy: 'Never' | 'IfNotPresent' | 'Always'; dir: string; claims: string[]; runAs?: { user: number; group: number }; pullSecrets?: string[] };
 }
 
 function pullPolicyOf(pull: PlannedTarget['spec']['pull']): 'Never' | 'IfNotPresent' | 'Always' {
@@ -298,7 +330,7 @@ export async function wipeRunData(cluster: KubeCluster, r: NamespaceRecord, time
   // Only claims bound to a volume hold data; a pod on an unbound claim would only bind it now.
   const claims = (await cluster.objects.list('v1', 'PersistentVolumeClaim', r.namespace).catch(() => ({ items: [] as KubernetesObject[] }))).items as { metadata?: { name?: string }; status?: { phase?: string } }[];
   const bound = w.claims.filter((c) => claims.some((x) => x.metadata?.name === c && x.status?.phase === 'Bound'));
-  const pods = bound.map((claim, i) => runDataWipePod(r.namespace, `statebench-wipe-${i}`, claim, w.image, w.pullPolicy, w.dir));
+  const pods = bound.map((claim, i) => runDataWipePod(r.namespace, `statebench-wipe-${i}`, claim, w));
   for (const p of pods) await cluster.apply([p as unknown as K8sObject]).catch((e) => problems.push(`${p.metadata!.name}: ${apiMessage(e)}`));
   await Promise.all(
     pods.map((p) =>
@@ -319,7 +351,13 @@ export async function wipeRunData(cluster: KubeCluster, r: NamespaceRecord, time
 }
 
 /** A pod that removes the run's directory from one claim's volume. Fixed command; the path is an argument. */
-export function runDataWipePod(namespace: string, name: string, claim: string, image: string, pullPolicy: 'Never' | 'IfNotPresent' | 'Always', dir: string): IPod {
+export function runDataWipePod(namespace: string, name: string, claim: string, w: NonNullable<NamespaceRecord['wipe']>): IPod {
+  const security = w.runAs
+    ? {
+        pod: { runAsNonRoot: true, runAsUser: w.runAs.user, runAsGroup: w.runAs.group, fsGroup: w.runAs.group, seccompProfile: { type: 'RuntimeDefault' as const } },
+        container: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+      }
+    : undefined;
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -329,7 +367,18 @@ export function runDataWipePod(namespace: string, name: string, claim: string, i
       automountServiceAccountToken: false,
       enableServiceLinks: false,
       tolerations: [{ operator: 'Exists' }],
-      containers: [{ name: 'wipe', image, imagePullPolicy: pullPolicy, command: ['rm', '-rf', '--', `/volume/${dir}`], volumeMounts: [{ name: 'data', mountPath: '/volume' }] }],
+      ...(security ? { securityContext: security.pod } : {}),
+      ...(w.pullSecrets?.length ? { imagePullSecrets: w.pullSecrets.map((n) => ({ name: n })) } : {}),
+      containers: [
+        {
+          name: 'wipe',
+          image: w.image,
+          imagePullPolicy: w.pullPolicy,
+          ...(security ? { securityContext: security.container } : {}),
+          command: ['rm', '-rf', '--', `/volume/${w.dir}`],
+          volumeMounts: [{ name: 'data', mountPath: '/volume' }],
+        },
+      ],
       volumes: [{ name: 'data', persistentVolumeClaim: { claimName: claim } }],
     },
   };

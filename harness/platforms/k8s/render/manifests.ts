@@ -15,6 +15,8 @@
 import { stringify } from 'yaml';
 import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import type { IContainer } from 'kubernetes-models/v1/Container';
+import type { IPodSecurityContext } from 'kubernetes-models/v1/PodSecurityContext';
+import type { ISecurityContext } from 'kubernetes-models/v1/SecurityContext';
 import type { IEnvVar } from 'kubernetes-models/v1/EnvVar';
 import type { INamespace } from 'kubernetes-models/v1/Namespace';
 import type { IPersistentVolume } from 'kubernetes-models/v1/PersistentVolume';
@@ -247,6 +249,35 @@ function resources(target: PlannedTarget) {
   return { resources: { requests: { ...amounts }, limits: { ...amounts } } };
 }
 
+/**
+ * Pod and container security for the target. With `runAs` the pod runs as that (non-root) user, the
+ * kubelet gives the volumes to its group (fsGroup), and nothing can gain privileges: the `restricted`
+ * Pod Security level. Without it the container starts as root (the image's default) and the start
+ * script gives the volume to postgres before dropping privileges.
+ */
+export function podSecurity(target: PlannedTarget): { pod: IPodSecurityContext; container: ISecurityContext } | undefined {
+  const r = target.spec.runAs;
+  if (!r) return undefined;
+  return {
+    pod: {
+      runAsNonRoot: true,
+      runAsUser: r.user,
+      runAsGroup: r.group,
+      fsGroup: r.group,
+      // A volume already given to the group is not walked again on every start.
+      fsGroupChangePolicy: 'OnRootMismatch',
+      seccompProfile: { type: 'RuntimeDefault' },
+    },
+    container: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+  };
+}
+
+/** The image pull Secrets every pod of the target names. */
+export function pullSecrets(target: PlannedTarget): { imagePullSecrets?: { name: string }[] } {
+  const names = target.spec.imagePullSecrets ?? [];
+  return names.length ? { imagePullSecrets: names.map((name) => ({ name })) } : {};
+}
+
 /** The postgresql.conf every platform renders from the same settings. */
 export function engineSettings(target: PlannedTarget): Settings {
   return { ...BASE_SETTINGS, ...target.engine.settings };
@@ -400,10 +431,12 @@ export function renderManifests(target: PlannedTarget, runId: string, opts: Mani
     ...(patroni ? patroniEnv(podLabels(runId, target.name), pgdata) : [secretRef('POSTGRES_PASSWORD', 'password')]),
   ];
 
+  const security = podSecurity(target);
   const container: IContainer = {
     name: NAMES.container,
     image,
     imagePullPolicy,
+    ...(security ? { securityContext: security.container } : {}),
     command: ['/bin/sh', `${CONFIG_DIR}/start.sh`],
     env,
     ports: [
@@ -439,6 +472,8 @@ export function renderManifests(target: PlannedTarget, runId: string, opts: Mani
         metadata: { labels: { ...labels, ...pods } },
         spec: {
           ...(patroni ? { serviceAccountName: NAMES.serviceAccount } : { automountServiceAccountToken: false }),
+          ...(security ? { securityContext: security.pod } : {}),
+          ...pullSecrets(target),
           terminationGracePeriodSeconds: 30,
           enableServiceLinks: false,
           ...(members > 1
@@ -577,11 +612,14 @@ export function renderManifests(target: PlannedTarget, runId: string, opts: Mani
           spec: {
             restartPolicy: 'Never',
             automountServiceAccountToken: false,
+            ...(security ? { securityContext: security.pod } : {}),
+            ...pullSecrets(target),
             containers: [
               {
                 name: 'fio',
                 image,
                 imagePullPolicy,
+                ...(security ? { securityContext: security.container } : {}),
                 // The same jobs and figures as on bare metal; the JSON document goes to stdout (the pod log).
                 // fio does not create its directory: the run's own one on the volume is made first.
                 // Fixed text; the directory and fio's arguments arrive as positional parameters.
