@@ -89,6 +89,11 @@ export const KubernetesFaultTimelineSchema = z.object({
     })
     .nullable(),
   operatorActionAtMs: Ms,
+  /**
+   * A data-safety exposure the fault (an operator action) opened: two postmasters seen on one data
+   * directory after a force delete on a Local PV. Null when none was seen; absent in older summaries.
+   */
+  dataSafety: z.object({ twoPostmastersAtMs: z.number(), detail: z.string() }).nullable().optional(),
   durations: z.object({ toNodeNotReadyMs: Ms, toEvictionMs: Ms, toReplacementScheduledMs: Ms, toMemberReadyMs: Ms }),
   /** Conclusions in words, for the report. */
   findings: z.array(z.string()),

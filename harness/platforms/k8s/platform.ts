@@ -35,6 +35,7 @@ import { renderKindConfig, kindConfigYaml, type RegistryMirror, registryHostsTom
 import { dataClaimName, defaultImage, remoteVolumePath, renderManifests, runDir, type K8sObject, type TargetManifests } from './render/manifests.ts';
 import { kindDiskDir, kindWorkerCount } from './render/render.ts';
 import { validateAll } from './render/validate.ts';
+import { DATA_ROOT } from './render/node-scripts.ts';
 import { LEADER_LABEL_VALUE, NAMES, NODE_DISK_PATH, PG_PORT, ROLE_LABEL, kindClusterName, kindWorkerNames, labelValue, runLabels, selectorString } from './names.ts';
 
 /**
@@ -520,6 +521,7 @@ class KubernetesTarget implements ProvisionedTarget {
       podOf: (node) => `${NAMES.statefulSet}-${engine.nodes.indexOf(node)}`,
       probeIntervalMs: this.wiring.probeIntervalMs,
       leaderEndpoints: this.m.client.leaderEndpoints ?? undefined,
+      pgdata: `${DATA_ROOT}/${runDir(this.target, this.wiring.runId)}/pgdata`,
     });
   }
 

@@ -23,6 +23,7 @@ import {
   dockerExec,
   helperPod,
   kubernetesFaultMode,
+  postmastersOn,
   observerClusterRole,
   policyTolerations,
   runtimeUnit,
@@ -57,6 +58,8 @@ class FakeDocker {
   /** Called after each command, so a test can play what the cluster does in reaction. */
   after?: (args: string[]) => void;
   probeAnswer = 'primary 742';
+  /** What `ps -eo pid=,ppid=,args=` prints in a node, in turn (the last one repeats). */
+  psOutputs: string[] = [''];
 
   constructor() {
     WORKERS.forEach((w, i) => this.nodes.set(w, { running: true, paused: false, kubelet: 'active', ip: `172.18.0.${3 + i}`, container: `c0ffee${i}aa11bb22` }));
@@ -104,6 +107,7 @@ class FakeDocker {
         }
         if (rest[0] === 'crictl' && rest[1] === 'ps') return n.container ? `${n.container}\n` : '';
         if (rest[0] === 'crictl' && rest[1] === 'exec') return `${this.probeAnswer}\n`;
+        if (rest[0] === 'ps') return this.psOutputs.length > 1 ? this.psOutputs.shift()! : this.psOutputs[0];
         throw new StatebenchError(`unexpected docker exec ${rest.join(' ')}`);
       }
       default:
@@ -266,6 +270,27 @@ describe('pod-delete and pod-force-delete', () => {
     await f.waitForRecovery(5_000);
     stop();
     expect(timeline.cycles()[0].entries[0].what).toBe('force-delete: pg-0 with gracePeriodSeconds=0');
+  });
+
+  test('pod-force-delete on a Local PV: two postmasters on one data directory are a data-safety exposure, not an ordinary fault', async () => {
+    // What `ps` in the kind node shows: the old server, which the kubelet has not killed yet, and the
+    // replacement's, started on the same directory of the same Local PV.
+    const pgdata = '/var/lib/statebench/sb-x/pgdata';
+    const old = `  812   790 /usr/lib/postgresql/15/bin/postgres -D ${pgdata}\n  815   812 postgres: checkpointer\n  816   812 postgres: walwriter`;
+    const both = `${old}\n 1210  1190 /usr/lib/postgresql/15/bin/postgres -D ${pgdata}\n 1213  1210 postgres: checkpointer`;
+    docker.psOutputs = [both, `  1210  1190 /usr/lib/postgresql/15/bin/postgres -D ${pgdata}`];
+    const stop = statefulSetRecreates();
+    const f = modeFor('pod-force-delete', { pgdata });
+    await f.inject();
+    await f.recover();
+    await f.waitForRecovery(5_000);
+    stop();
+    const t = timeline.cycles()[0];
+    expect(t.dataSafety?.detail).toBe(`on ${pgdata} on ${WORKERS[0]} at once (pids 812, 1210 in the node): the force delete let the replacement start before the old server was gone`);
+    expect(t.findings.find((x) => x.startsWith('DATA-SAFETY EXPOSURE of the force delete'))).toMatch(/StatefulSet force-delete hazard, not an ordinary fault/);
+    // A graceful delete never looks: the kubelet stops the old server before the replacement exists.
+    expect(postmastersOn(both, pgdata)).toEqual([812, 1210]);
+    expect(postmastersOn(both, '/other')).toEqual([]);
   });
 
   test('a pod already being deleted is refused before anything is done', async () => {

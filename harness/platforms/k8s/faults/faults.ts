@@ -336,6 +336,8 @@ export interface KubernetesFaultContext {
   probeIntervalMs?: number;
   /** Patroni: the Endpoints holding the leader key (recorded by the timeline). */
   leaderEndpoints?: string;
+  /** The member's data directory inside its container (pod-force-delete watches for two postmasters on it). */
+  pgdata?: string;
   /** How long propagation may take before the fault counts as not injected. @default 60_000 */
   propagationTimeoutMs?: number;
   /** Helper pod: seconds between its start and the fault, so the kubelet can report it Running. @default 2 */
@@ -554,14 +556,68 @@ function describeNode(n: KubeObject | undefined): string {
   return `node ${n.metadata?.name} Ready=${ready?.status ?? '?'}${ready?.reason ? ` (${ready.reason}${ready.message ? `: ${ready.message}` : ''})` : ''}, InternalIP ${ip ?? 'none'}`;
 }
 
+/**
+ * The postmasters running on a data directory, from a node's process list (`ps -eo pid=,ppid=,args=`):
+ * processes whose arguments name `-D <pgdata>` and whose parent is not one of them.
+ */
+export function postmastersOn(ps: string, pgdata: string): number[] {
+  const procs = ps
+    .split('\n')
+    .map((l) => /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(l))
+    .filter((x): x is RegExpExecArray => !!x)
+    .map((x) => ({ pid: Number(x[1]), ppid: Number(x[2]), args: x[3] }))
+    .filter((p) => /(^|\/)postgres(\s|$)/.test(p.args.split(' -D ')[0] + ' ') && new RegExp(`\\s-D\\s+${pgdata.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(\\s|$)`).test(p.args));
+  const pids = new Set(procs.map((p) => p.pid));
+  return procs.filter((p) => !pids.has(p.ppid)).map((p) => p.pid).sort((a, b) => a - b);
+}
+
 function podDeletion(cycle: FaultCycle, s: FaultSubject, ctx: KubernetesFaultContext): FaultMode {
   const m = new MemberCycle(cycle, s, ctx);
   const force = cycle.type === 'pod-force-delete';
+  let watching: { stop: AbortController; done: Promise<void> } | undefined;
+
+  /**
+   * A force delete removes the pod object at once while the kubelet is still killing its containers;
+   * with a Local PV the replacement lands on the same node and the same directory. PostgreSQL's
+   * postmaster.pid check does not see across PID namespaces, so two postmasters can run on one data
+   * directory. On kind the node's process list shows it; the first sighting is marked on the cycle.
+   */
+  const watchPostmasters = () => {
+    const pgdata = ctx.pgdata;
+    const node = m.kubeNode;
+    if (!force || ctx.platform !== 'kind' || !ctx.exec || !pgdata || !node || ctx.target.storage.kind !== 'local-pv') return;
+    const exec = ctx.exec;
+    const stop = new AbortController();
+    // Bounded, in case recovery is never awaited (an interrupted run).
+    const until = performance.now() + 600_000;
+    const done = (async () => {
+      while (!stop.signal.aborted && performance.now() < until) {
+        try {
+          const { stdout } = await exec('docker', ['exec', node, 'ps', '-eo', 'pid=,ppid=,args='], { timeoutMs: 10_000 });
+          const pids = postmastersOn(stdout, pgdata);
+          if (pids.length >= 2 && m.mark && !m.mark.actions.some((a) => a.what.startsWith('two postmasters'))) {
+            m.act('two postmasters', `on ${pgdata} on ${node} at once (pids ${pids.join(', ')} in the node): the force delete let the replacement start before the old server was gone`);
+          }
+        } catch {
+          /* the node may be busy; the next look counts */
+        }
+        await sleep(ctx.probeIntervalMs ?? 500, stop.signal).catch(() => {});
+      }
+    })();
+    watching = { stop, done };
+  };
+  const stopWatching = async () => {
+    watching?.stop.abort();
+    await watching?.done;
+    watching = undefined;
+  };
+
   return {
     type: cycle.type,
     setup: () => m.locate(),
     inject: async () => {
       m.begin();
+      watchPostmasters();
       if (force) m.act('force-delete', `${m.pod} with gracePeriodSeconds=0`);
       else m.act('delete', `${m.pod} with its own grace period`);
       await ctx.cluster.delete({ apiVersion: 'v1', kind: 'Pod', metadata: { name: m.pod, namespace: ctx.namespace } }, force ? { gracePeriodSeconds: 0 } : {});
@@ -571,7 +627,13 @@ function podDeletion(cycle: FaultCycle, s: FaultSubject, ctx: KubernetesFaultCon
     },
     // Nothing to undo: the StatefulSet controller recreates the pod.
     recover: async () => m.markRecover(),
-    waitForRecovery: (timeoutMs) => m.recovered(timeoutMs, { replaced: true }),
+    waitForRecovery: async (timeoutMs) => {
+      try {
+        await m.recovered(timeoutMs, { replaced: true });
+      } finally {
+        await stopWatching();
+      }
+    },
   };
 }
 

@@ -277,6 +277,7 @@ export function assembleCycle(mark: CycleMark, observations: Observation[], unti
     },
     oldPrimary: oldWasPrimary ? { probes: 0, lastServedAtMs: null, servingWhileNodeNotReady: null, patroniLastReportAtMs: null, walAdvancedWhileNodeNotReady: null } : null,
     operatorActionAtMs: null,
+    dataSafety: null,
     durations: { toNodeNotReadyMs: null, toEvictionMs: null, toReplacementScheduledMs: null, toMemberReadyMs: null },
     findings: [],
     entries,
@@ -358,6 +359,10 @@ export function assembleCycle(mark: CycleMark, observations: Observation[], unti
     const at = it.atMs;
     if ('action' in it) {
       entry(at, 'statebench', mark.pod, it.action.detail ? `${it.action.what}: ${it.action.detail}` : it.action.what);
+      if (/^two postmasters/.test(it.action.what)) {
+        t.dataSafety ??= { twoPostmastersAtMs: at, detail: it.action.detail ?? '' };
+        continue;
+      }
       if (/^force-delete \(operator action\)/.test(it.action.what)) {
         t.operatorActionAtMs ??= at;
         operatorDeletedAt.push(at);
@@ -604,6 +609,9 @@ function findings(t: KubernetesFaultTimeline, terminatingUntilNodeReady: boolean
   }
   if (terminatingUntilNodeReady) {
     f.push(`${t.pod} stayed Terminating while its node was down: only the kubelet (or a force delete) can finish a deletion${t.member.goneAtMs !== null ? `; it was gone ${at(t.member.goneAtMs)}` : ', and it never went'}`);
+  }
+  if (t.dataSafety) {
+    f.push(`DATA-SAFETY EXPOSURE of the force delete ${at(t.dataSafety.twoPostmastersAtMs)} after injection: two postmasters ran ${t.dataSafety.detail.replace(/^on /, 'on ')}. This is the StatefulSet force-delete hazard, not an ordinary fault: PostgreSQL's postmaster.pid check does not see across PID namespaces`);
   }
   if (t.operatorActionAtMs !== null) f.push(`operator action: ${t.pod} force-deleted ${at(t.operatorActionAtMs)} after injection, its node NotReady for ≥ ${((t.policy.forceDeleteAfterMs ?? 0) / 1000).toFixed(0)}s`);
   if (t.stuck) {
