@@ -62,7 +62,16 @@ export const KubernetesFaultTimelineSchema = z.object({
       schedulerMessage: z.string(),
     })
     .nullable(),
-  claim: z.object({ name: z.string(), phase: z.string().nullable(), volume: z.string().nullable(), pinnedTo: z.string().nullable() }).nullable(),
+  claim: z
+    .object({
+      name: z.string(),
+      phase: z.string().nullable(),
+      volume: z.string().nullable(),
+      pinnedTo: z.string().nullable(),
+      /** The volume the claim was bound to when the fault was injected (absent in older summaries). */
+      volumeBefore: z.string().nullable().optional(),
+    })
+    .nullable(),
   leader: z.object({
     before: z.string().nullable(),
     after: z.string().nullable(),

@@ -184,6 +184,8 @@ export const CHECK_NAMES = [
   'integrity.no-phantom-or-corrupt',
   'ha.single-writer',
   'availability.failover-within',
+  'statefulset.stable-identity',
+  'storage.local-pv-pinned',
 ] as const;
 
 export const Check = z.strictObject({

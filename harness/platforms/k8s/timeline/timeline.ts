@@ -241,6 +241,7 @@ export function assembleCycle(mark: CycleMark, observations: Observation[], unti
   const kubeNode = mark.kubeNode ?? (oldPod?.spec?.nodeName as string | undefined) ?? null;
   const nodeKey = `Node/${kubeNode}`;
   const claimName = claimOf(oldPod) ?? null;
+  const volumeBefore = claimName ? ((view.get(`PersistentVolumeClaim/${claimName}`)?.spec?.volumeName as string | undefined) ?? null) : null;
 
   const leadersOf = (): { names: string[]; uids: string[] } => {
     const pods = [...view.values()].filter((x) => x.kind === 'Pod');
@@ -570,7 +571,7 @@ export function assembleCycle(mark: CycleMark, observations: Observation[], unti
   if (claimName) {
     const pvc = view.get(`PersistentVolumeClaim/${claimName}`);
     const volume = (pvc?.spec?.volumeName as string | undefined) ?? null;
-    t.claim = { name: claimName, phase: (pvc?.status?.phase as string | undefined) ?? null, volume, pinnedTo: volume ? pinnedNode(view.get(`PersistentVolume/${volume}`)) : null };
+    t.claim = { name: claimName, phase: (pvc?.status?.phase as string | undefined) ?? null, volume, pinnedTo: volume ? pinnedNode(view.get(`PersistentVolume/${volume}`)) : null, volumeBefore };
   }
   if (t.member.deletedBy === null && t.member.deletionRequestedAtMs !== null) {
     const at = t.member.deletionRequestedAtMs;
