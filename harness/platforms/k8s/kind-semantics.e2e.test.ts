@@ -85,7 +85,9 @@ describe('kind: a StatefulSet member on a Local PV', () => {
       };
       const cluster = kindClusterName(runId, target.name);
       try {
-        const provisioned = await new KubernetesPlatform('kind', { runId }).provision(target, rt);
+        // Through the API server (port-forward): on this host the node port mapping into kind's control
+        // plane does not carry traffic, and the client path is not what this test is about.
+        const provisioned = await new KubernetesPlatform('kind', { runId, clientAccess: 'port-forward' }).provision(target, rt);
         const engine = await provisioned.deployEngine();
         await withClient(engine.clientConn(), async (c) => {
           await c.query('create table identity_check (v int)');

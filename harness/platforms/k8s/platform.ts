@@ -64,6 +64,13 @@ export interface KubernetesPlatformOptions {
   docker?: Exec;
   /** Overrides the target's `faultPolicy` (tests, programmatic use). */
   faultPolicy?: KubernetesFaultPolicy;
+  /**
+   * kind: how clients reach the database — the client Service's NodePort mapped to a loopback port
+   * (`node-port`), or a port-forward through the API server to the member the client Service would
+   * pick (`port-forward`, for hosts where the node port mapping does not carry traffic).
+   * @default 'node-port'
+   */
+  clientAccess?: 'node-port' | 'port-forward';
   /** kubelet-stop on kind: how often the old primary is probed on its node. @default 2000 */
   probeIntervalMs?: number;
 }
@@ -217,7 +224,7 @@ export class KubernetesPlatform implements Platform {
           throw new StatebenchError(`image ${image} is not in the local docker and pull is never`, EXIT.environment, `Build or pull it into docker first (docker image inspect ${image}), or set pull: missing`);
         }
       }
-      access = { kind: 'node-port', port: hostPort };
+      access = this.opts.clientAccess === 'port-forward' ? { kind: 'port-forward' } : { kind: 'node-port', port: hostPort };
       Object.assign(facts, { cluster, workers: nodes, clientHostPort: hostPort, kindVersion: await kind.version().catch(() => undefined) });
     } else {
       kc = this.opts.kubeConfig ?? loadKubeConfig({ context: target.spec.context });
