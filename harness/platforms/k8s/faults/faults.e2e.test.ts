@@ -23,6 +23,8 @@ import {
   dockerExec,
   helperPod,
   kubernetesFaultMode,
+  HELPER_ACTION_COMMAND,
+  HELPER_IDLE,
   postmastersOn,
   observerClusterRole,
   policyTolerations,
@@ -456,14 +458,28 @@ describe('existing clusters', () => {
 
   test('kubelet-stop through the helper pod: RBAC and Pod Security first, then a pinned privileged pod; recovery waits for the node timer', async () => {
     // The kubelet runs the helper; then the node goes silent and, when the timer fires, comes back.
+    // The kubelet reports the pod Running only after 300 ms; the action must not come before that.
+    let reportedAt = 0;
+    let actedAt = 0;
     api.onApply = (obj, server) => {
       if (obj.kind !== 'Pod') return;
-      setTimeout(() => server.update('v1', 'Pod', NS, obj.metadata.name, (p) => (p.status = { phase: 'Running' })), 50);
-      setTimeout(() => server.put(node(WORKERS[0], false)), 150);
-      setTimeout(() => server.put(node(WORKERS[0], true)), 600);
+      setTimeout(() => server.update('v1', 'Pod', NS, obj.metadata.name, (p) => (p.status = { phase: 'Pending' })), 50);
+      setTimeout(() => {
+        reportedAt = performance.now();
+        server.update('v1', 'Pod', NS, obj.metadata.name, (p) => (p.status = { phase: 'Running', containerStatuses: [{ name: 'node-access', state: { running: {} } }] }));
+      }, 300);
     };
-    const f = modeFor('kubelet-stop', { platform: 'kubernetes', policy: { nodeAccess: 'helper-pod' }, helperSettleSeconds: 0 }, 800);
+    api.onExec = () => {
+      actedAt = performance.now();
+      setTimeout(() => api.put(node(WORKERS[0], false)), 100);
+      setTimeout(() => api.put(node(WORKERS[0], true)), 600);
+      return { status: 'Success' };
+    };
+    const f = modeFor('kubelet-stop', { platform: 'kubernetes', policy: { nodeAccess: 'helper-pod' } }, 800);
     await f.inject();
+    expect(reportedAt).toBeGreaterThan(0);
+    expect(actedAt).toBeGreaterThanOrEqual(reportedAt);
+    expect(api.execs).toEqual([{ namespace: NS, pod: 'statebench-kubelet-stop-0-0', container: 'node-access', command: HELPER_ACTION_COMMAND }]);
     const patches = api.requests.filter((r) => r.method === 'PATCH');
     expect(patches.map((r) => `${r.path} ${r.query.fieldManager}`)).toEqual([
       `/api/v1/namespaces/${NS}/serviceaccounts/statebench-node-access statebench`,
@@ -474,12 +490,12 @@ describe('existing clusters', () => {
     const helper = patches[2].body as StoredObject & { spec: Record<string, unknown> & { containers: { command: string[]; env: { name: string; value: string }[]; securityContext: object }[] } };
     expect(helper.spec).toMatchObject({ nodeName: WORKERS[0], hostPID: true, restartPolicy: 'Never', serviceAccountName: 'statebench-node-access', automountServiceAccountToken: false, tolerations: [{ operator: 'Exists' }] });
     const c = helper.spec.containers[0];
-    expect(c.command).toEqual(['nsenter', '--target', '1', '--mount', '--uts', '--ipc', '--net', '--pid', '--', '/bin/sh', '-c', NODE_ACCESS_SCRIPT]);
+    expect(c.command).toEqual(['/bin/sh', '-c', HELPER_IDLE]);
+    expect(HELPER_ACTION_COMMAND).toEqual(['nsenter', '--target', '1', '--mount', '--uts', '--ipc', '--net', '--pid', '--', '/bin/sh', '-c', NODE_ACCESS_SCRIPT]);
     expect(c.securityContext).toEqual({ privileged: true });
     expect(Object.fromEntries(c.env.map((e) => [e.name, e.value]))).toEqual({
       STATEBENCH_ACTION: 'kubelet-stop',
       STATEBENCH_HOLD_SECONDS: '1',
-      STATEBENCH_SETTLE_SECONDS: '0',
       STATEBENCH_UNIT: `statebench-${RUN}-0-0`,
       STATEBENCH_RUNTIME_UNIT: 'containerd.service',
     });
@@ -506,20 +522,19 @@ describe('existing clusters', () => {
       }
       const runScript = (action: string) => {
         rmSync(log, { force: true });
-        const env = { PATH: `${bin}:/usr/bin:/bin`, STATEBENCH_ACTION: action, STATEBENCH_HOLD_SECONDS: '30', STATEBENCH_SETTLE_SECONDS: '2', STATEBENCH_UNIT: 'statebench-r1-0-0', STATEBENCH_RUNTIME_UNIT: 'crio.service' };
+        const env = { PATH: `${bin}:/usr/bin:/bin`, STATEBENCH_ACTION: action, STATEBENCH_HOLD_SECONDS: '30', STATEBENCH_UNIT: 'statebench-r1-0-0', STATEBENCH_RUNTIME_UNIT: 'crio.service' };
         const out = execFileSync('/bin/sh', ['-c', NODE_ACCESS_SCRIPT], { env, encoding: 'utf8' });
         return { out, calls: readFileSync(log, 'utf8').trim().split('\n') };
       };
       const stop = runScript('kubelet-stop');
       expect(stop.calls).toEqual([
-        `systemd-run --unit statebench-r1-0-0-undo --on-active=32s --timer-property=AccuracySec=100ms ${bin}/systemctl start kubelet.service`,
-        'sleep 2',
-        'systemctl stop kubelet.service',
+        `systemd-run --unit statebench-r1-0-0-undo --on-active=30s --timer-property=AccuracySec=100ms ${bin}/systemctl start kubelet.service`,
+        // Queued, so the exec (which runs through this kubelet) returns before the kubelet stops.
+        'systemctl --no-block stop kubelet.service',
       ]);
       expect(stop.out).toMatch(/^statebench: kubelet-stop on .+ until the timer statebench-r1-0-0-undo fires in 30s$/m);
       expect(runScript('node-hang').calls).toEqual([
-        `systemd-run --unit statebench-r1-0-0-undo --on-active=32s --timer-property=AccuracySec=100ms ${bin}/systemctl thaw kubepods.slice crio.service kubelet.service`,
-        'sleep 2',
+        `systemd-run --unit statebench-r1-0-0-undo --on-active=30s --timer-property=AccuracySec=100ms ${bin}/systemctl thaw kubepods.slice crio.service kubelet.service`,
         `systemd-run --unit statebench-r1-0-0-do --no-block ${bin}/systemctl freeze kubelet.service crio.service kubepods.slice`,
       ]);
       expect(() => runScript('reboot')).toThrow();
@@ -536,6 +551,18 @@ describe('existing clusters', () => {
     const f = modeFor('node-hang', { platform: 'kubernetes', policy: { nodeAccess: 'helper-pod' } });
     const e = await failure(f.inject());
     expect(e.message).toBe(`node-hang: helper pod statebench-node-hang-0-0 failed on ${WORKERS[0]} (exit 1): Failed to freeze unit kubepods.slice: Unit kubepods.slice not found.`);
+    expect(e.hint).toMatch(/cgroup v2 with the systemd cgroup driver/);
+  });
+
+  test('an action that fails in the helper pod says why, from its output', async () => {
+    api.onApply = (obj, server) => {
+      if (obj.kind !== 'Pod') return;
+      setTimeout(() => server.update('v1', 'Pod', NS, obj.metadata.name, (p) => (p.status = { phase: 'Running', containerStatuses: [{ name: 'node-access', state: { running: {} } }] })), 50);
+    };
+    api.onExec = () => ({ status: 'Failure', message: 'command terminated with non-zero exit code: error executing command [nsenter], exit code 1' });
+    const f = modeFor('node-hang', { platform: 'kubernetes', policy: { nodeAccess: 'helper-pod' } });
+    const e = await failure(f.inject());
+    expect(e.message).toBe(`node-hang: the action in helper pod statebench-node-hang-0-0 on ${WORKERS[0]} failed: command terminated with non-zero exit code: error executing command [nsenter], exit code 1`);
     expect(e.hint).toMatch(/cgroup v2 with the systemd cgroup driver/);
   });
 

@@ -31,7 +31,8 @@ import type { IPod } from 'kubernetes-models/v1/Pod';
 import type { IToleration } from 'kubernetes-models/v1/Toleration';
 import type { IClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
 import type { IServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
-import { PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
+import { Writable } from 'node:stream';
+import { Exec as KubeExec, PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
 import { DEFAULT_FAULT_POLICY, type FaultCycle, type FaultPolicy, type PlannedTarget } from '../../../model/plan.ts';
 import type { FaultMode } from '../../../fault/fault.ts';
 import type { FaultSubject } from '../../../fault/modes.ts';
@@ -93,27 +94,26 @@ const NODE_ACCESS_FIELD_MANAGER = 'statebench-node-access';
 const HELPER_CONTAINER = 'node-access';
 
 /**
- * Runs on the node, in the host's namespaces. Fixed text: the action, hold and unit name arrive in the
- * environment. The undo is scheduled on the host (a transient systemd timer) before anything is done,
- * so the node recovers after the hold even if this pod, statebench or the API server are gone by then —
- * with the kubelet stopped or frozen nothing could be sent to the node any more.
+ * Runs on the node, in the host's namespaces, when statebench execs it in the helper pod — which it does
+ * only once the API server shows the pod Running, as reported by this node's kubelet: a kubelet stopped
+ * before it reported the pod would leave the run waiting for a status that never comes. Fixed text: the
+ * action, hold and unit name arrive in the environment. The undo is scheduled on the host (a transient
+ * systemd timer) before anything is done, so the node recovers after the hold even if this pod,
+ * statebench or the API server are gone by then — with the kubelet stopped or frozen nothing could be
+ * sent to the node any more. The fault itself is queued (--no-block), so the exec, which runs through
+ * this very kubelet, returns before the kubelet stops.
  */
 export const NODE_ACCESS_SCRIPT = `set -eu
 hold="$STATEBENCH_HOLD_SECONDS"
-settle="$STATEBENCH_SETTLE_SECONDS"
 unit="$STATEBENCH_UNIT"
 systemctl=$(command -v systemctl)
-# The undo runs at settle + hold; the settle gives the kubelet time to report this pod Running.
-undo_at=$((settle + hold))
 case "$STATEBENCH_ACTION" in
   kubelet-stop)
-    systemd-run --unit "$unit-undo" --on-active="\${undo_at}s" --timer-property=AccuracySec=100ms "$systemctl" start kubelet.service
-    sleep "$settle"
-    "$systemctl" stop kubelet.service
+    systemd-run --unit "$unit-undo" --on-active="\${hold}s" --timer-property=AccuracySec=100ms "$systemctl" start kubelet.service
+    "$systemctl" --no-block stop kubelet.service
     ;;
   node-hang)
-    systemd-run --unit "$unit-undo" --on-active="\${undo_at}s" --timer-property=AccuracySec=100ms "$systemctl" thaw kubepods.slice "$STATEBENCH_RUNTIME_UNIT" kubelet.service
-    sleep "$settle"
+    systemd-run --unit "$unit-undo" --on-active="\${hold}s" --timer-property=AccuracySec=100ms "$systemctl" thaw kubepods.slice "$STATEBENCH_RUNTIME_UNIT" kubelet.service
     # Run by systemd, outside kubepods.slice: this pod freezes with the rest of the node's pods.
     systemd-run --unit "$unit-do" --no-block "$systemctl" freeze kubelet.service "$STATEBENCH_RUNTIME_UNIT" kubepods.slice
     ;;
@@ -124,6 +124,11 @@ case "$STATEBENCH_ACTION" in
 esac
 echo "statebench: $STATEBENCH_ACTION on $(hostname) until the timer $unit-undo fires in \${hold}s"
 `;
+
+/** What the helper pod runs until the action is exec'd into it. Fixed text. */
+export const HELPER_IDLE = `trap 'exit 0' TERM; while :; do sleep 3600 & wait $!; done`;
+/** The action, exec'd into the helper pod: into the host's namespaces, then the script. */
+export const HELPER_ACTION_COMMAND = ['nsenter', '--target', '1', '--mount', '--uts', '--ipc', '--net', '--pid', '--', '/bin/sh', '-c', NODE_ACCESS_SCRIPT];
 
 /** The identity of helper pods: no token, no bindings, so the pod has no rights in the API at all. */
 export function nodeAccessServiceAccount(namespace: string, labels: Record<string, string>): IServiceAccount {
@@ -170,7 +175,6 @@ export interface HelperPodSpec {
   labels: Record<string, string>;
   /** node-hang: the container runtime's systemd unit (containerd.service, crio.service). */
   runtimeUnit?: string;
-  settleSeconds?: number;
   name: string;
 }
 
@@ -195,11 +199,11 @@ export function helperPod(s: HelperPodSpec): IPod {
           name: HELPER_CONTAINER,
           image: s.image,
           imagePullPolicy: s.pullPolicy,
-          command: ['nsenter', '--target', '1', '--mount', '--uts', '--ipc', '--net', '--pid', '--', '/bin/sh', '-c', NODE_ACCESS_SCRIPT],
+          // Idle until statebench execs the action (HELPER_ACTION_COMMAND) once the pod is reported Running.
+          command: ['/bin/sh', '-c', HELPER_IDLE],
           env: [
             { name: 'STATEBENCH_ACTION', value: s.action },
             { name: 'STATEBENCH_HOLD_SECONDS', value: String(s.holdSeconds) },
-            { name: 'STATEBENCH_SETTLE_SECONDS', value: String(s.settleSeconds ?? 2) },
             { name: 'STATEBENCH_UNIT', value: s.unit },
             { name: 'STATEBENCH_RUNTIME_UNIT', value: s.runtimeUnit ?? 'containerd.service' },
           ],
@@ -340,8 +344,6 @@ export interface KubernetesFaultContext {
   pgdata?: string;
   /** How long propagation may take before the fault counts as not injected. @default 60_000 */
   propagationTimeoutMs?: number;
-  /** Helper pod: seconds between its start and the fault, so the kubelet can report it Running. @default 2 */
-  helperSettleSeconds?: number;
   /** Waits that outlive a cycle (operator action) stop with this. */
   signal?: AbortSignal;
 }
@@ -820,7 +822,6 @@ function helperNodeFault(cycle: FaultCycle, s: FaultSubject, ctx: KubernetesFaul
   const m = new MemberCycle(cycle, s, ctx);
   const name = `statebench-${action}-${cycle.faultIndex}-${cycle.cycle}`;
   const holdSeconds = Math.max(1, Math.ceil(cycle.holdMs / 1000));
-  const settleSeconds = ctx.helperSettleSeconds ?? 2;
   let created = false;
   /** Run-clock time at which the node's timer undoes the fault. */
   let undoAtMs = 0;
@@ -863,16 +864,11 @@ function helperNodeFault(cycle: FaultCycle, s: FaultSubject, ctx: KubernetesFaul
         pullPolicy: ctx.policy.helperImage ? 'IfNotPresent' : ctx.pullPolicy,
         labels: ctx.labels,
         runtimeUnit: runtimeUnit(nodeObj?.status?.nodeInfo?.containerRuntimeVersion as string | undefined),
-        settleSeconds,
       });
-      undoAtMs = ctx.clock.now() + (settleSeconds + holdSeconds) * 1000;
-      m.act(`helper pod ${name}`, `${action} on ${m.kubeNode} for ${holdSeconds}s (undone by a systemd timer on the node)`);
       created = true;
       await ctx.cluster.apply([pod as unknown as K8sObject]);
-    },
-    // Running (or done) is as far as the API can see: a node whose kubelet is stopped or frozen
-    // reports nothing more. Whether the kubelet really stopped shows in the timeline (NodeStatusUnknown).
-    waitForPropagation: async () => {
+      // The action waits until the kubelet has reported the pod Running: after it stops, the node
+      // reports nothing more, and the pod would stay Pending in the API for the whole hold.
       await ctx.cluster.waitUntil(
         { apiVersion: 'v1', kind: 'Pod', plural: 'pods', namespace: ctx.namespace, fieldSelector: `metadata.name=${name}` },
         (items) => {
@@ -882,10 +878,19 @@ function helperNodeFault(cycle: FaultCycle, s: FaultSubject, ctx: KubernetesFaul
             const term = (p?.status?.containerStatuses as { state?: { terminated?: { message?: string; exitCode?: number } } }[] | undefined)?.[0]?.state?.terminated;
             throw new StatebenchError(`${cycle.type}: helper pod ${name} failed on ${m.kubeNode} (exit ${term?.exitCode ?? '?'}): ${term?.message?.trim() ?? 'no message'}`, EXIT.runFailed, 'The node needs systemd (and for node-hang cgroup v2 with the systemd cgroup driver); the helper image needs nsenter');
           }
-          return phase === 'Running' || phase === 'Succeeded' ? true : undefined;
+          const running = (p?.status?.containerStatuses as { state?: { running?: object } }[] | undefined)?.[0]?.state?.running;
+          return phase === 'Running' && running ? true : undefined;
         },
-        { timeoutMs: ctx.propagationTimeoutMs ?? 120_000, what: `helper pod ${ctx.namespace}/${name} to run on ${m.kubeNode}`, explain: () => ctx.cluster.explain(ctx.namespace, 'statebench.helper=node-access') },
+        { timeoutMs: ctx.propagationTimeoutMs ?? 120_000, what: `helper pod ${ctx.namespace}/${name} to be reported Running on ${m.kubeNode}`, explain: () => ctx.cluster.explain(ctx.namespace, 'statebench.helper=node-access') },
       );
+      m.act(`helper pod ${name}`, `${action} on ${m.kubeNode} for ${holdSeconds}s (undone by a systemd timer on the node)`);
+      await execIn(ctx.cluster, ctx.namespace, name, HELPER_CONTAINER, HELPER_ACTION_COMMAND, 60_000).catch((e: Error) => {
+        throw new StatebenchError(`${cycle.type}: the action in helper pod ${name} on ${m.kubeNode} failed: ${e.message}`, EXIT.runFailed, 'The node needs systemd (and for node-hang cgroup v2 with the systemd cgroup driver); the helper image needs nsenter');
+      });
+      undoAtMs = ctx.clock.now() + holdSeconds * 1000;
+    },
+    // Whether the kubelet really stopped shows in the timeline (NodeStatusUnknown).
+    waitForPropagation: async () => {
       m.startOperator();
     },
     // The node undoes the fault itself when its timer fires; with the kubelet stopped or frozen there
@@ -906,6 +911,25 @@ function helperNodeFault(cycle: FaultCycle, s: FaultSubject, ctx: KubernetesFaul
       }
     },
   };
+}
+
+/** Runs `command` in a container through the API server (as `kubectl exec`); resolves on its success. */
+export async function execIn(cluster: KubeCluster, namespace: string, pod: string, container: string, command: string[], timeoutMs: number): Promise<string> {
+  let out = '';
+  const sink = new Writable({ write: (chunk, _e, done) => ((out += String(chunk)), done()) });
+  return new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no answer after ${timeoutMs}ms`)), timeoutMs);
+    new KubeExec(cluster.kubeConfig)
+      .exec(namespace, pod, container, command, sink, sink, null, false, (status) => {
+        clearTimeout(timer);
+        if (status.status === 'Success') resolve(out);
+        else reject(new Error(`${status.message ?? status.reason ?? 'failed'}${out.trim() ? `: ${out.trim().slice(-500)}` : ''}`));
+      })
+      .catch((e: unknown) => {
+        clearTimeout(timer);
+        reject(new Error(apiMessage(e)));
+      });
+  });
 }
 
 /** The docker CLI for KindNodeContainer, through the same Exec type KindCli takes (argument arrays). */
