@@ -101,9 +101,12 @@ describe('kind: a StatefulSet member on a Local PV', () => {
         const pod0 = await read<Pod>('Pod', 'pg-0', ns);
         const claim0 = await read<KubernetesObject & { spec?: { volumeName?: string } }>('PersistentVolumeClaim', 'data-pg-0', ns);
 
-        // WaitForFirstConsumer did the binding: the scheduler chose the node and wrote it on the claim.
-        expect(claim0.metadata?.annotations?.['volume.kubernetes.io/selected-node']).toBe(pod0.spec!.nodeName);
-        const pv = await read<KubernetesObject & { spec?: { nodeAffinity?: { required?: { nodeSelectorTerms?: { matchExpressions?: { values?: string[] }[] }[] } } } }>('PersistentVolume', claim0.spec!.volumeName!);
+        // WaitForFirstConsumer did the binding: no PV was pre-bound, so the binding was made when the
+        // pod was scheduled (the scheduler's volume binder marks the PV bound-by-controller), on a
+        // volume whose nodeAffinity admits the node the pod landed on.
+        const pv = await read<KubernetesObject & { spec?: { claimRef?: { name?: string }; nodeAffinity?: { required?: { nodeSelectorTerms?: { matchExpressions?: { values?: string[] }[] }[] } } } }>('PersistentVolume', claim0.spec!.volumeName!);
+        expect(pv.metadata?.annotations?.['pv.kubernetes.io/bound-by-controller']).toBe('yes');
+        expect(pv.spec!.claimRef!.name).toBe('data-pg-0');
         expect(pv.spec!.nodeAffinity!.required!.nodeSelectorTerms![0].matchExpressions![0].values).toEqual([pod0.spec!.nodeName]);
 
         // Follow the container's log to its end, then delete the pod as `kubectl delete pod` does.

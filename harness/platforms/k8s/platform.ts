@@ -195,7 +195,10 @@ export class KubernetesPlatform implements Platform {
       // root could not remove them from the host. They are removed from inside each node, as its root,
       // before the cluster goes; the host directories are then empty and removable.
       const docker = this.opts.docker ?? dockerExec;
+      let membersGone: () => Promise<void> = async () => {};
       const wipe = async () => {
+        // A member still shutting down keeps writing (postmaster.pid, WAL): wait until its pods are gone.
+        await membersGone().catch(() => {});
         // Each worker its own disk; the shared network volumes once, from the first worker.
         await Promise.all(
           (nodes ?? []).map((n, i) =>
@@ -214,6 +217,17 @@ export class KubernetesPlatform implements Platform {
       });
       rt.event('kind-cluster-created', { cluster, workers });
       kc = loadKubeConfig({ file: kubeconfigFile });
+      const kube = new KubeCluster(kc);
+      const selector = selectorString(m.podLabels);
+      const namespace = m.namespace;
+      membersGone = async () => {
+        await kube.objects.patch({ apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: NAMES.statefulSet, namespace }, spec: { replicas: 0 } } as KubernetesObject, undefined, undefined, 'statebench-stop', undefined, 'application/merge-patch+json').catch(() => {});
+        await kube.waitUntil({ apiVersion: 'v1', kind: 'Pod', plural: 'pods', namespace, labelSelector: selector }, (items) => (items.length === 0 ? true : undefined), {
+          timeoutMs: 90_000,
+          what: `the member pods of ${namespace} to be gone before their volumes are emptied`,
+          explain: async () => ({ lines: [], hints: [] }),
+        });
+      };
 
       if (target.spec.pull !== 'always') {
         if (await kind.imageExistsLocally(image)) {

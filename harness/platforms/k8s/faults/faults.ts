@@ -242,8 +242,17 @@ exit 69
  * as its root: the database's files belong to the image's postgres user, in 0700 directories, which a
  * run that is not root cannot remove from the host. The mount points themselves stay.
  */
-export async function wipeNodeVolumes(docker: Exec, node: string, mounts: string[]): Promise<void> {
-  await docker('docker', ['exec', node, 'find', ...mounts, '-mindepth', '2', '-delete'], { timeoutMs: 120_000 });
+export async function wipeNodeVolumes(docker: Exec, node: string, mounts: string[], attempts = 3): Promise<void> {
+  for (let i = 1; ; i++) {
+    try {
+      await docker('docker', ['exec', node, 'find', ...mounts, '-mindepth', '2', '-delete'], { timeoutMs: 120_000 });
+      return;
+    } catch (e) {
+      // A file that vanished under find (a server still stopping) fails this pass; the next one finishes.
+      if (i >= attempts) throw e;
+      await sleep(2_000);
+    }
+  }
 }
 
 export class KindNodeContainer {
