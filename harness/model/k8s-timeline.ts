@@ -62,13 +62,30 @@ export const KubernetesFaultTimelineSchema = z.object({
       schedulerMessage: z.string(),
     })
     .nullable(),
-  claim: z.object({ name: z.string(), phase: z.string().nullable(), volume: z.string().nullable(), pinnedTo: z.string().nullable() }).nullable(),
+  claim: z
+    .object({
+      name: z.string(),
+      phase: z.string().nullable(),
+      volume: z.string().nullable(),
+      pinnedTo: z.string().nullable(),
+      /** The volume the claim was bound to when the fault was injected (absent in older summaries). */
+      volumeBefore: z.string().nullable().optional(),
+    })
+    .nullable(),
   leader: z.object({
     before: z.string().nullable(),
     after: z.string().nullable(),
     changes: z.array(z.object({ atMs: z.number(), leaders: z.array(z.string()) })),
-    /** First moment two members acted as primary: two pods labelled leader, or a new leader while the old one still served. */
+    /**
+     * First moment two members acted as primary: probes showed the old primary and another member each
+     * accepting a write, or two pods labelled leader while both and their nodes were Ready.
+     */
     secondPrimaryAtMs: Ms,
+    /** Patroni's leader key (the Endpoints clients are routed by): who held it, when it was released and taken. */
+    key: z
+      .object({ before: z.string().nullable(), after: z.string().nullable(), releasedAtMs: Ms, takenAtMs: Ms, takenBy: z.string().nullable() })
+      .nullable()
+      .optional(),
   }),
   /** Whether the primary on the faulted node kept going; null when the faulted member was not the primary. */
   oldPrimary: z
@@ -81,6 +98,11 @@ export const KubernetesFaultTimelineSchema = z.object({
     })
     .nullable(),
   operatorActionAtMs: Ms,
+  /**
+   * A data-safety exposure the fault (an operator action) opened: two postmasters seen on one data
+   * directory after a force delete on a Local PV. Null when none was seen; absent in older summaries.
+   */
+  dataSafety: z.object({ twoPostmastersAtMs: z.number(), detail: z.string() }).nullable().optional(),
   durations: z.object({ toNodeNotReadyMs: Ms, toEvictionMs: Ms, toReplacementScheduledMs: Ms, toMemberReadyMs: Ms }),
   /** Conclusions in words, for the report. */
   findings: z.array(z.string()),
@@ -88,7 +110,7 @@ export const KubernetesFaultTimelineSchema = z.object({
     z.object({
       atMs: z.number(),
       sinceInjectMs: z.number(),
-      source: z.enum(['node', 'pod', 'claim', 'volume', 'statebench']),
+      source: z.enum(['node', 'pod', 'claim', 'volume', 'leader-key', 'statebench']),
       object: z.string(),
       what: z.string(),
     }),

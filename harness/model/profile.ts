@@ -62,6 +62,20 @@ export const Target = z.strictObject({
   namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS-1123 label').optional(),
   /** patroni engine: options for this target only, merged over engine.patroni (e.g. async vs sync). */
   patroni: PatroniOverrides.optional(),
+  /**
+   * kind/kubernetes: run the database as this user and group (the image's postgres user, by number),
+   * with the volume given to the group (fsGroup), no privilege escalation, no capabilities and the
+   * runtime's seccomp profile: what the `restricted` Pod Security level (and OpenShift) admits. Without
+   * it the container starts as root, gives its volume to postgres and drops privileges itself.
+   */
+  runAs: z.strictObject({ user: z.number().int().min(1), group: z.number().int().min(1) }).optional(),
+  /**
+   * kind/kubernetes: Secrets for pulling the image from a private registry. statebench copies each from
+   * `imagePullSecretsFrom` (default: the kubeconfig context's namespace, else `default`) into the
+   * target's namespace.
+   */
+  imagePullSecrets: z.array(z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a Secret name')).optional(),
+  imagePullSecretsFrom: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS-1123 label').optional(),
   /** kind/kubernetes: how node faults reach nodes, and the policies that decide Kubernetes' reaction. */
   faultPolicy: z
     .strictObject({
@@ -170,6 +184,8 @@ export const CHECK_NAMES = [
   'integrity.no-phantom-or-corrupt',
   'ha.single-writer',
   'availability.failover-within',
+  'statefulset.stable-identity',
+  'storage.local-pv-pinned',
 ] as const;
 
 export const Check = z.strictObject({

@@ -63,6 +63,37 @@ function evaluate(spec: CheckSpec, t: TargetSummary): Evaluated {
           : `slowest of ${t.faults.length} cycles: first acknowledged write ${Math.round(worst)} ms after injection (limit ${limit} ms)`,
       };
     }
+    case 'statefulset.stable-identity': {
+      // The seed lecture's StatefulSet promise: a member that is replaced comes back under the same name
+      // (the timeline follows the pod by name) with the same claim bound to the same volume.
+      const cycles = t.faults.map((f) => f.kubernetes).filter((k): k is NonNullable<typeof k> => !!k && !!k.replacement);
+      if (!cycles.length) return notMeasured('a replaced member (needs a kind/kubernetes fault that replaces a pod)');
+      const broken = cycles.filter((k) => !k.claim || k.claim.volumeBefore == null || k.claim.volume !== k.claim.volumeBefore);
+      return {
+        passed: broken.length === 0,
+        value: broken.length,
+        threshold: 0,
+        message: broken.length
+          ? broken.map((k) => `${k.type} cycle ${k.cycle}: ${k.pod} came back with claim ${k.claim?.name ?? 'none'} on ${k.claim?.volume ?? 'no volume'} (was ${k.claim?.volumeBefore ?? 'unknown'})`).join('; ')
+          : `${cycles.length} replacement(s) came back as the same member: ${cycles.map((k) => `${k.pod} with ${k.claim!.name} on ${k.claim!.volume}`).join(', ')}`,
+      };
+    }
+    case 'storage.local-pv-pinned': {
+      // A Local PV ties the member to its node: after a node fault its replacement may only run on that
+      // node (or stay Pending until it returns), never elsewhere without its data.
+      if (t.storage !== 'local-pv' && t.storageSpec.kind !== 'local-pv') return notMeasured('Local PV pinning (the target does not use Local PVs)');
+      const cycles = t.faults.map((f) => f.kubernetes).filter((k): k is NonNullable<typeof k> => !!k && ['node-crash', 'node-hang', 'kubelet-stop'].includes(k.type) && !!k.replacement);
+      if (!cycles.length) return notMeasured('a member replaced after a node fault (needs tolerations or forceDeleteAfter that let the pod go)');
+      const elsewhere = cycles.filter((k) => k.replacement!.kubeNode !== null && k.replacement!.kubeNode !== k.kubeNode);
+      return {
+        passed: elsewhere.length === 0,
+        value: elsewhere.length,
+        threshold: 0,
+        message: elsewhere.length
+          ? elsewhere.map((k) => `${k.type} cycle ${k.cycle}: ${k.pod}'s replacement ran on ${k.replacement!.kubeNode}, not on ${k.kubeNode} where its Local PV is`).join('; ')
+          : cycles.map((k) => (k.stuck ? `${k.pod} stayed Pending on ${k.stuck.pinnedTo} for ${(((k.stuck.untilMs ?? k.recoverAtMs ?? k.stuck.sinceMs) - k.stuck.sinceMs) / 1000).toFixed(0)}s` : `${k.pod} came back on ${k.replacement!.kubeNode}`)).join('; '),
+      };
+    }
     case 'ha.single-writer': {
       const sb = t.ha?.splitBrain;
       if (!sb) return notMeasured('single-writer (needs an HA engine and the safety writer)');

@@ -9,8 +9,8 @@ import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { FakeApiServer, type StoredObject } from './testing/fake-apiserver.ts';
 import { kubernetesTarget } from './testing/plan.ts';
 import { KindCli, KubeCluster } from './cluster.ts';
-import { renderManifests } from './render/manifests.ts';
-import { KubernetesPlatform, extractFioJson, releaseKubernetesLeftover, K8S_NAMESPACE_RESOURCE } from './platform.ts';
+import { renderManifests, runDir } from './render/manifests.ts';
+import { KubernetesPlatform, extractFioJson, pickWorkerNodes, releaseKubernetesLeftover, K8S_NAMESPACE_RESOURCE } from './platform.ts';
 import { NAMES, RUN_LABEL, selectorString } from './names.ts';
 import { CleanupRegistry, unreleased } from '../../core/cleanup.ts';
 import { RunClock } from '../../core/clock.ts';
@@ -312,6 +312,13 @@ test('after a killed run, the journal record alone lets clean delete its namespa
   // The process is gone; only the journal remains. clean reads the kubeconfig like any kubectl.
   const kubeconfig = join(dir, 'kubeconfig');
   writeFileSync(kubeconfig, api.kubeConfig().exportConfig());
+  // The member ran: its claim is bound to a Local PV, whose directory outlives the PV object on the node.
+  const ns = api.list('Namespace')[0].metadata.name;
+  api.put({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: 'data-pg-0', namespace: ns }, spec: { volumeName: api.list('PersistentVolume')[0].metadata.name }, status: { phase: 'Bound' } });
+  // The kubelet runs the wipe pod to completion.
+  api.onApply = (obj, server) => {
+    if (obj.kind === 'Pod') setTimeout(() => server.update('v1', 'Pod', ns, obj.metadata.name, (p) => (p.status = { phase: 'Succeeded' })), 50);
+  };
   const records = unreleased(journal);
   expect(records.map((r) => r.kind)).toEqual([K8S_NAMESPACE_RESOURCE]);
   const saved = process.env.KUBECONFIG;
@@ -325,7 +332,36 @@ test('after a killed run, the journal record alone lets clean delete its namespa
   expect(api.list('Namespace')).toHaveLength(0);
   expect(api.list('PersistentVolume')).toHaveLength(0);
   expect(api.list('StorageClass')).toHaveLength(0);
+  // The run's directory on the Local PV was removed through its claim before the namespace went, so the
+  // next run on this node never finds (or adopts) this run's PGDATA.
+  const wipe = api.requests.findIndex((r) => r.method === 'PATCH' && r.path.endsWith('/pods/statebench-wipe-0'));
+  const nsDelete = api.requests.findIndex((r) => r.method === 'DELETE' && r.path.endsWith(`/namespaces/${ns}`));
+  expect(wipe).toBeGreaterThanOrEqual(0);
+  expect(wipe).toBeLessThan(nsDelete);
+  const pod = api.requests[wipe].body as { spec: { containers: { command: string[] }[]; volumes: { persistentVolumeClaim: { claimName: string } }[] } };
+  expect(pod.spec.containers[0].command).toEqual(['rm', '-rf', '--', `/volume/${runDir(t, RUN)}`]);
+  expect(pod.spec.volumes[0].persistentVolumeClaim.claimName).toBe('data-pg-0');
   expect(await releaseKubernetesLeftover({ kind: 'dir', id: '/x', what: 'x' })).toBe(false);
+});
+
+test('existing clusters: Local PVs go on schedulable workers, matched by their kubernetes.io/hostname label', () => {
+  const node = (name: string, o: { hostname?: string; cp?: boolean; cordoned?: boolean; taint?: string } = {}) => ({
+    metadata: { name, labels: { ...(o.hostname ? { 'kubernetes.io/hostname': o.hostname } : {}), ...(o.cp ? { 'node-role.kubernetes.io/control-plane': '' } : {}) } },
+    spec: { ...(o.cordoned ? { unschedulable: true } : {}), ...(o.taint ? { taints: [{ key: 'dedicated', effect: o.taint }] } : {}) },
+  });
+  const picked = pickWorkerNodes(
+    [
+      node('cp', { cp: true, hostname: 'cp' }),
+      node('ip-10-0-1-5.ec2.internal', { hostname: 'worker-a' }),
+      node('ip-10-0-1-6.ec2.internal', { hostname: 'worker-b', cordoned: true }),
+      node('ip-10-0-1-7.ec2.internal', { hostname: 'worker-c', taint: 'NoSchedule' }),
+      node('ip-10-0-1-8.ec2.internal', { hostname: 'worker-d', taint: 'PreferNoSchedule' }),
+    ],
+    3,
+  );
+  expect(picked.names).toEqual(['ip-10-0-1-5.ec2.internal', 'ip-10-0-1-8.ec2.internal']);
+  expect(picked.hostnames).toEqual({ 'ip-10-0-1-5.ec2.internal': 'worker-a', 'ip-10-0-1-8.ec2.internal': 'worker-d' });
+  expect(picked.skipped).toEqual(['ip-10-0-1-6.ec2.internal (cordoned)', 'ip-10-0-1-7.ec2.internal (tainted dedicated:NoSchedule)']);
 });
 
 describe('kind CLI (recorded commands)', () => {

@@ -134,6 +134,37 @@ export class KubeCluster {
     for (const item of list.items) await this.delete({ apiVersion, kind, metadata: { name: item.metadata!.name! } });
   }
 
+  /**
+   * The member Patroni's leader key names and the address its Endpoints route clients to; undefined
+   * while no member holds the key (or the key names a member but routes nowhere).
+   */
+  async leaderOf(namespace: string, endpoints: string): Promise<{ member: string; ip: string } | undefined> {
+    let ep: KubernetesObject;
+    try {
+      ep = await this.objects.read({ apiVersion: 'v1', kind: 'Endpoints', metadata: { name: endpoints, namespace } });
+    } catch (e) {
+      if (codeOf(e) === 404) return undefined;
+      throw e;
+    }
+    return leaderFromEndpoints(ep);
+  }
+
+  /** Waits until a member holds Patroni's leader key and its Endpoints route to it. */
+  waitForLeader(namespace: string, endpoints: string, opts: WaitOptions & { podSelector: string }): Promise<{ member: string; ip: string }> {
+    return this.waitUntil(
+      { apiVersion: 'v1', kind: 'Endpoints', plural: 'endpoints', namespace, fieldSelector: `metadata.name=${endpoints}` },
+      (items) => {
+        const ep = items.find((x) => x.metadata?.name === endpoints);
+        return ep ? leaderFromEndpoints(ep) : undefined;
+      },
+      {
+        ...opts,
+        what: `Patroni's leader key in Endpoints ${namespace}/${endpoints} (a member holding it, and an address to route clients to)`,
+        explain: () => this.explain(namespace, opts.podSelector),
+      },
+    );
+  }
+
   async listPods(namespace: string, labelSelector: string): Promise<PodLike[]> {
     const list = await this.objects.list('v1', 'Pod', namespace, undefined, undefined, undefined, undefined, labelSelector);
     return list.items as PodLike[];
@@ -320,6 +351,13 @@ export class KubeCluster {
     const pods = await this.listPods(namespace, podSelector);
     return { ...done, pod: pods.at(-1)?.metadata?.name };
   }
+}
+
+/** Patroni's leader key (the `leader` annotation) and the first address of its Endpoints. */
+export function leaderFromEndpoints(ep: KubernetesObject): { member: string; ip: string } | undefined {
+  const member = ep.metadata?.annotations?.leader;
+  const ip = ((ep as { subsets?: { addresses?: { ip: string }[] }[] }).subsets ?? []).flatMap((s) => s.addresses ?? [])[0]?.ip;
+  return member && ip ? { member, ip } : undefined;
 }
 
 function hintForApply(e: unknown): string | undefined {

@@ -54,6 +54,8 @@ export const PATRONI_API_PORT = 8008;
 export const KIND_CLIENT_NODE_PORT = 30432;
 /** Where each kind worker sees its host directory ("local disk"). */
 export const NODE_DISK_PATH = '/mnt/statebench';
+/** Where every kind worker sees the run's emulated network volumes (remote storage without a StorageClass). */
+export const REMOTE_VOLUMES_PATH = '/mnt/statebench-remote';
 
 function shortHash(text: string, chars = 6): string {
   return createHash('sha256').update(text).digest('hex').slice(0, chars);

@@ -156,7 +156,9 @@ describe('.github/workflows/nightly.yml', () => {
     test(`profiles/${profile}.yaml is valid, plans, and explains itself in its header`, async () => {
       const file = join(ROOT, 'profiles', `${profile}.yaml`);
       const { plan } = await loadProfile(file);
-      expect(plan.targets.map((t) => t.platform)).toEqual(['kind']);
+      // kind-node-failure sets a Local PV and a network volume side by side.
+      expect(plan.targets.map((t) => t.platform)).toEqual(profile === 'kind-node-failure' ? ['kind', 'kind'] : ['kind']);
+      expect(plan.targets.map((t) => t.storage.kind)).toEqual(profile === 'kind-node-failure' ? ['local-pv', 'remote'] : ['local-pv']);
       expect(plan.targets[0].faults.map((f) => f.type)).toEqual(profile === 'kind-node-failure' ? ['node-crash', 'node-hang'] : ['kubelet-stop']);
       const header = readFileSync(file, 'utf8').split('\n').filter((l) => l.startsWith('#'));
       expect(header.length).toBeGreaterThan(10);

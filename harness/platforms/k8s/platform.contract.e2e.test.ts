@@ -120,8 +120,14 @@ describe('deployEngine (fake API server as the cluster, a real PostgreSQL as the
         api.podAddresses.set(`${ns}/pg-${i}`, { host: pg.clientConn().host, port: pg.clientConn().port });
         server.put({ apiVersion: 'v1', kind: 'Pod', metadata: { name: `pg-${i}`, namespace: ns, labels: { ...labels } }, status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] } });
       }
-      // Patroni labels its leader a moment later.
-      setTimeout(() => server.update('v1', 'Pod', ns, 'pg-1', (p) => (p.metadata.labels = { ...p.metadata.labels, [ROLE_LABEL]: LEADER_LABEL_VALUE })), 200);
+      // Patroni labels its leader a moment later, and writes its leader key and address into the
+      // Endpoints of the selector-less Service `pg` (use_endpoints). pg-2 keeps a stale leader label,
+      // as a primary on a dead node does: clients must follow the key, not the label.
+      setTimeout(() => {
+        server.update('v1', 'Pod', ns, 'pg-2', (p) => (p.metadata.labels = { ...p.metadata.labels, [ROLE_LABEL]: LEADER_LABEL_VALUE }));
+        server.update('v1', 'Pod', ns, 'pg-1', (p) => (p.metadata.labels = { ...p.metadata.labels, [ROLE_LABEL]: LEADER_LABEL_VALUE }));
+      }, 100);
+      setTimeout(() => server.put({ apiVersion: 'v1', kind: 'Endpoints', metadata: { name: 'pg', namespace: ns, annotations: { leader: 'pg-1', ttl: '30' } }, subsets: [{ addresses: [{ ip: '10.244.2.7' }], ports: [{ name: 'postgresql', port: 5432 }] }] } as StoredObject), 300);
     };
     const rt: TargetRuntime = { registry: new CleanupRegistry(), clock: new RunClock(), stateDir: join(dir, 'state'), artifactsDir: dir, event: () => {}, status: () => {}, signal: new AbortController().signal };
     const provisioned = await new KubernetesPlatform('kubernetes', { kubeConfig: api.kubeConfig(), runId: '20261127-143022-ab12' }).provision(t, rt);
@@ -133,9 +139,10 @@ describe('deployEngine (fake API server as the cluster, a real PostgreSQL as the
       expect((await engine.primary()).name).toBe('node-1');
       // Each member is reachable on its own forwarded port as well.
       for (const n of engine.nodes) expect(await withClient(n.conn, async (c) => (await c.query('select 1 as one')).rows[0].one)).toBe(1);
-      // The client connection went to the pod carrying the leader label.
+      // The client connection went to the member the leader key names, not to pg-2 with its stale label.
       const forwardedTo = api.requests.filter((r) => r.method === 'UPGRADE').map((r) => r.path.split('/')[6]);
       expect(forwardedTo).toContain('pg-1');
+      expect(forwardedTo.filter((p) => p === 'pg-2')).toHaveLength(1); // its own member port only
       expect(engine.clientConn()).toMatchObject({ host: '127.0.0.1', user: 'postgres' });
       expect(engine.clientConn().password).toMatch(/^[A-Za-z0-9_-]{24}$/);
     } finally {
@@ -148,15 +155,13 @@ describe('deployEngine (fake API server as the cluster, a real PostgreSQL as the
   test('kind with Local PVs (kind CLI recorded): disks, cluster config, image load, storage, fio, client through the NodePort, cleanup', async () => {
     const t = kubernetesTarget({ storage: { kind: 'local-pv', size: '1GiB' }, engine: { startTimeout: '20s' }, target: { image: 'statebench/postgres:test', pull: 'never' } });
     const calls: string[][] = [];
-    const kind = new KindCli(
-      async (cmd, args) => {
-        calls.push([cmd, ...args]);
-        // kind writes the new cluster's kubeconfig; here it points at the fake API server.
-        if (cmd === 'kind' && args[0] === 'create') writeFileSync(args[args.indexOf('--kubeconfig') + 1], api.kubeConfig().exportConfig());
-        return { stdout: cmd === 'kind' && args[0] === 'version' ? 'kind v0.27.0 go1.23.5 linux/amd64\n' : '', stderr: '' };
-      },
-      () => true,
-    );
+    const recorded = async (cmd: string, args: string[]) => {
+      calls.push([cmd, ...args]);
+      // kind writes the new cluster's kubeconfig; here it points at the fake API server.
+      if (cmd === 'kind' && args[0] === 'create') writeFileSync(args[args.indexOf('--kubeconfig') + 1], api.kubeConfig().exportConfig());
+      return { stdout: cmd === 'kind' && args[0] === 'version' ? 'kind v0.27.0 go1.23.5 linux/amd64\n' : '', stderr: '' };
+    };
+    const kind = new KindCli(recorded, () => true);
     const stateDir = join(dir, 'state');
     const proxies: Server[] = [];
     api.onApply = (obj: StoredObject, server) => {
@@ -182,15 +187,19 @@ describe('deployEngine (fake API server as the cluster, a real PostgreSQL as the
         api.podAddresses.set(`${ns}/pg-0`, { host: pg.clientConn().host, port: pg.clientConn().port });
         const labels = (obj.spec as { template: { metadata: { labels: Record<string, string> } } }).template.metadata.labels;
         server.put({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'pg-0', namespace: ns, labels }, status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] } });
+        // The scheduler placed the member on the second worker and bound its claim to that worker's PV.
+        const pv = api.list('PersistentVolume').find((x) => x.metadata.name.endsWith('-data-1'))!;
+        server.put({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: 'data-pg-0', namespace: ns }, spec: { volumeName: pv.metadata.name }, status: { phase: 'Bound' } });
       }
     };
     const rt: TargetRuntime = { registry: new CleanupRegistry(), clock: new RunClock(), stateDir, artifactsDir: dir, event: () => {}, status: () => {}, signal: new AbortController().signal };
     const runId = '20261127-143022-ab12';
     const cluster = kindClusterName(runId, t.name);
     try {
-      const provisioned = await new KubernetesPlatform('kind', { runId, kind }).provision(t, rt);
+      const provisioned = await new KubernetesPlatform('kind', { runId, kind, docker: recorded }).provision(t, rt);
       // Each worker's disk exists on the host, with the directories the PVs point at.
       for (let i = 1; i <= 3; i++) for (const sub of ['data', 'probe']) expect(existsSync(join(stateDir, 'kind', `disk-${i}`, sub))).toBe(true);
+      // Until the member is placed, volume 0 is a guess...
       expect(provisioned.volumes.map((v) => v.path)).toEqual([join(stateDir, 'kind', 'disk-1', 'data')]);
       const pinned = api.list('PersistentVolume').map((pv) => (pv.spec as { nodeAffinity: { required: { nodeSelectorTerms: { matchExpressions: { values: string[] }[] }[] } } }).nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0].values[0]);
       expect([...new Set(pinned)].sort()).toEqual(kindWorkerNames(cluster, 3).sort());
@@ -198,6 +207,8 @@ describe('deployEngine (fake API server as the cluster, a real PostgreSQL as the
       const io = await provisioned.probeIo();
       expect(io.tool).toBe('fio-3.33');
       const engine = await provisioned.deployEngine();
+      // ...then it is the volume the member's claim was bound to, where storage faults must act.
+      expect(provisioned.volumes.map((v) => v.path)).toEqual([join(stateDir, 'kind', 'disk-2', 'data')]);
       const config = parse(readFileSync(join(stateDir, 'kind-config.yaml'), 'utf8'));
       expect(engine.clientConn().port).toBe(config.nodes[0].extraPortMappings[0].hostPort);
       expect(await engine.version()).toMatch(/^PostgreSQL \d+/);
@@ -207,7 +218,17 @@ describe('deployEngine (fake API server as the cluster, a real PostgreSQL as the
       expect(await rt.registry.releaseAll()).toEqual([]);
       for (const p of proxies) p.close();
     }
-    expect(calls.map((c) => c.slice(0, 3).join(' '))).toEqual(['kind create cluster', 'docker image inspect', 'kind load docker-image', 'kind version', 'kind delete cluster']);
+    // The database's files are removed from inside each node before the cluster goes (a run that is
+    // not root could not remove them from the host), then the cluster is deleted.
+    expect(calls.map((c) => c.slice(0, 3).join(' '))).toEqual([
+      'kind create cluster',
+      'docker image inspect',
+      'kind load docker-image',
+      'kind version',
+      ...kindWorkerNames(cluster, 3).map((w) => `docker exec ${w}`),
+      'kind delete cluster',
+    ]);
+    expect(calls.find((c) => c[1] === 'exec')).toEqual(['docker', 'exec', kindWorkerNames(cluster, 3)[0], 'find', '/mnt/statebench', '-mindepth', '2', '-delete']);
     expect(calls[0]).toEqual(['kind', 'create', 'cluster', '--name', cluster, '--config', join(stateDir, 'kind-config.yaml'), '--kubeconfig', join(stateDir, 'kubeconfig'), '--wait', '180s']);
     expect(calls[2]).toEqual(['kind', 'load', 'docker-image', 'statebench/postgres:test', '--name', cluster]);
     expect(existsSync(join(stateDir, 'kind', 'disk-1'))).toBe(false);

@@ -19,6 +19,7 @@ import type { FaultMode } from '../../fault/fault.ts';
 import type { FaultSubject } from '../../fault/modes.ts';
 import type { ConnInfo, DeployedEngine, EngineNode, NodeControl } from '../../engine/types.ts';
 import type { IoResult } from '../../io/types.ts';
+import type { IPod } from 'kubernetes-models/v1/Pod';
 import type { Volume } from '../../storage/types.ts';
 import type { ResourceKind, ResourceRecord } from '../../core/cleanup.ts';
 import { storageFor } from '../../storage/index.ts';
@@ -28,13 +29,14 @@ import { freePort } from '../../core/net.ts';
 import { run } from '../../core/exec.ts';
 import { StatebenchError, EXIT } from '../../errors.ts';
 import { KindCli, KubeCluster, PodPortForward, loadKubeConfig, apiMessage, type Exec } from './cluster.ts';
-import { dockerExec, kubernetesFaultMode, withFaultPolicy, type KubernetesFaultPolicy } from './faults/faults.ts';
+import { dockerExec, kubernetesFaultMode, wipeNodeVolumes, withFaultPolicy, type KubernetesFaultPolicy } from './faults/faults.ts';
 import { KubernetesTimeline, type KubernetesFaultTimeline } from './timeline/timeline.ts';
 import { renderKindConfig, kindConfigYaml, type RegistryMirror, registryHostsToml } from './render/kind-config.ts';
-import { dataClaimName, defaultImage, renderManifests, type TargetManifests } from './render/manifests.ts';
+import { dataClaimName, defaultImage, remoteVolumePath, renderManifests, runDir, type K8sObject, type TargetManifests } from './render/manifests.ts';
 import { kindDiskDir, kindWorkerCount } from './render/render.ts';
 import { validateAll } from './render/validate.ts';
-import { LEADER_LABEL_VALUE, NAMES, PG_PORT, ROLE_LABEL, kindClusterName, kindWorkerNames, labelValue, runLabels, selectorString } from './names.ts';
+import { DATA_ROOT } from './render/node-scripts.ts';
+import { LEADER_LABEL_VALUE, NAMES, NODE_DISK_PATH, PG_PORT, ROLE_LABEL, kindClusterName, kindWorkerNames, labelValue, runLabels, selectorString } from './names.ts';
 
 /**
  * Journal kind for a namespace and the cluster-scoped objects of one run on an existing cluster.
@@ -62,6 +64,13 @@ export interface KubernetesPlatformOptions {
   docker?: Exec;
   /** Overrides the target's `faultPolicy` (tests, programmatic use). */
   faultPolicy?: KubernetesFaultPolicy;
+  /**
+   * kind: how clients reach the database — the client Service's NodePort mapped to a loopback port
+   * (`node-port`), or a port-forward through the API server to the member the client Service would
+   * pick (`port-forward`, for hosts where the node port mapping does not carry traffic).
+   * @default 'node-port'
+   */
+  clientAccess?: 'node-port' | 'port-forward';
   /** kubelet-stop on kind: how often the old primary is probed on its node. @default 2000 */
   probeIntervalMs?: number;
 }
@@ -112,6 +121,8 @@ export class KubernetesPlatform implements Platform {
     const members = target.engine.kind === 'patroni' ? target.engine.members : 1;
     const needsNodeDisks = target.storage.kind === 'local-pv' || (target.storage.kind === 'remote' && !target.storage.storageClass);
     const image = target.spec.image ?? defaultImage(target.engine.kind);
+    /** Volumes in PV order (kind: one per worker disk, or one per remote device); mapped to members once they run. */
+    const pvVolumes: Volume[] = [];
     const volumes: Volume[] = [];
     let kc: KubeConfig;
     let nodes: string[] | undefined;
@@ -120,8 +131,8 @@ export class KubernetesPlatform implements Platform {
     const password = randomBytes(18).toString('base64url');
     const replicationPassword = randomBytes(18).toString('base64url');
     // Rendered (and validated) before anything is created, so a target that cannot work costs nothing.
-    const render = (nodes?: string[]) => {
-      const m = withFaultPolicy(renderManifests(target, runId, { nodes, password, replicationPassword }), faultPolicy);
+    const render = (nodes?: string[], hostnames?: Record<string, string>) => {
+      const m = withFaultPolicy(renderManifests(target, runId, { nodes, hostnames, password, replicationPassword }), faultPolicy);
       validateAll([...m.base, ...m.engine]);
       return m;
     };
@@ -135,23 +146,27 @@ export class KubernetesPlatform implements Platform {
       nodes = kindWorkerNames(cluster, workers);
       m = render(nodes);
       const disks: string[] = [];
+      const sharedMounts: { hostPath: string; containerPath: string }[] = [];
+      const remote = target.storage.kind === 'remote' && !target.storage.storageClass;
       for (let i = 0; i < workers; i++) {
-        let disk: string;
-        if (target.storage.kind === 'remote' && !target.storage.storageClass) {
-          // The worker's disk is a network block device mounted on the host before kind starts, so
-          // the bind mount into the node container carries it.
-          rt.status('storage', `remote volume for ${nodes[i]}`);
-          const vol = await storageFor(target.storage).prepare(`kind-disk-${i + 1}`, { registry: rt.registry, stateDir: rt.stateDir, onEvent: rt.event });
-          if (i < members) volumes.push(vol);
-          disk = vol.path;
-        } else {
-          disk = kindDiskDir(rt.stateDir, i);
-          mkdirSync(disk, { recursive: true, mode: 0o755 });
-          const reg = rt.registry.add({ kind: 'dir', id: disk, what: `kind disk of ${nodes[i]}` }, async () => rmSync(disk, { recursive: true, force: true }));
-          if (i < members) volumes.push({ path: join(disk, 'data'), describe: { kind: 'local-pv', node: nodes[i] }, release: () => reg.release() });
-        }
+        // Every worker has its "local disk", a host directory; Local PVs live there.
+        const disk = kindDiskDir(rt.stateDir, i);
+        mkdirSync(disk, { recursive: true, mode: 0o755 });
+        const reg = rt.registry.add({ kind: 'dir', id: disk, what: `kind disk of ${nodes[i]}` }, async () => rmSync(disk, { recursive: true, force: true }));
+        if (!remote) pvVolumes.push({ path: join(disk, 'data'), describe: { kind: 'local-pv', node: nodes[i] }, release: () => reg.release() });
         for (const sub of ['data', 'probe']) mkdirSync(join(disk, sub), { recursive: true, mode: 0o755 });
         disks.push(disk);
+      }
+      if (remote) {
+        // One network block device per member, mounted on the host before kind starts and bind-mounted
+        // into every worker, so the member's volume is reachable from whichever node it runs on.
+        for (let i = 0; i < members; i++) {
+          rt.status('storage', `remote volume ${i + 1} of ${members}`);
+          const vol = await storageFor(target.storage).prepare(`kind-remote-${i + 1}`, { registry: rt.registry, stateDir: rt.stateDir, onEvent: rt.event });
+          for (const sub of ['data', 'probe']) mkdirSync(join(vol.path, sub), { recursive: true, mode: 0o755 });
+          pvVolumes.push(vol);
+          sharedMounts.push({ hostPath: vol.path, containerPath: remoteVolumePath(i) });
+        }
       }
       const hostPort = await freePort();
       const mirror = this.opts.registryMirror ?? mirrorFromEnv();
@@ -167,6 +182,7 @@ export class KubernetesPlatform implements Platform {
         runId,
         targetName: target.name,
         workerDisks: disks,
+        sharedMounts,
         clientHostPort: hostPort,
         nodeImage: this.opts.nodeImage ?? process.env.STATEBENCH_KIND_NODE_IMAGE,
         registryMirror,
@@ -175,9 +191,43 @@ export class KubernetesPlatform implements Platform {
       const kubeconfigFile = join(rt.stateDir, 'kubeconfig');
       writeFileSync(configFile, kindConfigYaml(config));
       rt.status('kind', `creating cluster ${cluster} (${workers} workers)`);
-      await kind.createCluster(rt.registry, { name: cluster, configFile, kubeconfigFile, beforeDelete: closeForwards });
+      // The database's files belong to the image's postgres user (0700 directories): a run that is not
+      // root could not remove them from the host. They are removed from inside each node, as its root,
+      // before the cluster goes; the host directories are then empty and removable.
+      const docker = this.opts.docker ?? dockerExec;
+      let membersGone: () => Promise<void> = async () => {};
+      const wipe = async () => {
+        // A member still shutting down keeps writing (postmaster.pid, WAL): wait until its pods are gone.
+        await membersGone().catch(() => {});
+        // Each worker its own disk; the shared network volumes once, from the first worker.
+        await Promise.all(
+          (nodes ?? []).map((n, i) =>
+            wipeNodeVolumes(docker, n, [NODE_DISK_PATH, ...(i === 0 ? sharedMounts.map((x) => x.containerPath) : [])]).catch((e) => rt.event('kind-wipe-failed', { node: n, message: (e as Error).message })),
+          ),
+        );
+      };
+      await kind.createCluster(rt.registry, {
+        name: cluster,
+        configFile,
+        kubeconfigFile,
+        beforeDelete: async () => {
+          await closeForwards();
+          await wipe();
+        },
+      });
       rt.event('kind-cluster-created', { cluster, workers });
       kc = loadKubeConfig({ file: kubeconfigFile });
+      const kube = new KubeCluster(kc);
+      const selector = selectorString(m.podLabels);
+      const namespace = m.namespace;
+      membersGone = async () => {
+        await kube.objects.patch({ apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: NAMES.statefulSet, namespace }, spec: { replicas: 0 } } as KubernetesObject, undefined, undefined, 'statebench-stop', undefined, 'application/merge-patch+json').catch(() => {});
+        await kube.waitUntil({ apiVersion: 'v1', kind: 'Pod', plural: 'pods', namespace, labelSelector: selector }, (items) => (items.length === 0 ? true : undefined), {
+          timeoutMs: 90_000,
+          what: `the member pods of ${namespace} to be gone before their volumes are emptied`,
+          explain: async () => ({ lines: [], hints: [] }),
+        });
+      };
 
       if (target.spec.pull !== 'always') {
         if (await kind.imageExistsLocally(image)) {
@@ -188,12 +238,13 @@ export class KubernetesPlatform implements Platform {
           throw new StatebenchError(`image ${image} is not in the local docker and pull is never`, EXIT.environment, `Build or pull it into docker first (docker image inspect ${image}), or set pull: missing`);
         }
       }
-      access = { kind: 'node-port', port: hostPort };
+      access = this.opts.clientAccess === 'port-forward' ? { kind: 'port-forward' } : { kind: 'node-port', port: hostPort };
       Object.assign(facts, { cluster, workers: nodes, clientHostPort: hostPort, kindVersion: await kind.version().catch(() => undefined) });
     } else {
       kc = this.opts.kubeConfig ?? loadKubeConfig({ context: target.spec.context });
-      if (needsNodeDisks) nodes = await workerNodes(new KubeCluster(kc), members);
-      m = render(nodes);
+      let hostnames: Record<string, string> | undefined;
+      if (needsNodeDisks) ({ names: nodes, hostnames } = await workerNodes(new KubeCluster(kc), members));
+      m = render(nodes, hostnames);
       access = { kind: 'port-forward' };
       facts.context = kc.getCurrentContext();
     }
@@ -203,26 +254,47 @@ export class KubernetesPlatform implements Platform {
 
     if (this.name === 'kubernetes') {
       // Registered before anything exists, so a killed run still names what to delete.
-      const leftover: NamespaceRecord = { context: kc.getCurrentContext(), namespace: m.namespace, run: labelValue(runId) };
+      const leftover: NamespaceRecord = {
+        context: kc.getCurrentContext(),
+        namespace: m.namespace,
+        run: labelValue(runId),
+        // Local PVs keep their data on the node after the PV object is gone: the run's directory is
+        // removed through the claims before the namespace goes.
+        ...(m.storage.kind === 'static'
+          ? {
+              wipe: {
+                image,
+                pullPolicy: pullPolicyOf(target.spec.pull),
+                dir: runDir(target, runId),
+                claims: Array.from({ length: members }, (_, i) => dataClaimName(i)),
+                ...(target.spec.runAs ? { runAs: target.spec.runAs } : {}),
+                ...(target.spec.imagePullSecrets?.length ? { pullSecrets: target.spec.imagePullSecrets } : {}),
+              },
+            }
+          : {}),
+      };
       rt.registry.add({ kind: K8S_NAMESPACE_RESOURCE, id: JSON.stringify(leftover), what: `namespace ${m.namespace} and run-labelled PVs/StorageClasses` }, async () => {
         await closeForwards();
         await deleteRunObjects(cluster, leftover);
       });
-      for (let i = 0; i < members; i++) {
-        const node = nodes?.[i];
-        volumes.push({
-          // The directory is on the node (static PVs) or wherever the StorageClass provisions it.
-          path: node ? `${node}:/mnt/statebench/data` : `pvc:${m.namespace}/${dataClaimName(i)}`,
-          describe: { kind: target.storage.kind, storageClass: m.storage.className, ...(node ? { node } : {}) },
-          release: async () => {},
-        });
+      if (m.storage.kind === 'static') {
+        for (const node of m.storage.nodes) {
+          pvVolumes.push({ path: `${node}:${NODE_DISK_PATH}/data/${runDir(target, runId)}`, describe: { kind: target.storage.kind, storageClass: m.storage.className, node }, release: async () => {} });
+        }
+      } else {
+        for (let i = 0; i < members; i++) {
+          volumes.push({ path: `pvc:${m.namespace}/${dataClaimName(i)}`, describe: { kind: target.storage.kind, storageClass: m.storage.className }, release: async () => {} });
+        }
       }
     }
+    // Until the members are placed, member i is assumed on volume i; deployEngine maps them for real.
+    if (!volumes.length) volumes.push(...pvVolumes.slice(0, members));
 
     rt.status('kubernetes', `applying namespace ${m.namespace} and storage`);
     await cluster.apply(m.base);
+    await copyPullSecrets(cluster, target, kc, m.namespace);
     rt.event('kubernetes-storage-applied', { namespace: m.namespace, storageClass: m.storage.className, objects: m.base.length });
-    return new KubernetesTarget(target, rt, cluster, kc, m, access, password, volumes, facts, forwards, this.opts.schedulingMarginMs ?? 180_000, {
+    return new KubernetesTarget(target, rt, cluster, kc, m, access, password, volumes, pvVolumes, facts, forwards, this.opts.schedulingMarginMs ?? 180_000, {
       runId,
       policy: faultPolicy,
       docker: this.opts.docker ?? dockerExec,
@@ -232,15 +304,114 @@ export class KubernetesPlatform implements Platform {
   }
 }
 
+/**
+ * The target's image pull Secrets, copied into its namespace (which the run creates) from
+ * `imagePullSecretsFrom`, else the kubeconfig context's namespace, else `default`.
+ */
+async function copyPullSecrets(cluster: KubeCluster, target: PlannedTarget, kc: KubeConfig, namespace: string): Promise<void> {
+  const names = target.spec.imagePullSecrets ?? [];
+  if (!names.length) return;
+  const from = target.spec.imagePullSecretsFrom ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';
+  for (const name of names) {
+    if (from === namespace) continue;
+    let secret: KubernetesObject & { type?: string; data?: Record<string, string> };
+    try {
+      secret = await cluster.objects.read({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: from } });
+    } catch (e) {
+      throw new StatebenchError(`image pull Secret ${from}/${name} could not be read: ${apiMessage(e)}`, EXIT.environment, `Create it (kubectl create secret docker-registry ${name} -n ${from} …) or set imagePullSecretsFrom to where it is`);
+    }
+    await cluster.apply([{ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace, labels: { ...(secret.metadata?.labels ?? {}), 'app.kubernetes.io/managed-by': 'statebench' } }, type: secret.type, data: secret.data } as K8sObject]);
+  }
+}
+
 /** What a `k8s-namespace` journal record names (its id is this, as JSON). */
 export interface NamespaceRecord {
   context: string;
   namespace: string;
   /** Value of the statebench.run label on the run's cluster-scoped objects. */
   run: string;
+  /** Static volumes: the run's directory on them, removed through these claims before they go. */
+  wipe?: { image: string; pullPolicy: 'Never' | 'IfNotPresent' | 'Always'; dir: string; claims: string[]; runAs?: { user: number; group: number }; pullSecrets?: string[] };
+}
+
+function pullPolicyOf(pull: PlannedTarget['spec']['pull']): 'Never' | 'IfNotPresent' | 'Always' {
+  return pull === 'never' ? 'Never' : pull === 'always' ? 'Always' : 'IfNotPresent';
+}
+
+/**
+ * Removes `<volume>/<run dir>` from each static volume, through a pod on each still-bound claim: the
+ * PV objects are deleted afterwards but their directories stay on the nodes, and the next run must not
+ * find this one's data there. The pods run as the database did, so they can remove its files.
+ */
+export async function wipeRunData(cluster: KubeCluster, r: NamespaceRecord, timeoutMs = 180_000): Promise<string[]> {
+  const w = r.wipe;
+  if (!w) return [];
+  const sts = { apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: NAMES.statefulSet, namespace: r.namespace } };
+  await cluster.objects.patch({ ...sts, spec: { replicas: 0 } } as KubernetesObject, undefined, undefined, 'statebench-stop', undefined, 'application/merge-patch+json').catch(() => {});
+  const problems: string[] = [];
+  // Only claims bound to a volume hold data; a pod on an unbound claim would only bind it now.
+  const claims = (await cluster.objects.list('v1', 'PersistentVolumeClaim', r.namespace).catch(() => ({ items: [] as KubernetesObject[] }))).items as { metadata?: { name?: string }; status?: { phase?: string } }[];
+  const bound = w.claims.filter((c) => claims.some((x) => x.metadata?.name === c && x.status?.phase === 'Bound'));
+  const pods = bound.map((claim, i) => runDataWipePod(r.namespace, `statebench-wipe-${i}`, claim, w));
+  for (const p of pods) await cluster.apply([p as unknown as K8sObject]).catch((e) => problems.push(`${p.metadata!.name}: ${apiMessage(e)}`));
+  await Promise.all(
+    pods.map((p) =>
+      cluster
+        .waitUntil(
+          { apiVersion: 'v1', kind: 'Pod', plural: 'pods', namespace: r.namespace, fieldSelector: `metadata.name=${p.metadata!.name}` },
+          (items) => {
+            const phase = (items[0] as { status?: { phase?: string } } | undefined)?.status?.phase;
+            if (phase === 'Failed') throw new Error(`${p.metadata!.name} failed`);
+            return phase === 'Succeeded' ? true : undefined;
+          },
+          { timeoutMs, what: `pod ${p.metadata!.name} to remove ${w.dir} from its volume`, explain: async () => ({ lines: [], hints: [] }) },
+        )
+        .catch((e) => problems.push((e as Error).message)),
+    ),
+  );
+  return problems;
+}
+
+/** A pod that removes the run's directory from one claim's volume. Fixed command; the path is an argument. */
+export function runDataWipePod(namespace: string, name: string, claim: string, w: NonNullable<NamespaceRecord['wipe']>): IPod {
+  const security = w.runAs
+    ? {
+        pod: { runAsNonRoot: true, runAsUser: w.runAs.user, runAsGroup: w.runAs.group, fsGroup: w.runAs.group, seccompProfile: { type: 'RuntimeDefault' as const } },
+        container: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+      }
+    : undefined;
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace, labels: { 'statebench.helper': 'wipe' } },
+    spec: {
+      restartPolicy: 'Never',
+      automountServiceAccountToken: false,
+      enableServiceLinks: false,
+      tolerations: [{ operator: 'Exists' }],
+      ...(security ? { securityContext: security.pod } : {}),
+      ...(w.pullSecrets?.length ? { imagePullSecrets: w.pullSecrets.map((n) => ({ name: n })) } : {}),
+      containers: [
+        {
+          name: 'wipe',
+          image: w.image,
+          imagePullPolicy: w.pullPolicy,
+          ...(security ? { securityContext: security.container } : {}),
+          command: ['rm', '-rf', '--', `/volume/${w.dir}`],
+          volumeMounts: [{ name: 'data', mountPath: '/volume' }],
+        },
+      ],
+      volumes: [{ name: 'data', persistentVolumeClaim: { claimName: claim } }],
+    },
+  };
 }
 
 async function deleteRunObjects(cluster: KubeCluster, r: NamespaceRecord): Promise<void> {
+  const problems = await wipeRunData(cluster, r).catch((e) => [apiMessage(e)]);
+  if (problems.length) {
+    // The objects go anyway; what stays on the nodes is said, with where to find it.
+    console.warn(`statebench: the run's data may remain on the nodes' Local PV directories (${r.wipe?.dir}): ${problems.join('; ')}`);
+  }
   await cluster.delete({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: r.namespace } });
   await cluster.deleteByRun('v1', 'PersistentVolume', r.run);
   await cluster.deleteByRun('storage.k8s.io/v1', 'StorageClass', r.run);
@@ -265,24 +436,53 @@ export async function releaseKubernetesLeftover(record: ResourceRecord, kind: Ki
   return false;
 }
 
-/** Schedulable nodes without the control-plane role, enough for one member each. */
-async function workerNodes(cluster: KubeCluster, members: number): Promise<string[]> {
+/** Taints that keep a database member off a node: it would never be scheduled there. */
+const BLOCKING_EFFECTS = ['NoSchedule', 'NoExecute'];
+
+interface NodeLike {
+  metadata?: { name?: string; labels?: Record<string, string> };
+  spec?: { unschedulable?: boolean; taints?: { key: string; effect: string }[] };
+}
+
+/**
+ * Nodes for one static volume each, enough for one member each: not control-plane, not cordoned, no
+ * NoSchedule/NoExecute taint. Each with its kubernetes.io/hostname label, which is what a PV's
+ * nodeAffinity matches (it differs from the Node name where the kubelet runs with --hostname-override).
+ */
+export function pickWorkerNodes(items: NodeLike[], members: number): { names: string[]; hostnames: Record<string, string>; skipped: string[] } {
+  const skipped: string[] = [];
+  const ok = items.filter((n) => {
+    const name = n.metadata?.name ?? '?';
+    if ('node-role.kubernetes.io/control-plane' in (n.metadata?.labels ?? {})) return false;
+    if (n.spec?.unschedulable) return skipped.push(`${name} (cordoned)`), false;
+    const taint = (n.spec?.taints ?? []).find((t) => BLOCKING_EFFECTS.includes(t.effect));
+    if (taint) return skipped.push(`${name} (tainted ${taint.key}:${taint.effect})`), false;
+    return true;
+  });
+  const names = ok
+    .map((n) => n.metadata!.name!)
+    .sort()
+    // One node per member is enough on a shared cluster; the rest are left alone.
+    .slice(0, Math.max(members, 1));
+  const hostnames = Object.fromEntries(ok.filter((n) => names.includes(n.metadata!.name!)).map((n) => [n.metadata!.name!, n.metadata?.labels?.['kubernetes.io/hostname'] ?? n.metadata!.name!]));
+  return { names, hostnames, skipped };
+}
+
+async function workerNodes(cluster: KubeCluster, members: number): Promise<{ names: string[]; hostnames: Record<string, string> }> {
   let items: KubernetesObject[];
   try {
     items = (await cluster.objects.list('v1', 'Node')).items;
   } catch (e) {
     throw new StatebenchError(`listing the cluster's nodes failed: ${apiMessage(e)}`, EXIT.environment, 'local-pv on an existing cluster needs the right to list nodes');
   }
-  const workers = items
-    .filter((n) => !('node-role.kubernetes.io/control-plane' in (n.metadata?.labels ?? {})) && !(n as { spec?: { unschedulable?: boolean } }).spec?.unschedulable)
-    .map((n) => n.metadata!.name!)
-    .sort()
-    // One node per member is enough on a shared cluster; the rest are left alone.
-    .slice(0, Math.max(members, 1));
-  if (workers.length < Math.max(members, 1)) {
-    throw new StatebenchError(`local-pv needs ${members} schedulable worker node(s); the cluster has ${workers.length}`, EXIT.environment);
+  const picked = pickWorkerNodes(items as NodeLike[], members);
+  if (picked.names.length < Math.max(members, 1)) {
+    throw new StatebenchError(
+      `local-pv needs ${members} schedulable worker node(s); the cluster has ${picked.names.length}${picked.skipped.length ? ` (skipped: ${picked.skipped.join(', ')})` : ''}`,
+      EXIT.environment,
+    );
   }
-  return workers;
+  return picked;
 }
 
 type ClientAccess = { kind: 'node-port'; port: number } | { kind: 'port-forward' };
@@ -307,6 +507,7 @@ class KubernetesTarget implements ProvisionedTarget {
     private readonly access: ClientAccess,
     private readonly password: string,
     readonly volumes: Volume[],
+    private readonly pvVolumes: Volume[],
     private readonly facts: Record<string, unknown>,
     private readonly forwards: Set<PodPortForward>,
     private readonly schedulingMarginMs: number,
@@ -340,6 +541,8 @@ class KubernetesTarget implements ProvisionedTarget {
       labels: runLabels(this.wiring.runId, this.target.name),
       podOf: (node) => `${NAMES.statefulSet}-${engine.nodes.indexOf(node)}`,
       probeIntervalMs: this.wiring.probeIntervalMs,
+      leaderEndpoints: this.m.client.leaderEndpoints ?? undefined,
+      pgdata: `${DATA_ROOT}/${runDir(this.target, this.wiring.runId)}/pgdata`,
     });
   }
 
@@ -358,6 +561,7 @@ class KubernetesTarget implements ProvisionedTarget {
       podSelector: selectorString(this.m.podLabels),
       clock: this.rt.clock,
       leaderLabel: patroni ? { key: ROLE_LABEL, value: LEADER_LABEL_VALUE } : null,
+      leaderEndpoints: this.m.client.leaderEndpoints ?? undefined,
       file: join(this.rt.artifactsDir, 'kubernetes-watch.jsonl'),
       onEvent: (type, data) => this.rt.event(type, data),
     });
@@ -423,12 +627,14 @@ class KubernetesTarget implements ProvisionedTarget {
     await this.cluster.apply(this.m.engine);
     // Scheduling, binding volumes and initdb come on top of the engine's own start time.
     const timeoutMs = this.target.engine.startTimeout + this.schedulingMarginMs;
-    await this.cluster.waitForPods(
-      ns,
-      selector,
-      { count: members, leader: patroni ? { label: ROLE_LABEL, value: LEADER_LABEL_VALUE } : undefined, owner: { kind: 'StatefulSet', name: NAMES.statefulSet } },
-      { timeoutMs, signal: this.rt.signal },
-    );
+    const started = performance.now();
+    await this.cluster.waitForPods(ns, selector, { count: members, owner: { kind: 'StatefulSet', name: NAMES.statefulSet } }, { timeoutMs, signal: this.rt.signal });
+    await this.placeVolumes(members);
+    const leaderEndpoints = this.m.client.leaderEndpoints;
+    if (leaderEndpoints) {
+      const leader = await this.cluster.waitForLeader(ns, leaderEndpoints, { podSelector: selector, timeoutMs: Math.max(1, timeoutMs - (performance.now() - started)), signal: this.rt.signal });
+      this.rt.event('kubernetes-leader-key', { namespace: ns, endpoints: leaderEndpoints, ...leader });
+    }
     this.rt.event('kubernetes-engine-ready', { namespace: ns, members });
     await this.startTimeline();
 
@@ -445,12 +651,14 @@ class KubernetesTarget implements ProvisionedTarget {
     if (this.access.kind === 'node-port') {
       client = { host: '127.0.0.1', port: this.access.port, ...base };
     } else {
-      const leaderSelector = selectorString(this.m.clientSelector);
+      // Each connection goes to the member the leader key names at that moment (Patroni's member
+      // name is its pod's name), or to the single PostgreSQL's one pod.
+      const leaderEndpoints = this.m.client.leaderEndpoints;
       const fwd = new PodPortForward(this.kc, ns, async () => {
-        const pods = await this.cluster.listPods(ns, leaderSelector);
-        const name = pods.find((p) => !p.metadata?.deletionTimestamp)?.metadata?.name;
-        if (!name) throw new Error(`no pod matches ${leaderSelector}`);
-        return name;
+        if (!leaderEndpoints) return podNames[0];
+        const leader = await this.cluster.leaderOf(ns, leaderEndpoints);
+        if (!leader) throw new Error(`no member holds the leader key in Endpoints ${ns}/${leaderEndpoints}`);
+        return leader.member;
       }, PG_PORT);
       this.forwards.add(fwd);
       client = { host: '127.0.0.1', port: await fwd.start(), ...base };
@@ -459,6 +667,24 @@ class KubernetesTarget implements ProvisionedTarget {
     this.engine = engine;
     await awaitWritable(client, this.target.engine.startTimeout, this.rt.signal);
     return engine;
+  }
+
+  /**
+   * The static PVs are not pre-bound: the scheduler chose each member's volume. volumes[i] becomes the
+   * volume member i's claim was bound to, so storage faults on a member hit the volume under it.
+   */
+  private async placeVolumes(members: number): Promise<void> {
+    if (this.m.storage.kind !== 'static' || !this.pvVolumes.length) return;
+    const placed: Volume[] = [];
+    for (let i = 0; i < members; i++) {
+      const claim = (await this.cluster.objects.read({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: dataClaimName(i), namespace: this.m.namespace } })) as { spec?: { volumeName?: string } };
+      const index = Number(/-data-(\d+)$/.exec(claim.spec?.volumeName ?? '')?.[1]);
+      const v = this.pvVolumes[index];
+      if (!v) throw new StatebenchError(`claim ${this.m.namespace}/${dataClaimName(i)} is bound to ${claim.spec?.volumeName ?? 'no volume'}, which is not one of this run's volumes`);
+      placed.push(v);
+    }
+    this.volumes.splice(0, this.volumes.length, ...placed);
+    this.rt.event('kubernetes-volumes-placed', { volumes: placed.map((v, i) => ({ member: i, path: v.path })) });
   }
 
   async describe(): Promise<Record<string, unknown>> {
@@ -549,12 +775,13 @@ class KubernetesEngine implements DeployedEngine {
     return this.client;
   }
 
+  /** The member Patroni's leader key names: the one clients are routed to. */
   async primary(): Promise<EngineNode> {
-    if (this.kind !== 'patroni') return this.nodes[0];
-    const pods = await this.cluster.listPods(this.ns, selectorString(this.m.clientSelector));
-    const name = pods.find((p) => !p.metadata?.deletionTimestamp)?.metadata?.name;
-    const node = this.nodes.find((_, i) => `${NAMES.statefulSet}-${i}` === name);
-    if (!node) throw new StatebenchError(`no member carries ${ROLE_LABEL}=${LEADER_LABEL_VALUE} in namespace ${this.ns}: Patroni has no leader right now`);
+    const endpoints = this.m.client.leaderEndpoints;
+    if (this.kind !== 'patroni' || !endpoints) return this.nodes[0];
+    const leader = await this.cluster.leaderOf(this.ns, endpoints);
+    const node = this.nodes.find((_, i) => `${NAMES.statefulSet}-${i}` === leader?.member);
+    if (!node) throw new StatebenchError(`no member holds Patroni's leader key (Endpoints ${this.ns}/${endpoints}${leader ? ` names ${leader.member}` : ''}): Patroni has no leader right now`);
     return node;
   }
 

@@ -23,6 +23,9 @@ import {
   dockerExec,
   helperPod,
   kubernetesFaultMode,
+  HELPER_ACTION_COMMAND,
+  HELPER_IDLE,
+  postmastersOn,
   observerClusterRole,
   policyTolerations,
   runtimeUnit,
@@ -57,6 +60,8 @@ class FakeDocker {
   /** Called after each command, so a test can play what the cluster does in reaction. */
   after?: (args: string[]) => void;
   probeAnswer = 'primary 742';
+  /** What `ps -eo pid=,ppid=,args=` prints in a node, in turn (the last one repeats). */
+  psOutputs: string[] = [''];
 
   constructor() {
     WORKERS.forEach((w, i) => this.nodes.set(w, { running: true, paused: false, kubelet: 'active', ip: `172.18.0.${3 + i}`, container: `c0ffee${i}aa11bb22` }));
@@ -104,6 +109,7 @@ class FakeDocker {
         }
         if (rest[0] === 'crictl' && rest[1] === 'ps') return n.container ? `${n.container}\n` : '';
         if (rest[0] === 'crictl' && rest[1] === 'exec') return `${this.probeAnswer}\n`;
+        if (rest[0] === 'ps') return this.psOutputs.length > 1 ? this.psOutputs.shift()! : this.psOutputs[0];
         throw new StatebenchError(`unexpected docker exec ${rest.join(' ')}`);
       }
       default:
@@ -266,6 +272,27 @@ describe('pod-delete and pod-force-delete', () => {
     await f.waitForRecovery(5_000);
     stop();
     expect(timeline.cycles()[0].entries[0].what).toBe('force-delete: pg-0 with gracePeriodSeconds=0');
+  });
+
+  test('pod-force-delete on a Local PV: two postmasters on one data directory are a data-safety exposure, not an ordinary fault', async () => {
+    // What `ps` in the kind node shows: the old server, which the kubelet has not killed yet, and the
+    // replacement's, started on the same directory of the same Local PV.
+    const pgdata = '/var/lib/statebench/sb-x/pgdata';
+    const old = `  812   790 /usr/lib/postgresql/15/bin/postgres -D ${pgdata}\n  815   812 postgres: checkpointer\n  816   812 postgres: walwriter`;
+    const both = `${old}\n 1210  1190 /usr/lib/postgresql/15/bin/postgres -D ${pgdata}\n 1213  1210 postgres: checkpointer`;
+    docker.psOutputs = [both, `  1210  1190 /usr/lib/postgresql/15/bin/postgres -D ${pgdata}`];
+    const stop = statefulSetRecreates();
+    const f = modeFor('pod-force-delete', { pgdata });
+    await f.inject();
+    await f.recover();
+    await f.waitForRecovery(5_000);
+    stop();
+    const t = timeline.cycles()[0];
+    expect(t.dataSafety?.detail).toBe(`on ${pgdata} on ${WORKERS[0]} at once (pids 812, 1210 in the node): the force delete let the replacement start before the old server was gone`);
+    expect(t.findings.find((x) => x.startsWith('DATA-SAFETY EXPOSURE of the force delete'))).toMatch(/StatefulSet force-delete hazard, not an ordinary fault/);
+    // A graceful delete never looks: the kubelet stops the old server before the replacement exists.
+    expect(postmastersOn(both, pgdata)).toEqual([812, 1210]);
+    expect(postmastersOn(both, '/other')).toEqual([]);
   });
 
   test('a pod already being deleted is refused before anything is done', async () => {
@@ -431,14 +458,28 @@ describe('existing clusters', () => {
 
   test('kubelet-stop through the helper pod: RBAC and Pod Security first, then a pinned privileged pod; recovery waits for the node timer', async () => {
     // The kubelet runs the helper; then the node goes silent and, when the timer fires, comes back.
+    // The kubelet reports the pod Running only after 300 ms; the action must not come before that.
+    let reportedAt = 0;
+    let actedAt = 0;
     api.onApply = (obj, server) => {
       if (obj.kind !== 'Pod') return;
-      setTimeout(() => server.update('v1', 'Pod', NS, obj.metadata.name, (p) => (p.status = { phase: 'Running' })), 50);
-      setTimeout(() => server.put(node(WORKERS[0], false)), 150);
-      setTimeout(() => server.put(node(WORKERS[0], true)), 600);
+      setTimeout(() => server.update('v1', 'Pod', NS, obj.metadata.name, (p) => (p.status = { phase: 'Pending' })), 50);
+      setTimeout(() => {
+        reportedAt = performance.now();
+        server.update('v1', 'Pod', NS, obj.metadata.name, (p) => (p.status = { phase: 'Running', containerStatuses: [{ name: 'node-access', state: { running: {} } }] }));
+      }, 300);
     };
-    const f = modeFor('kubelet-stop', { platform: 'kubernetes', policy: { nodeAccess: 'helper-pod' }, helperSettleSeconds: 0 }, 800);
+    api.onExec = () => {
+      actedAt = performance.now();
+      setTimeout(() => api.put(node(WORKERS[0], false)), 100);
+      setTimeout(() => api.put(node(WORKERS[0], true)), 600);
+      return { status: 'Success' };
+    };
+    const f = modeFor('kubelet-stop', { platform: 'kubernetes', policy: { nodeAccess: 'helper-pod' } }, 800);
     await f.inject();
+    expect(reportedAt).toBeGreaterThan(0);
+    expect(actedAt).toBeGreaterThanOrEqual(reportedAt);
+    expect(api.execs).toEqual([{ namespace: NS, pod: 'statebench-kubelet-stop-0-0', container: 'node-access', command: HELPER_ACTION_COMMAND }]);
     const patches = api.requests.filter((r) => r.method === 'PATCH');
     expect(patches.map((r) => `${r.path} ${r.query.fieldManager}`)).toEqual([
       `/api/v1/namespaces/${NS}/serviceaccounts/statebench-node-access statebench`,
@@ -449,12 +490,12 @@ describe('existing clusters', () => {
     const helper = patches[2].body as StoredObject & { spec: Record<string, unknown> & { containers: { command: string[]; env: { name: string; value: string }[]; securityContext: object }[] } };
     expect(helper.spec).toMatchObject({ nodeName: WORKERS[0], hostPID: true, restartPolicy: 'Never', serviceAccountName: 'statebench-node-access', automountServiceAccountToken: false, tolerations: [{ operator: 'Exists' }] });
     const c = helper.spec.containers[0];
-    expect(c.command).toEqual(['nsenter', '--target', '1', '--mount', '--uts', '--ipc', '--net', '--pid', '--', '/bin/sh', '-c', NODE_ACCESS_SCRIPT]);
+    expect(c.command).toEqual(['/bin/sh', '-c', HELPER_IDLE]);
+    expect(HELPER_ACTION_COMMAND).toEqual(['nsenter', '--target', '1', '--mount', '--uts', '--ipc', '--net', '--pid', '--', '/bin/sh', '-c', NODE_ACCESS_SCRIPT]);
     expect(c.securityContext).toEqual({ privileged: true });
     expect(Object.fromEntries(c.env.map((e) => [e.name, e.value]))).toEqual({
       STATEBENCH_ACTION: 'kubelet-stop',
       STATEBENCH_HOLD_SECONDS: '1',
-      STATEBENCH_SETTLE_SECONDS: '0',
       STATEBENCH_UNIT: `statebench-${RUN}-0-0`,
       STATEBENCH_RUNTIME_UNIT: 'containerd.service',
     });
@@ -481,20 +522,19 @@ describe('existing clusters', () => {
       }
       const runScript = (action: string) => {
         rmSync(log, { force: true });
-        const env = { PATH: `${bin}:/usr/bin:/bin`, STATEBENCH_ACTION: action, STATEBENCH_HOLD_SECONDS: '30', STATEBENCH_SETTLE_SECONDS: '2', STATEBENCH_UNIT: 'statebench-r1-0-0', STATEBENCH_RUNTIME_UNIT: 'crio.service' };
+        const env = { PATH: `${bin}:/usr/bin:/bin`, STATEBENCH_ACTION: action, STATEBENCH_HOLD_SECONDS: '30', STATEBENCH_UNIT: 'statebench-r1-0-0', STATEBENCH_RUNTIME_UNIT: 'crio.service' };
         const out = execFileSync('/bin/sh', ['-c', NODE_ACCESS_SCRIPT], { env, encoding: 'utf8' });
         return { out, calls: readFileSync(log, 'utf8').trim().split('\n') };
       };
       const stop = runScript('kubelet-stop');
       expect(stop.calls).toEqual([
-        `systemd-run --unit statebench-r1-0-0-undo --on-active=32s --timer-property=AccuracySec=100ms ${bin}/systemctl start kubelet.service`,
-        'sleep 2',
-        'systemctl stop kubelet.service',
+        `systemd-run --unit statebench-r1-0-0-undo --on-active=30s --timer-property=AccuracySec=100ms ${bin}/systemctl start kubelet.service`,
+        // Queued, so the exec (which runs through this kubelet) returns before the kubelet stops.
+        'systemctl --no-block stop kubelet.service',
       ]);
       expect(stop.out).toMatch(/^statebench: kubelet-stop on .+ until the timer statebench-r1-0-0-undo fires in 30s$/m);
       expect(runScript('node-hang').calls).toEqual([
-        `systemd-run --unit statebench-r1-0-0-undo --on-active=32s --timer-property=AccuracySec=100ms ${bin}/systemctl thaw kubepods.slice crio.service kubelet.service`,
-        'sleep 2',
+        `systemd-run --unit statebench-r1-0-0-undo --on-active=30s --timer-property=AccuracySec=100ms ${bin}/systemctl thaw kubepods.slice crio.service kubelet.service`,
         `systemd-run --unit statebench-r1-0-0-do --no-block ${bin}/systemctl freeze kubelet.service crio.service kubepods.slice`,
       ]);
       expect(() => runScript('reboot')).toThrow();
@@ -511,6 +551,18 @@ describe('existing clusters', () => {
     const f = modeFor('node-hang', { platform: 'kubernetes', policy: { nodeAccess: 'helper-pod' } });
     const e = await failure(f.inject());
     expect(e.message).toBe(`node-hang: helper pod statebench-node-hang-0-0 failed on ${WORKERS[0]} (exit 1): Failed to freeze unit kubepods.slice: Unit kubepods.slice not found.`);
+    expect(e.hint).toMatch(/cgroup v2 with the systemd cgroup driver/);
+  });
+
+  test('an action that fails in the helper pod says why, from its output', async () => {
+    api.onApply = (obj, server) => {
+      if (obj.kind !== 'Pod') return;
+      setTimeout(() => server.update('v1', 'Pod', NS, obj.metadata.name, (p) => (p.status = { phase: 'Running', containerStatuses: [{ name: 'node-access', state: { running: {} } }] })), 50);
+    };
+    api.onExec = () => ({ status: 'Failure', message: 'command terminated with non-zero exit code: error executing command [nsenter], exit code 1' });
+    const f = modeFor('node-hang', { platform: 'kubernetes', policy: { nodeAccess: 'helper-pod' } });
+    const e = await failure(f.inject());
+    expect(e.message).toBe(`node-hang: the action in helper pod statebench-node-hang-0-0 on ${WORKERS[0]} failed: command terminated with non-zero exit code: error executing command [nsenter], exit code 1`);
     expect(e.hint).toMatch(/cgroup v2 with the systemd cgroup driver/);
   });
 
@@ -612,10 +664,14 @@ describe('the provisioned target\'s faultMode hook (fake API server as the clust
         api.podAddresses.set(`${ns}/pg-${i}`, { host: pg.clientConn().host, port: pg.clientConn().port });
         server.put(podObj(`pg-${i}`, `uid-${i}`, labels, i === 1));
       }
+      server.put(leaderKey('pg-1'));
     };
-    // The controllers: a deleted member comes back as a replica; pg-2 takes the leader label.
+    // Patroni's leader key and route, in the Endpoints of the Service `pg` (use_endpoints).
+    const leaderKey = (member: string): StoredObject => ({ apiVersion: 'v1', kind: 'Endpoints', metadata: { name: 'pg', namespace: ns, annotations: { leader: member } }, subsets: [{ addresses: [{ ip: `10.0.0.${member.slice(-1)}` }] }] });
+    // The controllers: a deleted member comes back as a replica; pg-2 takes the leader key and label.
     const controllers = setInterval(() => {
       if (ns && !api.get('v1', 'Pod', ns, 'pg-1') && api.get('v1', 'Pod', ns, 'pg-2')) {
+        api.put(leaderKey('pg-2'));
         api.put(podObj('pg-2', 'uid-2', labels, true));
         api.put(podObj('pg-1', 'uid-1b', labels, false));
       }
@@ -642,7 +698,7 @@ describe('the provisioned target\'s faultMode hook (fake API server as the clust
       const del = api.requests.find((r) => r.method === 'DELETE' && r.path.endsWith('/pods/pg-1'))!;
       expect(del.query.gracePeriodSeconds).toBe('0');
       const timelineOf = (provisioned as unknown as { faultTimeline(r: object): import('../timeline/timeline.ts').KubernetesFaultTimeline | undefined }).faultTimeline(record);
-      expect(timelineOf).toMatchObject({ type: 'pod-force-delete', pod: 'pg-1', kubeNode: 'w1', member: { deletedBy: 'statebench' }, leader: { before: 'pg-1', after: 'pg-2' } });
+      expect(timelineOf).toMatchObject({ type: 'pod-force-delete', pod: 'pg-1', kubeNode: 'w1', member: { deletedBy: 'statebench' }, leader: { before: 'pg-1', after: 'pg-2', key: { before: 'pg-1', after: 'pg-2', takenBy: 'pg-2' } } });
       expect(timelineOf!.replacement?.uid).toBe('uid-1b');
       expect(await provisioned.describe()).toMatchObject({ faultPolicy: { nodeAccess: 'none' } });
       await deployed.stop();

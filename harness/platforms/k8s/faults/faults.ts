@@ -31,7 +31,8 @@ import type { IPod } from 'kubernetes-models/v1/Pod';
 import type { IToleration } from 'kubernetes-models/v1/Toleration';
 import type { IClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
 import type { IServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
-import { PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
+import { Writable } from 'node:stream';
+import { Exec as KubeExec, PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
 import { DEFAULT_FAULT_POLICY, type FaultCycle, type FaultPolicy, type PlannedTarget } from '../../../model/plan.ts';
 import type { FaultMode } from '../../../fault/fault.ts';
 import type { FaultSubject } from '../../../fault/modes.ts';
@@ -44,7 +45,7 @@ import { StatebenchError, EXIT } from '../../../errors.ts';
 import { apiMessage, type Exec, type KubeCluster } from '../cluster.ts';
 import type { K8sObject, TargetManifests } from '../render/manifests.ts';
 import { NAMES, labelValue } from '../names.ts';
-import { NOT_READY_TAINT, UNREACHABLE_TAINT, type CycleMark, type KubeObject, type KubernetesTimeline } from '../timeline/timeline.ts';
+import { NOT_READY_TAINT, UNREACHABLE_TAINT, leaderKeyHolder, type CycleMark, type KubeObject, type KubernetesTimeline } from '../timeline/timeline.ts';
 
 /** What each platform injects itself; harness/model/capabilities.ts lists exactly these. */
 export const KIND_FAULT_TYPES = ['node-crash', 'node-hang', 'kubelet-stop', 'pod-delete', 'pod-force-delete'] as const;
@@ -93,27 +94,26 @@ const NODE_ACCESS_FIELD_MANAGER = 'statebench-node-access';
 const HELPER_CONTAINER = 'node-access';
 
 /**
- * Runs on the node, in the host's namespaces. Fixed text: the action, hold and unit name arrive in the
- * environment. The undo is scheduled on the host (a transient systemd timer) before anything is done,
- * so the node recovers after the hold even if this pod, statebench or the API server are gone by then —
- * with the kubelet stopped or frozen nothing could be sent to the node any more.
+ * Runs on the node, in the host's namespaces, when statebench execs it in the helper pod — which it does
+ * only once the API server shows the pod Running, as reported by this node's kubelet: a kubelet stopped
+ * before it reported the pod would leave the run waiting for a status that never comes. Fixed text: the
+ * action, hold and unit name arrive in the environment. The undo is scheduled on the host (a transient
+ * systemd timer) before anything is done, so the node recovers after the hold even if this pod,
+ * statebench or the API server are gone by then — with the kubelet stopped or frozen nothing could be
+ * sent to the node any more. The fault itself is queued (--no-block), so the exec, which runs through
+ * this very kubelet, returns before the kubelet stops.
  */
 export const NODE_ACCESS_SCRIPT = `set -eu
 hold="$STATEBENCH_HOLD_SECONDS"
-settle="$STATEBENCH_SETTLE_SECONDS"
 unit="$STATEBENCH_UNIT"
 systemctl=$(command -v systemctl)
-# The undo runs at settle + hold; the settle gives the kubelet time to report this pod Running.
-undo_at=$((settle + hold))
 case "$STATEBENCH_ACTION" in
   kubelet-stop)
-    systemd-run --unit "$unit-undo" --on-active="\${undo_at}s" --timer-property=AccuracySec=100ms "$systemctl" start kubelet.service
-    sleep "$settle"
-    "$systemctl" stop kubelet.service
+    systemd-run --unit "$unit-undo" --on-active="\${hold}s" --timer-property=AccuracySec=100ms "$systemctl" start kubelet.service
+    "$systemctl" --no-block stop kubelet.service
     ;;
   node-hang)
-    systemd-run --unit "$unit-undo" --on-active="\${undo_at}s" --timer-property=AccuracySec=100ms "$systemctl" thaw kubepods.slice "$STATEBENCH_RUNTIME_UNIT" kubelet.service
-    sleep "$settle"
+    systemd-run --unit "$unit-undo" --on-active="\${hold}s" --timer-property=AccuracySec=100ms "$systemctl" thaw kubepods.slice "$STATEBENCH_RUNTIME_UNIT" kubelet.service
     # Run by systemd, outside kubepods.slice: this pod freezes with the rest of the node's pods.
     systemd-run --unit "$unit-do" --no-block "$systemctl" freeze kubelet.service "$STATEBENCH_RUNTIME_UNIT" kubepods.slice
     ;;
@@ -124,6 +124,11 @@ case "$STATEBENCH_ACTION" in
 esac
 echo "statebench: $STATEBENCH_ACTION on $(hostname) until the timer $unit-undo fires in \${hold}s"
 `;
+
+/** What the helper pod runs until the action is exec'd into it. Fixed text. */
+export const HELPER_IDLE = `trap 'exit 0' TERM; while :; do sleep 3600 & wait $!; done`;
+/** The action, exec'd into the helper pod: into the host's namespaces, then the script. */
+export const HELPER_ACTION_COMMAND = ['nsenter', '--target', '1', '--mount', '--uts', '--ipc', '--net', '--pid', '--', '/bin/sh', '-c', NODE_ACCESS_SCRIPT];
 
 /** The identity of helper pods: no token, no bindings, so the pod has no rights in the API at all. */
 export function nodeAccessServiceAccount(namespace: string, labels: Record<string, string>): IServiceAccount {
@@ -170,7 +175,6 @@ export interface HelperPodSpec {
   labels: Record<string, string>;
   /** node-hang: the container runtime's systemd unit (containerd.service, crio.service). */
   runtimeUnit?: string;
-  settleSeconds?: number;
   name: string;
 }
 
@@ -195,11 +199,11 @@ export function helperPod(s: HelperPodSpec): IPod {
           name: HELPER_CONTAINER,
           image: s.image,
           imagePullPolicy: s.pullPolicy,
-          command: ['nsenter', '--target', '1', '--mount', '--uts', '--ipc', '--net', '--pid', '--', '/bin/sh', '-c', NODE_ACCESS_SCRIPT],
+          // Idle until statebench execs the action (HELPER_ACTION_COMMAND) once the pod is reported Running.
+          command: ['/bin/sh', '-c', HELPER_IDLE],
           env: [
             { name: 'STATEBENCH_ACTION', value: s.action },
             { name: 'STATEBENCH_HOLD_SECONDS', value: String(s.holdSeconds) },
-            { name: 'STATEBENCH_SETTLE_SECONDS', value: String(s.settleSeconds ?? 2) },
             { name: 'STATEBENCH_UNIT', value: s.unit },
             { name: 'STATEBENCH_RUNTIME_UNIT', value: s.runtimeUnit ?? 'containerd.service' },
           ],
@@ -232,6 +236,24 @@ done
 echo "no psql in the image" >&2
 exit 69
 `;
+
+/**
+ * Empties the volumes a kind worker mounts (its disk, the shared network volumes) from inside the node,
+ * as its root: the database's files belong to the image's postgres user, in 0700 directories, which a
+ * run that is not root cannot remove from the host. The mount points themselves stay.
+ */
+export async function wipeNodeVolumes(docker: Exec, node: string, mounts: string[], attempts = 3): Promise<void> {
+  for (let i = 1; ; i++) {
+    try {
+      await docker('docker', ['exec', node, 'find', ...mounts, '-mindepth', '2', '-delete'], { timeoutMs: 120_000 });
+      return;
+    } catch (e) {
+      // A file that vanished under find (a server still stopping) fails this pass; the next one finishes.
+      if (i >= attempts) throw e;
+      await sleep(2_000);
+    }
+  }
+}
 
 export class KindNodeContainer {
   constructor(
@@ -325,10 +347,12 @@ export interface KubernetesFaultContext {
   memberAnswers?(node: EngineNode): Promise<boolean>;
   /** @default 2000 */
   probeIntervalMs?: number;
+  /** Patroni: the Endpoints holding the leader key (recorded by the timeline). */
+  leaderEndpoints?: string;
+  /** The member's data directory inside its container (pod-force-delete watches for two postmasters on it). */
+  pgdata?: string;
   /** How long propagation may take before the fault counts as not injected. @default 60_000 */
   propagationTimeoutMs?: number;
-  /** Helper pod: seconds between its start and the fault, so the kubelet can report it Running. @default 2 */
-  helperSettleSeconds?: number;
   /** Waits that outlive a cycle (operator action) stop with this. */
   signal?: AbortSignal;
 }
@@ -543,14 +567,68 @@ function describeNode(n: KubeObject | undefined): string {
   return `node ${n.metadata?.name} Ready=${ready?.status ?? '?'}${ready?.reason ? ` (${ready.reason}${ready.message ? `: ${ready.message}` : ''})` : ''}, InternalIP ${ip ?? 'none'}`;
 }
 
+/**
+ * The postmasters running on a data directory, from a node's process list (`ps -eo pid=,ppid=,args=`):
+ * processes whose arguments name `-D <pgdata>` and whose parent is not one of them.
+ */
+export function postmastersOn(ps: string, pgdata: string): number[] {
+  const procs = ps
+    .split('\n')
+    .map((l) => /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(l))
+    .filter((x): x is RegExpExecArray => !!x)
+    .map((x) => ({ pid: Number(x[1]), ppid: Number(x[2]), args: x[3] }))
+    .filter((p) => /(^|\/)postgres(\s|$)/.test(p.args.split(' -D ')[0] + ' ') && new RegExp(`\\s-D\\s+${pgdata.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(\\s|$)`).test(p.args));
+  const pids = new Set(procs.map((p) => p.pid));
+  return procs.filter((p) => !pids.has(p.ppid)).map((p) => p.pid).sort((a, b) => a - b);
+}
+
 function podDeletion(cycle: FaultCycle, s: FaultSubject, ctx: KubernetesFaultContext): FaultMode {
   const m = new MemberCycle(cycle, s, ctx);
   const force = cycle.type === 'pod-force-delete';
+  let watching: { stop: AbortController; done: Promise<void> } | undefined;
+
+  /**
+   * A force delete removes the pod object at once while the kubelet is still killing its containers;
+   * with a Local PV the replacement lands on the same node and the same directory. PostgreSQL's
+   * postmaster.pid check does not see across PID namespaces, so two postmasters can run on one data
+   * directory. On kind the node's process list shows it; the first sighting is marked on the cycle.
+   */
+  const watchPostmasters = () => {
+    const pgdata = ctx.pgdata;
+    const node = m.kubeNode;
+    if (!force || ctx.platform !== 'kind' || !ctx.exec || !pgdata || !node || ctx.target.storage.kind !== 'local-pv') return;
+    const exec = ctx.exec;
+    const stop = new AbortController();
+    // Bounded, in case recovery is never awaited (an interrupted run).
+    const until = performance.now() + 600_000;
+    const done = (async () => {
+      while (!stop.signal.aborted && performance.now() < until) {
+        try {
+          const { stdout } = await exec('docker', ['exec', node, 'ps', '-eo', 'pid=,ppid=,args='], { timeoutMs: 10_000 });
+          const pids = postmastersOn(stdout, pgdata);
+          if (pids.length >= 2 && m.mark && !m.mark.actions.some((a) => a.what.startsWith('two postmasters'))) {
+            m.act('two postmasters', `on ${pgdata} on ${node} at once (pids ${pids.join(', ')} in the node): the force delete let the replacement start before the old server was gone`);
+          }
+        } catch {
+          /* the node may be busy; the next look counts */
+        }
+        await sleep(ctx.probeIntervalMs ?? 500, stop.signal).catch(() => {});
+      }
+    })();
+    watching = { stop, done };
+  };
+  const stopWatching = async () => {
+    watching?.stop.abort();
+    await watching?.done;
+    watching = undefined;
+  };
+
   return {
     type: cycle.type,
     setup: () => m.locate(),
     inject: async () => {
       m.begin();
+      watchPostmasters();
       if (force) m.act('force-delete', `${m.pod} with gracePeriodSeconds=0`);
       else m.act('delete', `${m.pod} with its own grace period`);
       await ctx.cluster.delete({ apiVersion: 'v1', kind: 'Pod', metadata: { name: m.pod, namespace: ctx.namespace } }, force ? { gracePeriodSeconds: 0 } : {});
@@ -560,7 +638,13 @@ function podDeletion(cycle: FaultCycle, s: FaultSubject, ctx: KubernetesFaultCon
     },
     // Nothing to undo: the StatefulSet controller recreates the pod.
     recover: async () => m.markRecover(),
-    waitForRecovery: (timeoutMs) => m.recovered(timeoutMs, { replaced: true }),
+    waitForRecovery: async (timeoutMs) => {
+      try {
+        await m.recovered(timeoutMs, { replaced: true });
+      } finally {
+        await stopWatching();
+      }
+    },
   };
 }
 
@@ -583,6 +667,10 @@ function kindNodeFault(cycle: FaultCycle, s: FaultSubject, ctx: KubernetesFaultC
     return new KindNodeContainer(m.kubeNode, docker);
   };
 
+  /**
+   * Probes the old primary on its node and, once the leader key names another member, that member on
+   * its node too: a second primary is reported only when both accept writes.
+   */
   const probeLoop = (n: KindNodeContainer) => {
     const stop = new AbortController();
     const every = ctx.probeIntervalMs ?? 2_000;
@@ -591,6 +679,15 @@ function kindNodeFault(cycle: FaultCycle, s: FaultSubject, ctx: KubernetesFaultC
         const started = ctx.clock.now();
         const r = await n.probePrimary(container);
         m.mark?.probes.push({ atMs: +started.toFixed(1), role: r.role, ...(r.detail ? { detail: r.detail } : {}) });
+        const holder = ctx.leaderEndpoints ? leaderKeyHolder(ctx.timeline.get('Endpoints', ctx.leaderEndpoints)) : null;
+        const holderNode = holder ? (ctx.timeline.get('Pod', holder)?.spec?.nodeName as string | undefined) : undefined;
+        if (holder && holderNode && (holder !== m.pod || holderNode !== m.kubeNode) && (ctx.kindWorkers ?? []).includes(holderNode)) {
+          const at = ctx.clock.now();
+          const peer = new KindNodeContainer(holderNode, docker);
+          const id = await peer.memberContainer(ctx.namespace, holder).catch(() => '');
+          const p = id ? await peer.probePrimary(id) : { role: 'unreachable' as const, detail: 'no running container' };
+          m.mark?.probes.push({ atMs: +at.toFixed(1), role: p.role, ...(p.detail ? { detail: p.detail } : {}), pod: holder, kubeNode: holderNode });
+        }
         await sleep(every, stop.signal).catch(() => {});
       }
     })();
@@ -734,7 +831,6 @@ function helperNodeFault(cycle: FaultCycle, s: FaultSubject, ctx: KubernetesFaul
   const m = new MemberCycle(cycle, s, ctx);
   const name = `statebench-${action}-${cycle.faultIndex}-${cycle.cycle}`;
   const holdSeconds = Math.max(1, Math.ceil(cycle.holdMs / 1000));
-  const settleSeconds = ctx.helperSettleSeconds ?? 2;
   let created = false;
   /** Run-clock time at which the node's timer undoes the fault. */
   let undoAtMs = 0;
@@ -777,16 +873,11 @@ function helperNodeFault(cycle: FaultCycle, s: FaultSubject, ctx: KubernetesFaul
         pullPolicy: ctx.policy.helperImage ? 'IfNotPresent' : ctx.pullPolicy,
         labels: ctx.labels,
         runtimeUnit: runtimeUnit(nodeObj?.status?.nodeInfo?.containerRuntimeVersion as string | undefined),
-        settleSeconds,
       });
-      undoAtMs = ctx.clock.now() + (settleSeconds + holdSeconds) * 1000;
-      m.act(`helper pod ${name}`, `${action} on ${m.kubeNode} for ${holdSeconds}s (undone by a systemd timer on the node)`);
       created = true;
       await ctx.cluster.apply([pod as unknown as K8sObject]);
-    },
-    // Running (or done) is as far as the API can see: a node whose kubelet is stopped or frozen
-    // reports nothing more. Whether the kubelet really stopped shows in the timeline (NodeStatusUnknown).
-    waitForPropagation: async () => {
+      // The action waits until the kubelet has reported the pod Running: after it stops, the node
+      // reports nothing more, and the pod would stay Pending in the API for the whole hold.
       await ctx.cluster.waitUntil(
         { apiVersion: 'v1', kind: 'Pod', plural: 'pods', namespace: ctx.namespace, fieldSelector: `metadata.name=${name}` },
         (items) => {
@@ -796,10 +887,19 @@ function helperNodeFault(cycle: FaultCycle, s: FaultSubject, ctx: KubernetesFaul
             const term = (p?.status?.containerStatuses as { state?: { terminated?: { message?: string; exitCode?: number } } }[] | undefined)?.[0]?.state?.terminated;
             throw new StatebenchError(`${cycle.type}: helper pod ${name} failed on ${m.kubeNode} (exit ${term?.exitCode ?? '?'}): ${term?.message?.trim() ?? 'no message'}`, EXIT.runFailed, 'The node needs systemd (and for node-hang cgroup v2 with the systemd cgroup driver); the helper image needs nsenter');
           }
-          return phase === 'Running' || phase === 'Succeeded' ? true : undefined;
+          const running = (p?.status?.containerStatuses as { state?: { running?: object } }[] | undefined)?.[0]?.state?.running;
+          return phase === 'Running' && running ? true : undefined;
         },
-        { timeoutMs: ctx.propagationTimeoutMs ?? 120_000, what: `helper pod ${ctx.namespace}/${name} to run on ${m.kubeNode}`, explain: () => ctx.cluster.explain(ctx.namespace, 'statebench.helper=node-access') },
+        { timeoutMs: ctx.propagationTimeoutMs ?? 120_000, what: `helper pod ${ctx.namespace}/${name} to be reported Running on ${m.kubeNode}`, explain: () => ctx.cluster.explain(ctx.namespace, 'statebench.helper=node-access') },
       );
+      m.act(`helper pod ${name}`, `${action} on ${m.kubeNode} for ${holdSeconds}s (undone by a systemd timer on the node)`);
+      await execIn(ctx.cluster, ctx.namespace, name, HELPER_CONTAINER, HELPER_ACTION_COMMAND, 60_000).catch((e: Error) => {
+        throw new StatebenchError(`${cycle.type}: the action in helper pod ${name} on ${m.kubeNode} failed: ${e.message}`, EXIT.runFailed, 'The node needs systemd (and for node-hang cgroup v2 with the systemd cgroup driver); the helper image needs nsenter');
+      });
+      undoAtMs = ctx.clock.now() + holdSeconds * 1000;
+    },
+    // Whether the kubelet really stopped shows in the timeline (NodeStatusUnknown).
+    waitForPropagation: async () => {
       m.startOperator();
     },
     // The node undoes the fault itself when its timer fires; with the kubelet stopped or frozen there
@@ -820,6 +920,25 @@ function helperNodeFault(cycle: FaultCycle, s: FaultSubject, ctx: KubernetesFaul
       }
     },
   };
+}
+
+/** Runs `command` in a container through the API server (as `kubectl exec`); resolves on its success. */
+export async function execIn(cluster: KubeCluster, namespace: string, pod: string, container: string, command: string[], timeoutMs: number): Promise<string> {
+  let out = '';
+  const sink = new Writable({ write: (chunk, _e, done) => ((out += String(chunk)), done()) });
+  return new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no answer after ${timeoutMs}ms`)), timeoutMs);
+    new KubeExec(cluster.kubeConfig)
+      .exec(namespace, pod, container, command, sink, sink, null, false, (status) => {
+        clearTimeout(timer);
+        if (status.status === 'Success') resolve(out);
+        else reject(new Error(`${status.message ?? status.reason ?? 'failed'}${out.trim() ? `: ${out.trim().slice(-500)}` : ''}`));
+      })
+      .catch((e: unknown) => {
+        clearTimeout(timer);
+        reject(new Error(apiMessage(e)));
+      });
+  });
 }
 
 /** The docker CLI for KindNodeContainer, through the same Exec type KindCli takes (argument arrays). */

@@ -60,6 +60,11 @@ export interface KindConfigOptions {
   targetName: string;
   /** One host directory per worker; its length is the number of workers. */
   workerDisks: string[];
+  /**
+   * Host directories mounted into every worker (kind's emulated network volumes: one block device per
+   * member, mounted on the host, reachable from whichever worker the member runs on).
+   */
+  sharedMounts?: { hostPath: string; containerPath: string }[];
   /** Loopback port on the host that reaches the client Service's NodePort. */
   clientHostPort: number;
   /** kind node image; @default kind's own default for the installed kind version. */
@@ -103,7 +108,7 @@ export function renderKindConfig(o: KindConfigOptions): KindClusterConfig {
     role: 'worker',
     ...image,
     labels: { ...labels, 'statebench.disk': labelValue(workerNames[i]) },
-    extraMounts: [{ hostPath, containerPath: NODE_DISK_PATH }, ...mirrorMounts],
+    extraMounts: [{ hostPath, containerPath: NODE_DISK_PATH }, ...(o.sharedMounts ?? []).map((m) => ({ ...m })), ...mirrorMounts],
   }));
 
   return {

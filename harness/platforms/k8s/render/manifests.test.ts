@@ -10,12 +10,12 @@ import type { IRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role'
 import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import type { IStorageClass } from 'kubernetes-models/storage.k8s.io/v1/StorageClass';
-import { renderManifests, storageLayout, quantity, dataClaimName, PATRONI_SCOPE_LABEL, type K8sObject, type TargetManifests } from './manifests.ts';
+import { renderManifests, storageLayout, quantity, dataClaimName, remoteVolumePath, runDir, PATRONI_SCOPE_LABEL, type K8sObject, type TargetManifests } from './manifests.ts';
 import { validateAll, validateObject } from './validate.ts';
 import { renderKindConfig } from './kind-config.ts';
 import { kubernetesTarget } from '../testing/plan.ts';
-import { kindWorkerCount } from './render.ts';
-import { KIND_CLIENT_NODE_PORT, LEADER_LABEL_VALUE, NAMES, NODE_DISK_PATH, PATRONI_SCOPE, ROLE_LABEL, RUN_LABEL, VOLUME_LABEL, kindClusterName, kindWorkerNames } from '../names.ts';
+import { kindRemoteMounts, kindWorkerCount } from './render.ts';
+import { KIND_CLIENT_NODE_PORT, LEADER_LABEL_VALUE, NAMES, NODE_DISK_PATH, PATRONI_SCOPE, REMOTE_VOLUMES_PATH, ROLE_LABEL, RUN_LABEL, TARGET_LABEL, VOLUME_LABEL, kindClusterName, kindWorkerNames } from '../names.ts';
 import { BASE_SETTINGS, renderConf } from '../../../engine/postgres-config.ts';
 import { fioArgs } from '../../../io/probe.ts';
 import type { PlannedTarget } from '../../../model/plan.ts';
@@ -96,63 +96,74 @@ describe('Local PVs', () => {
     expect(m.storage).toMatchObject({ kind: 'static', className: sc.metadata!.name, backing: 'local-disk' });
   });
 
-  test("one data and one probe PV per kind worker, each pinned to that worker's extraMount", () => {
+  test("one data PV per kind worker, pinned to that worker's extraMount by its hostname; one probe PV, on the first", () => {
     const t = kubernetesTarget({ engine: { kind: 'patroni', members: 3 } });
     const { m, workers } = kindRender(t);
+    // One worker more than members: where a member whose node is lost could be rescheduled.
+    expect(workers).toHaveLength(4);
     const kind = renderKindConfig({ clusterName: kindClusterName(RUN, t.name), runId: RUN, targetName: t.name, workerDisks: workers.map((_, i) => `/d/${i}`), clientHostPort: 1 });
     const kindWorkers = kind.nodes.filter((n) => n.role === 'worker');
     expect(kindWorkers).toHaveLength(workers.length);
 
     const pvs = m.base.filter((o): o is IPersistentVolume => o.kind === 'PersistentVolume');
-    for (const role of ['data', 'probe']) {
-      const ofRole = pvs.filter((p) => p.metadata!.labels![VOLUME_LABEL] === role);
-      const pinned = ofRole.map((p) => {
-        const terms = p.spec!.nodeAffinity!.required!.nodeSelectorTerms;
-        expect(terms).toHaveLength(1);
-        const [expr] = terms[0].matchExpressions!;
-        expect(expr).toMatchObject({ key: 'kubernetes.io/hostname', operator: 'In' });
-        expect(expr.values).toHaveLength(1);
-        return expr.values![0];
-      });
-      expect(pinned.sort()).toEqual([...workers].sort());
-      for (const p of ofRole) {
-        expect(p.spec!.persistentVolumeReclaimPolicy).toBe('Retain');
-        expect(p.spec!.storageClassName).toBe(m.storage.className);
-        expect(p.spec!.capacity!.storage).toBe(quantity(t.storage.size));
-        // The path is inside the directory every worker mounts from the host.
-        expect(p.spec!.local!.path).toBe(`${NODE_DISK_PATH}/${role}`);
-      }
-    }
+    const pinnedOf = (role: string) =>
+      pvs
+        .filter((p) => p.metadata!.labels![VOLUME_LABEL] === role)
+        .map((p) => {
+          const terms = p.spec!.nodeAffinity!.required!.nodeSelectorTerms;
+          expect(terms).toHaveLength(1);
+          const [expr] = terms[0].matchExpressions!;
+          expect(expr).toMatchObject({ key: 'kubernetes.io/hostname', operator: 'In' });
+          expect(expr.values).toHaveLength(1);
+          expect(p.spec!.persistentVolumeReclaimPolicy).toBe('Retain');
+          expect(p.spec!.storageClassName).toBe(m.storage.className);
+          expect(p.spec!.capacity!.storage).toBe(quantity(t.storage.size));
+          // The path is inside the directory every worker mounts from the host.
+          expect(p.spec!.local!.path).toBe(`${NODE_DISK_PATH}/${role}`);
+          return expr.values![0];
+        });
+    expect(pinnedOf('data').sort()).toEqual([...workers].sort());
+    expect(pinnedOf('probe')).toEqual([workers[0]]);
     for (const w of kindWorkers) expect(w.extraMounts!.some((mnt) => mnt.containerPath === NODE_DISK_PATH)).toBe(true);
   });
 
-  test("claims select data and probe PVs of this run by label; the PVs carry those labels", () => {
+  test('claims select data and probe PVs of this run and target by label; the PVs carry those labels', () => {
     const { m } = kindRender(kubernetesTarget());
     const sts = find<IStatefulSet>(m.engine, 'StatefulSet');
     const dataSel = sts.spec!.volumeClaimTemplates![0].spec!.selector!.matchLabels!;
     const probeSel = m.probe!.claim.spec!.selector!.matchLabels!;
+    expect(Object.keys(dataSel).sort()).toEqual([RUN_LABEL, TARGET_LABEL, VOLUME_LABEL].sort());
     const pvs = m.base.filter((o): o is IPersistentVolume => o.kind === 'PersistentVolume');
     expect(pvs.filter((p) => isSubset(dataSel, p.metadata!.labels!))).toHaveLength(3);
-    expect(pvs.filter((p) => isSubset(probeSel, p.metadata!.labels!))).toHaveLength(3);
+    expect(pvs.filter((p) => isSubset(probeSel, p.metadata!.labels!))).toHaveLength(1);
     expect(pvs.filter((p) => isSubset(dataSel, p.metadata!.labels!) && isSubset(probeSel, p.metadata!.labels!))).toHaveLength(0);
   });
 
-  test('member i is pre-bound to the data PV on node i, and the probe to node 0, where member 0 runs', () => {
+  test('no PV is pre-bound: WaitForFirstConsumer lets the scheduler choose node and volume together', () => {
+    // A claimRef makes the PV controller bind at once, before delayed binding is ever considered.
     const t = kubernetesTarget({ engine: { kind: 'patroni', members: 2 } });
-    const { m, workers } = kindRender(t);
+    const { m } = kindRender(t);
     const pvs = m.base.filter((o): o is IPersistentVolume => o.kind === 'PersistentVolume');
-    const boundTo = (role: string) =>
-      pvs
-        .filter((p) => p.metadata!.labels![VOLUME_LABEL] === role && p.spec!.claimRef)
-        .map((p) => [p.spec!.claimRef!.namespace, p.spec!.claimRef!.name, p.spec!.nodeAffinity!.required!.nodeSelectorTerms[0].matchExpressions![0].values![0]]);
-    expect(boundTo('data')).toEqual([
-      [m.namespace, dataClaimName(0), workers[0]],
-      [m.namespace, dataClaimName(1), workers[1]],
-    ]);
-    expect(boundTo('probe')).toEqual([[m.namespace, m.probe!.claim.metadata!.name, workers[0]]]);
-    // The claim names the StatefulSet will create are the ones pre-bound.
-    const sts = find<IStatefulSet>(m.engine, 'StatefulSet');
-    expect(dataClaimName(1)).toBe(`${sts.spec!.volumeClaimTemplates![0].metadata!.name}-${sts.metadata!.name}-1`);
+    expect(pvs.filter((p) => p.spec!.claimRef)).toEqual([]);
+    expect(find<IStorageClass>(m.base, 'StorageClass').volumeBindingMode).toBe('WaitForFirstConsumer');
+  });
+
+  test('each run keeps its data in a directory of its own on the volume', () => {
+    const t = kubernetesTarget({ engine: { kind: 'patroni', members: 3 } });
+    const { m } = kindRender(t);
+    const env = Object.fromEntries(find<IStatefulSet>(m.engine, 'StatefulSet').spec!.template.spec!.containers[0].env!.map((e) => [e.name, e.value]));
+    expect(env.PGDATA).toBe(`/var/lib/statebench/${runDir(t, RUN)}/pgdata`);
+    expect(env.PATRONI_POSTGRESQL_DATA_DIR).toBe(env.PGDATA);
+    const other = renderManifests(t, '20261128-000000-cd34', { nodes: ['a', 'b', 'c'], password: PASSWORD });
+    const otherEnv = find<IStatefulSet>(other.engine, 'StatefulSet').spec!.template.spec!.containers[0].env!.find((e) => e.name === 'PGDATA')!.value;
+    expect(otherEnv).not.toBe(env.PGDATA);
+  });
+
+  test("existing clusters: PVs match the Node's kubernetes.io/hostname label, not its name", () => {
+    const t = kubernetesTarget({ platform: 'kubernetes' });
+    const m = renderManifests(t, RUN, { nodes: ['ip-10-0-1-5.ec2.internal', 'w2', 'w3'], hostnames: { 'ip-10-0-1-5.ec2.internal': 'worker-a' }, password: PASSWORD });
+    const values = m.base.filter((o): o is IPersistentVolume => o.kind === 'PersistentVolume' && o.metadata!.labels![VOLUME_LABEL] === 'data').map((p) => p.spec!.nodeAffinity!.required!.nodeSelectorTerms[0].matchExpressions![0].values);
+    expect(values).toEqual([['worker-a'], ['w2'], ['w3']]);
   });
 
   test('no probe PVs when the I/O probe is off', () => {
@@ -160,6 +171,7 @@ describe('Local PVs', () => {
     const m = renderManifests({ ...t, io: { ...t.io, enabled: false } }, RUN, { nodes: ['a', 'b', 'c'], password: PASSWORD });
     expect(m.probe).toBeUndefined();
     expect(m.base.filter((o) => o.kind === 'PersistentVolume')).toHaveLength(3);
+    expect(m.base.filter((o) => o.kind === 'PersistentVolume' && o.metadata!.labels![VOLUME_LABEL] === 'probe')).toHaveLength(0);
   });
 
   test('more members than nodes with a volume is an error that says what to change', () => {
@@ -180,11 +192,24 @@ describe('remote storage', () => {
     expect(m.probe!.claim.spec!.storageClassName).toBe('vendor-replicated');
   });
 
-  test('on kind without a StorageClass: static PVs on the workers, backed by the remote block devices', () => {
-    const t = kubernetesTarget({ storage: { kind: 'remote', preset: 'slow-network', size: '2GiB' } });
-    const { m } = kindRender(t);
-    expect(m.storage).toMatchObject({ kind: 'static', backing: 'remote-block-device' });
+  test('on kind without a StorageClass: one PV per member on its own block device, reachable from every worker', () => {
+    const t = kubernetesTarget({ storage: { kind: 'remote', preset: 'slow-network', size: '2GiB' }, engine: { kind: 'patroni', members: 3 } });
+    const { m, workers } = kindRender(t);
+    expect(m.storage).toMatchObject({ kind: 'static', backing: 'remote-block-device', reach: 'shared' });
     expect(find<IStorageClass>(m.base, 'StorageClass').metadata!.name).toMatch(/-remote$/);
+    const data = m.base.filter((o): o is IPersistentVolume => o.kind === 'PersistentVolume' && o.metadata!.labels![VOLUME_LABEL] === 'data');
+    expect(data.map((p) => p.spec!.local!.path)).toEqual([0, 1, 2].map((i) => `${remoteVolumePath(i)}/data`));
+    // Every worker is admitted: after a node loss the member can start on another worker with its data.
+    for (const p of data) expect(p.spec!.nodeAffinity!.required!.nodeSelectorTerms[0].matchExpressions![0].values).toEqual(workers);
+    // ...because every worker mounts every member's device.
+    const mounts = kindRemoteMounts('/state', 3);
+    const kind = renderKindConfig({ clusterName: kindClusterName(RUN, t.name), runId: RUN, targetName: t.name, workerDisks: workers.map((_, i) => `/d/${i}`), sharedMounts: mounts, clientHostPort: 1 });
+    for (const w of kind.nodes.filter((n) => n.role === 'worker')) {
+      expect(w.extraMounts!.filter((x) => x.containerPath.startsWith(REMOTE_VOLUMES_PATH)).map((x) => x.containerPath)).toEqual(data.map((p) => p.spec!.local!.path.replace(/\/data$/, '')));
+    }
+    // A Local PV target of the same shape pins each volume to one worker instead.
+    const local = kindRender(kubernetesTarget({ engine: { kind: 'patroni', members: 3 } })).m;
+    for (const p of local.base.filter((o): o is IPersistentVolume => o.kind === 'PersistentVolume')) expect(p.spec!.nodeAffinity!.required!.nodeSelectorTerms[0].matchExpressions![0].values).toHaveLength(1);
   });
 
   test('on an existing cluster a StorageClass is required, and the error says so', () => {
@@ -217,16 +242,25 @@ describe('selectors', () => {
       const pdb = find<IPodDisruptionBudget>(m.engine, 'PodDisruptionBudget');
       expect(isSubset(pdb.spec!.selector!.matchLabels!, podLabels)).toBe(true);
 
-      const client = find<IService>(m.engine, 'Service', NAMES.clientService);
+      const client = find<IService>(m.engine, 'Service', m.client.service);
       expect(client.spec!.type).toBe('NodePort');
       expect(client.spec!.ports![0].nodePort).toBe(KIND_CLIENT_NODE_PORT);
       if (engine.kind === 'patroni') {
-        // The leader label Patroni puts on its leader pod, and only there.
-        const { [ROLE_LABEL]: role, ...rest } = client.spec!.selector!;
-        expect(role).toBe(LEADER_LABEL_VALUE);
-        expect(isSubset(rest, podLabels)).toBe(true);
+        // Clients follow Patroni's leader key: the Service without selector whose Endpoints Patroni
+        // writes (use_endpoints, scope pg), on the port name Patroni puts into them. No Service selects
+        // by the role label, which stays on a primary whose node died until the grace period ends.
+        expect(m.client).toEqual({ service: PATRONI_SCOPE, leaderEndpoints: PATRONI_SCOPE });
+        expect(client.spec!.selector).toBeUndefined();
+        const env = Object.fromEntries(sts.spec!.template.spec!.containers[0].env!.map((e) => [e.name, e.value]));
+        expect(env.PATRONI_SCOPE).toBe(PATRONI_SCOPE);
+        expect(env.PATRONI_KUBERNETES_USE_ENDPOINTS).toBe('true');
+        expect(JSON.parse(env.PATRONI_KUBERNETES_PORTS!)).toEqual([{ name: client.spec!.ports![0].name, port: client.spec!.ports![0].targetPort }]);
+        const services = m.engine.filter((o): o is IService => o.kind === 'Service');
+        expect(services.filter((x) => x.spec?.selector && ROLE_LABEL in x.spec.selector)).toEqual([]);
+        expect(services.map((x) => x.metadata!.name)).not.toContain(NAMES.clientService);
         expect(podLabels[ROLE_LABEL]).toBeUndefined();
       } else {
+        expect(m.client).toEqual({ service: NAMES.clientService, leaderEndpoints: null });
         expect(isSubset(client.spec!.selector!, podLabels)).toBe(true);
       }
     });
@@ -407,8 +441,9 @@ describe('the fio probe Job', () => {
     const { m } = kindRender(t);
     const direct = m.probe!.job(true);
     const c = direct.spec!.template.spec!.containers[0];
-    expect(c.command).toEqual(['fio', ...fioArgs(t.io, '/probe', true)]);
-    expect(m.probe!.job(false).spec!.template.spec!.containers[0].command).toEqual(['fio', ...fioArgs(t.io, '/probe', false)]);
+    const dir = `/probe/${runDir(t, RUN)}`;
+    expect(c.command).toEqual(['/bin/sh', '-c', 'mkdir -p "$1" && shift && exec fio "$@"', 'fio-probe', dir, ...fioArgs(t.io, dir, true)]);
+    expect(m.probe!.job(false).spec!.template.spec!.containers[0].command!.slice(5)).toEqual(fioArgs(t.io, dir, false));
     expect(c.volumeMounts).toEqual([{ name: 'probe', mountPath: '/probe' }]);
     expect(direct.spec!.template.spec!.volumes![0].persistentVolumeClaim!.claimName).toBe(m.probe!.claim.metadata!.name);
     expect(m.probe!.claim.spec!.storageClassName).toBe(m.storage.className);

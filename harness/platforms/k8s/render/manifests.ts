@@ -2,14 +2,21 @@
 // give the same objects, nothing is read or contacted, and the password only enters through options.
 //
 // Storage comes in two shapes:
-// - static: one PersistentVolume per worker on a `kubernetes.io/no-provisioner` StorageClass with
-//   WaitForFirstConsumer, each pinned to its worker by nodeAffinity and kept (Retain). Local PVs are
-//   this; so is `remote` storage on kind without a StorageClass, where the worker's directory is the
-//   mount of a network block device made on the host by the run's remote storage.
+// - static: PersistentVolumes on a `kubernetes.io/no-provisioner` StorageClass with
+//   WaitForFirstConsumer, kept (Retain) and not pre-bound: the scheduler picks a node and a volume
+//   together when it places each member, within what the volumes' nodeAffinity admits.
+//     Local PVs: one per worker, pinned to that worker by its kubernetes.io/hostname label.
+//     remote storage on kind without a StorageClass: one per member, each the mount of a network
+//     block device made on the host and shared into every worker, so its nodeAffinity admits every
+//     worker and a member whose node is lost can start on another with its data.
 // - dynamic: claims on the StorageClass the profile names (a vendor's CSI driver, say).
+// Every volume holds the run's data in a directory of its own (runDir), so a volume a previous run
+// left behind on an existing cluster is never adopted as this run's data directory.
 import { stringify } from 'yaml';
 import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import type { IContainer } from 'kubernetes-models/v1/Container';
+import type { IPodSecurityContext } from 'kubernetes-models/v1/PodSecurityContext';
+import type { ISecurityContext } from 'kubernetes-models/v1/SecurityContext';
 import type { IEnvVar } from 'kubernetes-models/v1/EnvVar';
 import type { INamespace } from 'kubernetes-models/v1/Namespace';
 import type { IPersistentVolume } from 'kubernetes-models/v1/PersistentVolume';
@@ -33,11 +40,13 @@ import {
   LEADER_LABEL_VALUE,
   NAMES,
   NODE_DISK_PATH,
+  REMOTE_VOLUMES_PATH,
   PATRONI_API_PORT,
   PATRONI_SCOPE,
   PG_PORT,
   ROLE_LABEL,
   RUN_LABEL,
+  TARGET_LABEL,
   VOLUME_LABEL,
   clusterScopedPrefix,
   labelValue,
@@ -80,10 +89,17 @@ export type StorageLayout =
   | {
       kind: 'static';
       className: string;
-      /** One PV (and one probe PV) per node, in node order. */
+      /** The nodes that hold volumes (Node names), in order. */
       nodes: string[];
-      /** What backs each node's directory, for describe() and the render header. */
+      /** Their kubernetes.io/hostname labels, which PV nodeAffinity matches (may differ from the names). */
+      hostnames: string[];
+      /** What backs each volume, for describe() and the render header. */
       backing: 'local-disk' | 'remote-block-device';
+      /**
+       * local: one volume per node, reachable only there. shared: one volume per member, reachable from
+       * every node (kind's emulated network volumes).
+       */
+      reach: 'node' | 'shared';
     }
   | { kind: 'dynamic'; className: string };
 
@@ -93,6 +109,8 @@ export interface ManifestOptions {
    * local-pv, and for remote storage on kind without a StorageClass.
    */
   nodes?: string[];
+  /** kubernetes.io/hostname label of each node, by Node name, where it differs from the name. */
+  hostnames?: Record<string, string>;
   /** Superuser password; the platform generates it per run. Rendering for inspection passes a placeholder. */
   password: string;
   replicationPassword?: string;
@@ -109,8 +127,13 @@ export interface TargetManifests {
   probe?: { claim: IPersistentVolumeClaim; job(direct: boolean): IJob };
   /** Labels on every database pod; the StatefulSet and Services select by them. */
   podLabels: Record<string, string>;
-  /** What the client Service selects: the pod labels, plus the leader label for Patroni. */
-  clientSelector: Record<string, string>;
+  /**
+   * Where clients connect. A single PostgreSQL: a Service selecting its pod. Patroni: the Service
+   * without selector whose Endpoints Patroni writes together with its leader key (use_endpoints), so
+   * clients follow the leader key itself — never a pod label, which stays on a primary whose node
+   * died until the node monitor grace period runs out.
+   */
+  client: { service: string; leaderEndpoints: string | null };
 }
 
 /** Quantity text for a byte count, in the largest binary unit that divides it. */
@@ -120,7 +143,7 @@ export function quantity(bytes: number): string {
   return String(bytes);
 }
 
-export function storageLayout(target: PlannedTarget, runId: string, nodes?: string[]): StorageLayout {
+export function storageLayout(target: PlannedTarget, runId: string, nodes?: string[], hostnames: Record<string, string> = {}): StorageLayout {
   const prefix = clusterScopedPrefix(target.name, runId);
   const s = target.storage;
   if (s.kind === 'remote' && s.storageClass) return { kind: 'dynamic', className: s.storageClass };
@@ -141,8 +164,23 @@ export function storageLayout(target: PlannedTarget, runId: string, nodes?: stri
     kind: 'static',
     className: `${prefix}-${s.kind === 'local-pv' ? 'local' : 'remote'}`,
     nodes,
+    hostnames: nodes.map((n) => hostnames[n] ?? n),
     backing: s.kind === 'local-pv' ? 'local-disk' : 'remote-block-device',
+    reach: s.kind === 'local-pv' ? 'node' : 'shared',
   };
+}
+
+/**
+ * The run's own directory inside every volume it uses: the data directory is `<volume>/<runDir>/pgdata`
+ * and fio writes under `<volume>/<runDir>`. Unique per run and target.
+ */
+export function runDir(target: PlannedTarget, runId: string): string {
+  return clusterScopedPrefix(target.name, runId);
+}
+
+/** Where member i's kind remote volume is mounted in every worker. */
+export function remoteVolumePath(i: number): string {
+  return `${REMOTE_VOLUMES_PATH}/vol-${i}`;
 }
 
 function meta(name: string, labels: Record<string, string>, namespace?: string) {
@@ -155,43 +193,46 @@ export function dataClaimName(i: number): string {
 }
 
 /**
- * One data PV and one probe PV per node. Member i's claim is pre-bound (claimRef) to node i's data
- * PV, and the fio claim to node 0's probe PV, so member i always runs on node i: the probe measures
- * the disk member 0 writes to, and volume i of the target is the one under engine node i.
+ * The static PVs, none pre-bound: a claimRef would make the PV controller bind each claim at once and
+ * WaitForFirstConsumer would have nothing left to decide. Instead the scheduler, when it places a
+ * member, picks a node and a free volume whose nodeAffinity admits that node, together.
+ *   node reach (Local PVs): a data PV per node, pinned to it; one probe PV, on the first node.
+ *   shared reach (kind remote): a data PV per member on its own block device, every node admitted;
+ *   the probe PV on the first device, so the probe measures what a member writes to.
  */
-function staticVolumes(layout: Extract<StorageLayout, { kind: 'static' }>, target: PlannedTarget, runId: string, ns: string, members: number, withProbe: boolean): IPersistentVolume[] {
+function staticVolumes(layout: Extract<StorageLayout, { kind: 'static' }>, target: PlannedTarget, runId: string, members: number, withProbe: boolean): IPersistentVolume[] {
   const labels = runLabels(runId, target.name);
   const prefix = clusterScopedPrefix(target.name, runId);
   const size = quantity(target.storage.size);
-  const roles = withProbe ? (['data', 'probe'] as const) : (['data'] as const);
-  return layout.nodes.flatMap((node, i) =>
-    roles.map((role): IPersistentVolume => {
-      const claim = role === 'data' ? (i < members ? dataClaimName(i) : undefined) : i === 0 ? NAMES.fioClaim : undefined;
-      return {
-        apiVersion: 'v1',
-        kind: 'PersistentVolume',
-        metadata: meta(`${prefix}-${role}-${i}`, { ...labels, [VOLUME_LABEL]: role, 'statebench.node': labelValue(node) }),
-        spec: {
-          capacity: { storage: size },
-          volumeMode: 'Filesystem',
-          accessModes: ['ReadWriteOnce'],
-          // Retain: a released volume keeps its data for inspection; the run deletes the PV itself.
-          persistentVolumeReclaimPolicy: 'Retain',
-          storageClassName: layout.className,
-          ...(claim ? { claimRef: { apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace: ns, name: claim } } : {}),
-          // Both live on the node's one disk, so the probe measures what the database will use.
-          local: { path: `${NODE_DISK_PATH}/${role}` },
-          nodeAffinity: {
-            required: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: [node] }] }] },
-          },
-        },
-      };
-    }),
-  );
+  const pv = (role: 'data' | 'probe', i: number, path: string, hosts: string[], node?: string): IPersistentVolume => ({
+    apiVersion: 'v1',
+    kind: 'PersistentVolume',
+    metadata: meta(`${prefix}-${role}-${i}`, { ...labels, [VOLUME_LABEL]: role, ...(node ? { 'statebench.node': labelValue(node) } : {}) }),
+    spec: {
+      capacity: { storage: size },
+      volumeMode: 'Filesystem',
+      accessModes: ['ReadWriteOnce'],
+      // Retain: a released volume keeps its data for inspection; the run deletes the PV itself.
+      persistentVolumeReclaimPolicy: 'Retain',
+      storageClassName: layout.className,
+      local: { path },
+      nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: hosts }] }] } },
+    },
+  });
+  const out: IPersistentVolume[] = [];
+  if (layout.reach === 'node') {
+    // Data and probe live on the node's one disk, so the probe measures what the database will use.
+    layout.nodes.forEach((node, i) => out.push(pv('data', i, `${NODE_DISK_PATH}/data`, [layout.hostnames[i]], node)));
+    if (withProbe) out.push(pv('probe', 0, `${NODE_DISK_PATH}/probe`, [layout.hostnames[0]], layout.nodes[0]));
+  } else {
+    for (let i = 0; i < members; i++) out.push(pv('data', i, `${remoteVolumePath(i)}/data`, [...layout.hostnames]));
+    if (withProbe) out.push(pv('probe', 0, `${remoteVolumePath(0)}/probe`, [...layout.hostnames]));
+  }
+  return out;
 }
 
-function claimSelector(layout: StorageLayout, runId: string, role: 'data' | 'probe') {
-  return layout.kind === 'static' ? { selector: { matchLabels: { [VOLUME_LABEL]: role, [RUN_LABEL]: labelValue(runId) } } } : {};
+function claimSelector(layout: StorageLayout, runId: string, targetName: string, role: 'data' | 'probe') {
+  return layout.kind === 'static' ? { selector: { matchLabels: { [VOLUME_LABEL]: role, [RUN_LABEL]: labelValue(runId), [TARGET_LABEL]: labelValue(targetName) } } } : {};
 }
 
 function pullPolicy(pull: PlannedTarget['spec']['pull']): 'Never' | 'IfNotPresent' | 'Always' {
@@ -206,6 +247,35 @@ function resources(target: PlannedTarget) {
   if (r.memory !== undefined) amounts.memory = quantity(r.memory);
   // Requests equal to limits: Guaranteed QoS, so the kubelet never squeezes the database mid-run.
   return { resources: { requests: { ...amounts }, limits: { ...amounts } } };
+}
+
+/**
+ * Pod and container security for the target. With `runAs` the pod runs as that (non-root) user, the
+ * kubelet gives the volumes to its group (fsGroup), and nothing can gain privileges: the `restricted`
+ * Pod Security level. Without it the container starts as root (the image's default) and the start
+ * script gives the volume to postgres before dropping privileges.
+ */
+export function podSecurity(target: PlannedTarget): { pod: IPodSecurityContext; container: ISecurityContext } | undefined {
+  const r = target.spec.runAs;
+  if (!r) return undefined;
+  return {
+    pod: {
+      runAsNonRoot: true,
+      runAsUser: r.user,
+      runAsGroup: r.group,
+      fsGroup: r.group,
+      // A volume already given to the group is not walked again on every start.
+      fsGroupChangePolicy: 'OnRootMismatch',
+      seccompProfile: { type: 'RuntimeDefault' },
+    },
+    container: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+  };
+}
+
+/** The image pull Secrets every pod of the target names. */
+export function pullSecrets(target: PlannedTarget): { imagePullSecrets?: { name: string }[] } {
+  const names = target.spec.imagePullSecrets ?? [];
+  return names.length ? { imagePullSecrets: names.map((name) => ({ name })) } : {};
 }
 
 /** The postgresql.conf every platform renders from the same settings. */
@@ -253,7 +323,7 @@ function secretRef(name: string, key: string): IEnvVar {
 }
 
 /** PATRONI_* environment for Patroni's Kubernetes DCS (leader key in Endpoints, role label on pods). */
-export function patroniEnv(labels: Record<string, string>): IEnvVar[] {
+export function patroniEnv(labels: Record<string, string>, pgdata: string = PGDATA): IEnvVar[] {
   return [
     fieldRef('POD_IP', 'status.podIP'),
     fieldRef('PATRONI_NAME', 'metadata.name'),
@@ -272,7 +342,7 @@ export function patroniEnv(labels: Record<string, string>): IEnvVar[] {
     { name: 'PATRONI_RESTAPI_CONNECT_ADDRESS', value: `$(POD_IP):${PATRONI_API_PORT}` },
     { name: 'PATRONI_POSTGRESQL_LISTEN', value: `0.0.0.0:${PG_PORT}` },
     { name: 'PATRONI_POSTGRESQL_CONNECT_ADDRESS', value: `$(POD_IP):${PG_PORT}` },
-    { name: 'PATRONI_POSTGRESQL_DATA_DIR', value: PGDATA },
+    { name: 'PATRONI_POSTGRESQL_DATA_DIR', value: pgdata },
     { name: 'PATRONI_POSTGRESQL_PGPASS', value: '/tmp/pgpass' },
     { name: 'PATRONI_SUPERUSER_USERNAME', value: SUPERUSER },
     secretRef('PATRONI_SUPERUSER_PASSWORD', 'password'),
@@ -306,7 +376,7 @@ export function renderManifests(target: PlannedTarget, runId: string, opts: Mani
   const labels = runLabels(runId, target.name);
   const patroni = target.engine.kind === 'patroni';
   const members = patroni ? target.engine.members : 1;
-  const layout = storageLayout(target, runId, opts.nodes);
+  const layout = storageLayout(target, runId, opts.nodes, opts.hostnames);
   if (layout.kind === 'static' && layout.nodes.length < members) {
     throw new StatebenchError(
       `target "${target.name}": ${members} members need ${members} nodes with a static volume each, but only ${layout.nodes.length} were given (${layout.nodes.join(', ')})`,
@@ -325,9 +395,9 @@ export function renderManifests(target: PlannedTarget, runId: string, opts: Mani
   }
 
   const pods = { ...podLabels(runId, target.name), ...(patroni ? { [PATRONI_SCOPE_LABEL]: PATRONI_SCOPE } : {}) };
-  const clientSelector = patroni ? { ...pods, [ROLE_LABEL]: LEADER_LABEL_VALUE } : { ...pods };
   const image = target.spec.image ?? defaultImage(target.engine.kind);
   const imagePullPolicy = pullPolicy(target.spec.pull);
+  const pgdata = `${DATA_ROOT}/${runDir(target, runId)}/pgdata`;
   const settings = engineSettings(target);
 
   const base: K8sObject[] = [{ apiVersion: 'v1', kind: 'Namespace', metadata: meta(ns, labels) }];
@@ -337,11 +407,12 @@ export function renderManifests(target: PlannedTarget, runId: string, opts: Mani
       kind: 'StorageClass',
       metadata: meta(layout.className, labels),
       provisioner: 'kubernetes.io/no-provisioner',
-      // Binding waits for the pod, so the scheduler picks a node and a volume on it together.
+      // Binding waits for the pod, so the scheduler picks a node and a volume on it together (the PVs
+      // are not pre-bound; see staticVolumes).
       volumeBindingMode: 'WaitForFirstConsumer',
       reclaimPolicy: 'Retain',
     });
-    base.push(...staticVolumes(layout, target, runId, ns, members, withProbe));
+    base.push(...staticVolumes(layout, target, runId, members, withProbe));
   }
 
   const configData: Record<string, string> = {
@@ -356,14 +427,16 @@ export function renderManifests(target: PlannedTarget, runId: string, opts: Mani
     { name: 'STATEBENCH_ENGINE', value: target.engine.kind },
     { name: 'STATEBENCH_DATA_ROOT', value: DATA_ROOT },
     { name: 'STATEBENCH_CONFIG_DIR', value: CONFIG_DIR },
-    { name: 'PGDATA', value: PGDATA },
-    ...(patroni ? patroniEnv(podLabels(runId, target.name)) : [secretRef('POSTGRES_PASSWORD', 'password')]),
+    { name: 'PGDATA', value: pgdata },
+    ...(patroni ? patroniEnv(podLabels(runId, target.name), pgdata) : [secretRef('POSTGRES_PASSWORD', 'password')]),
   ];
 
+  const security = podSecurity(target);
   const container: IContainer = {
     name: NAMES.container,
     image,
     imagePullPolicy,
+    ...(security ? { securityContext: security.container } : {}),
     command: ['/bin/sh', `${CONFIG_DIR}/start.sh`],
     env,
     ports: [
@@ -399,6 +472,8 @@ export function renderManifests(target: PlannedTarget, runId: string, opts: Mani
         metadata: { labels: { ...labels, ...pods } },
         spec: {
           ...(patroni ? { serviceAccountName: NAMES.serviceAccount } : { automountServiceAccountToken: false }),
+          ...(security ? { securityContext: security.pod } : {}),
+          ...pullSecrets(target),
           terminationGracePeriodSeconds: 30,
           enableServiceLinks: false,
           ...(members > 1
@@ -427,7 +502,7 @@ export function renderManifests(target: PlannedTarget, runId: string, opts: Mani
             accessModes: ['ReadWriteOnce'],
             storageClassName: layout.className,
             resources: { requests: { storage: quantity(target.storage.size) } },
-            ...claimSelector(layout, runId, 'data'),
+            ...claimSelector(layout, runId, target.name, 'data'),
           },
         },
       ],
@@ -456,11 +531,16 @@ export function renderManifests(target: PlannedTarget, runId: string, opts: Mani
         subjects: [{ kind: 'ServiceAccount', name: NAMES.serviceAccount, namespace: ns }],
       },
       {
-        // No selector: with use_endpoints Patroni itself writes this Service's Endpoints (the leader key).
+        // No selector: with use_endpoints Patroni itself writes this Service's Endpoints, in the same
+        // write as its leader key, and empties them when it releases the key. Clients connect here.
+        // The port name is the one in PATRONI_KUBERNETES_PORTS, which the Endpoints carry.
         apiVersion: 'v1',
         kind: 'Service',
         metadata: meta(NAMES.leaderService, labels, ns),
-        spec: { type: 'ClusterIP', ports: [{ name: 'postgresql', port: PG_PORT, targetPort: PG_PORT, protocol: 'TCP' }] },
+        spec:
+          target.platform === 'kind'
+            ? { type: 'NodePort', ports: [{ name: 'postgresql', port: PG_PORT, targetPort: PG_PORT, nodePort: KIND_CLIENT_NODE_PORT, protocol: 'TCP' }] }
+            : { type: 'ClusterIP', ports: [{ name: 'postgresql', port: PG_PORT, targetPort: PG_PORT, protocol: 'TCP' }] },
       },
     );
   }
@@ -480,19 +560,23 @@ export function renderManifests(target: PlannedTarget, runId: string, opts: Mani
         ],
       },
     },
-    {
-      apiVersion: 'v1',
-      kind: 'Service',
-      metadata: meta(NAMES.clientService, labels, ns),
-      spec:
-        target.platform === 'kind'
-          ? {
-              type: 'NodePort',
-              selector: { ...clientSelector },
-              ports: [{ name: 'postgresql', port: PG_PORT, targetPort: PG_PORT, nodePort: KIND_CLIENT_NODE_PORT, protocol: 'TCP' }],
-            }
-          : { type: 'ClusterIP', selector: { ...clientSelector }, ports: [{ name: 'postgresql', port: PG_PORT, targetPort: PG_PORT, protocol: 'TCP' }] },
-    },
+    ...(patroni
+      ? []
+      : [
+          {
+            apiVersion: 'v1',
+            kind: 'Service',
+            metadata: meta(NAMES.clientService, labels, ns),
+            spec:
+              target.platform === 'kind'
+                ? {
+                    type: 'NodePort' as const,
+                    selector: { ...pods },
+                    ports: [{ name: 'postgresql', port: PG_PORT, targetPort: PG_PORT, nodePort: KIND_CLIENT_NODE_PORT, protocol: 'TCP' as const }],
+                  }
+                : { type: 'ClusterIP' as const, selector: { ...pods }, ports: [{ name: 'postgresql', port: PG_PORT, targetPort: PG_PORT, protocol: 'TCP' as const }] },
+          } satisfies IService,
+        ]),
     {
       apiVersion: 'policy/v1',
       kind: 'PodDisruptionBudget',
@@ -513,7 +597,7 @@ export function renderManifests(target: PlannedTarget, runId: string, opts: Mani
         accessModes: ['ReadWriteOnce'],
         storageClassName: layout.className,
         resources: { requests: { storage: quantity(target.storage.size) } },
-        ...claimSelector(layout, runId, 'probe'),
+        ...claimSelector(layout, runId, target.name, 'probe'),
       },
     };
     const job = (direct: boolean): IJob => ({
@@ -528,13 +612,18 @@ export function renderManifests(target: PlannedTarget, runId: string, opts: Mani
           spec: {
             restartPolicy: 'Never',
             automountServiceAccountToken: false,
+            ...(security ? { securityContext: security.pod } : {}),
+            ...pullSecrets(target),
             containers: [
               {
                 name: 'fio',
                 image,
                 imagePullPolicy,
+                ...(security ? { securityContext: security.container } : {}),
                 // The same jobs and figures as on bare metal; the JSON document goes to stdout (the pod log).
-                command: ['fio', ...fioArgs(target.io, PROBE_MOUNT, direct)],
+                // fio does not create its directory: the run's own one on the volume is made first.
+                // Fixed text; the directory and fio's arguments arrive as positional parameters.
+                command: ['/bin/sh', '-c', 'mkdir -p "$1" && shift && exec fio "$@"', 'fio-probe', `${PROBE_MOUNT}/${runDir(target, runId)}`, ...fioArgs(target.io, `${PROBE_MOUNT}/${runDir(target, runId)}`, direct)],
                 volumeMounts: [{ name: 'probe', mountPath: PROBE_MOUNT }],
                 terminationMessagePolicy: 'FallbackToLogsOnError',
                 ...resources(target),
@@ -548,5 +637,6 @@ export function renderManifests(target: PlannedTarget, runId: string, opts: Mani
     probe = { claim, job };
   }
 
-  return { namespace: ns, storage: layout, base, engine, probe, podLabels: pods, clientSelector };
+  const client = patroni ? { service: NAMES.leaderService, leaderEndpoints: NAMES.leaderService } : { service: NAMES.clientService, leaderEndpoints: null };
+  return { namespace: ns, storage: layout, base, engine, probe, podLabels: pods, client };
 }

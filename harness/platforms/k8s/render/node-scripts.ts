@@ -11,7 +11,7 @@ export const CONFIG_DIR = '/etc/statebench';
 
 export const START_SCRIPT = `#!/bin/sh
 # statebench database node: runs PostgreSQL (STATEBENCH_ENGINE=postgres) or Patroni
-# (STATEBENCH_ENGINE=patroni) as the postgres user on the data volume.
+# (STATEBENCH_ENGINE=patroni) as the postgres user on the data volume, started as root or as postgres.
 set -eu
 
 find_pgbin() {
@@ -25,17 +25,26 @@ find_pgbin() {
 PGBIN=$(find_pgbin)
 export PGBIN
 
-# The volume arrives owned by root; the server refuses to run as root.
+# Started as root (the image's default user): own the volume, then become postgres with setpriv, which
+# execs in place. The database (or this script, for a single PostgreSQL) stays PID 1 and gets the
+# kubelet's SIGTERM itself; runuser would stay as a parent that forwards it and SIGKILLs its child 2 s
+# later, before PostgreSQL or Patroni could shut down.
 if [ "$(id -u)" = 0 ]; then
   if ! id postgres >/dev/null 2>&1; then
     echo "statebench: the image has no postgres user" >&2
     exit 64
   fi
+  # PGDATA sits in the run's own directory on the volume (<volume>/<run>/pgdata).
   mkdir -p "$PGDATA"
-  chown postgres:postgres "$STATEBENCH_DATA_ROOT" "$PGDATA"
+  chown postgres:postgres "$(dirname "$PGDATA")" "$PGDATA"
   chmod 700 "$PGDATA"
-  exec runuser -u postgres -- /bin/sh "$0" "$@"
+  exec setpriv --reuid=postgres --regid=postgres --init-groups -- /bin/sh "$0" "$@"
 fi
+# Started as the database user (runAsUser with fsGroup, as restricted Pod Security requires): the
+# kubelet made the volume group-writable; the data directory is ours and PostgreSQL wants it 0700.
+mkdir -p "$PGDATA"
+chmod 700 "$PGDATA"
+[ -w "\${HOME:-/nonexistent}" ] || export HOME=/tmp
 
 case "$STATEBENCH_ENGINE" in
   postgres)
@@ -49,10 +58,23 @@ case "$STATEBENCH_ENGINE" in
       printf "include '%s'\\n" "$STATEBENCH_CONFIG_DIR/postgresql.conf" >> "$PGDATA/postgresql.conf"
     fi
     unset POSTGRES_PASSWORD
-    exec "$PGBIN/postgres" -D "$PGDATA"
+    # PostgreSQL reads SIGTERM as a smart shutdown, which waits for every client to disconnect and so
+    # ends in the kubelet's SIGKILL: the kubelet's SIGTERM becomes a fast shutdown (SIGINT) instead.
+    "$PGBIN/postgres" -D "$PGDATA" &
+    pid=$!
+    trap 'kill -INT "$pid" 2>/dev/null || :' TERM INT
+    # wait returns early when a trapped signal arrives; wait again until the postmaster is gone.
+    while :; do
+      if wait "$pid"; then status=0; else status=$?; fi
+      kill -0 "$pid" 2>/dev/null || break
+    done
+    state=$("$PGBIN/pg_controldata" -D "$PGDATA" 2>/dev/null | sed -n 's/^Database cluster state: *//p' || :)
+    echo "statebench: postgres exited with status $status, cluster state: \${state:-unknown}" >&2
+    exit "$status"
     ;;
   patroni)
     export PATRONI_POSTGRESQL_BIN_DIR="$PGBIN"
+    # Patroni itself gets SIGTERM: it stops PostgreSQL (fast) and, as leader, deletes its leader key.
     exec patroni "$STATEBENCH_CONFIG_DIR/patroni.yml"
     ;;
   *)

@@ -64,7 +64,8 @@ test('the kind config mounts the run directory the platform will use', async () 
   const files = await renderPlanTo(plan(), RUN, dir);
   const kind = parse(readFileSync(files.find((f) => f.endsWith('kind-config.yaml'))!, 'utf8'));
   const mounts = kind.nodes.filter((n: { role: string }) => n.role === 'worker').map((n: { extraMounts: { hostPath: string }[] }) => n.extraMounts[0].hostPath);
-  expect(mounts).toHaveLength(3);
+  // Patroni×3: a worker per member and a spare.
+  expect(mounts).toHaveLength(4);
   for (const [i, m] of mounts.entries()) expect(m).toMatch(new RegExp(`/runs/${RUN}/kind_local-pv/kind/disk-${i + 1}$`));
 });
 

@@ -7,7 +7,7 @@ import { stringify } from 'yaml';
 import type { Plan, PlannedTarget } from '../../../model/plan.ts';
 import { runsRoot } from '../../../core/workspace.ts';
 import { kindConfigYaml, renderKindConfig } from './kind-config.ts';
-import { renderManifests, type K8sObject, type ManifestOptions } from './manifests.ts';
+import { remoteVolumePath, renderManifests, type K8sObject, type ManifestOptions } from './manifests.ts';
 import { kindClusterName, kindWorkerNames } from '../names.ts';
 import { validateAll } from './validate.ts';
 import { withFaultPolicy } from '../faults/faults.ts';
@@ -18,14 +18,26 @@ export function isKubernetesTarget(t: PlannedTarget): boolean {
   return t.platform === 'kind' || t.platform === 'kubernetes';
 }
 
-/** Workers of a kind cluster: three, or one per member when there are more. */
+/**
+ * Workers of a kind cluster: one per member plus a spare, at least three. The spare is where a member
+ * whose node is lost can be rescheduled (Patroni members keep one per node): a network volume lets it
+ * start there with its data, a Local PV keeps it Pending on its dead node.
+ */
 export function kindWorkerCount(t: PlannedTarget): number {
-  return Math.max(3, t.engine.kind === 'patroni' ? t.engine.members : 1);
+  return Math.max(3, (t.engine.kind === 'patroni' ? t.engine.members : 1) + 1);
 }
 
 /** Host directory that is the "local disk" of kind worker `i` (0-based) of a target. */
 export function kindDiskDir(stateDir: string, i: number): string {
   return join(stateDir, 'kind', `disk-${i + 1}`);
+}
+
+/**
+ * kind's emulated network volumes: member i's block device is mounted on the host at
+ * `<stateDir>/kind/remote-<i>` and shared into every worker at remoteVolumePath(i).
+ */
+export function kindRemoteMounts(stateDir: string, members: number): { hostPath: string; containerPath: string }[] {
+  return Array.from({ length: members }, (_, i) => ({ hostPath: join(stateDir, 'kind', `remote-${i + 1}`), containerPath: remoteVolumePath(i) }));
 }
 
 /** The directory a run keeps this target's state in (the same path the runner uses). */
@@ -79,11 +91,12 @@ export async function renderTarget(t: PlannedTarget, runId: string, dir: string)
       runId,
       targetName: t.name,
       workerDisks: Array.from({ length: kindWorkerCount(t) }, (_, i) => kindDiskDir(stateDir, i)),
+      sharedMounts: remoteDisks ? kindRemoteMounts(stateDir, t.engine.kind === 'patroni' ? t.engine.members : 1) : undefined,
       // The run picks a free loopback port; 0 lets kind pick one when this file is used by hand.
       clientHostPort: 0,
     });
     const note = remoteDisks
-      ? `# The workers' disks are mounts of the run's remote (network block device) volumes, made on the host before the cluster is created.\n`
+      ? `# Each member's volume is a network block device the run mounts on the host before the cluster is created (the hostPath of the shared mounts), reachable from every worker.\n`
       : '';
     await write('kind-config.yaml', note + kindConfigYaml(config));
   }

@@ -23,6 +23,7 @@ const RESOURCES: ResourceType[] = [
   { groupVersion: 'v1', plural: 'persistentvolumeclaims', kind: 'PersistentVolumeClaim', namespaced: true },
   { groupVersion: 'v1', plural: 'pods', kind: 'Pod', namespaced: true },
   { groupVersion: 'v1', plural: 'services', kind: 'Service', namespaced: true },
+  { groupVersion: 'v1', plural: 'endpoints', kind: 'Endpoints', namespaced: true },
   { groupVersion: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true },
   { groupVersion: 'v1', plural: 'secrets', kind: 'Secret', namespaced: true },
   { groupVersion: 'v1', plural: 'serviceaccounts', kind: 'ServiceAccount', namespaced: true },
@@ -181,8 +182,29 @@ export class FakeApiServer {
    * `pods/<name>/portforward` in the v4.channel.k8s.io protocol: binary frames whose first byte is the
    * channel (0 data, 1 error for the one port); each channel opens with the port number (2 bytes LE).
    */
+  /**
+   * `pods/<name>/exec`: what the command's exit status is, by `namespace/pod` (default success). The
+   * command is recorded with the UPGRADE request (query `command`, one per argument).
+   */
+  onExec?: (namespace: string, pod: string, command: string[]) => { status: 'Success' } | { status: 'Failure'; message: string };
+  readonly execs: { namespace: string; pod: string; container: string; command: string[] }[] = [];
+
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const url = new URL(req.url ?? '/', 'http://fake');
+    const ex = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/exec$/.exec(url.pathname);
+    if (ex) {
+      const [ns, pod] = [decodeURIComponent(ex[1]), decodeURIComponent(ex[2])];
+      const command = url.searchParams.getAll('command');
+      this.requests.push({ method: 'UPGRADE', path: url.pathname, query: Object.fromEntries(url.searchParams.entries()) });
+      this.execs.push({ namespace: ns, pod, container: url.searchParams.get('container') ?? '', command });
+      this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+        const result = this.onExec?.(ns, pod, command) ?? { status: 'Success' as const };
+        // Channel 3 carries the exit status as a v1 Status, then the stream ends.
+        ws.send(Buffer.concat([Buffer.from([3]), Buffer.from(JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, ...result }))]));
+        ws.close();
+      });
+      return;
+    }
     const m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/portforward$/.exec(url.pathname);
     this.requests.push({ method: 'UPGRADE', path: url.pathname, query: Object.fromEntries(url.searchParams.entries()) });
     if (!m) {

@@ -98,7 +98,7 @@ describe('kubelet-stop on the primary, Patroni×3 on Local PVs, default tolerati
   test('the replacement: created once the old pod was gone, scheduled back on its Local PV node, started, Ready', () => {
     expect(t.replacement).toMatchObject({ createdAtMs: 465_100.3, scheduledAtMs: 465_200.8, kubeNode: W[0], containerStartedAtMs: 468_000.2, readyAtMs: 475_000.4, pending: null });
     expect(t.stuck).toBeNull();
-    expect(t.claim).toEqual({ name: 'data-pg-0', phase: 'Bound', volume: 'sb-20261127-143022-ab12-5e1d0c-data-0', pinnedTo: W[0] });
+    expect(t.claim).toEqual({ name: 'data-pg-0', phase: 'Bound', volume: 'sb-20261127-143022-ab12-5e1d0c-data-0', pinnedTo: W[0], volumeBefore: 'sb-20261127-143022-ab12-5e1d0c-data-0' });
   });
 
   test('the old primary kept serving and writing WAL while its node was NotReady; no second primary', () => {
@@ -189,13 +189,25 @@ describe('kubelet-stop with network volumes and an operator force-delete: the re
   mark.probes.push(...probes(62_000, 140_000));
   const t = only(tl);
 
-  test('a second primary is reported when the new pg-0 takes the leader label', () => {
+  test('the new pg-0 taking the leader label alone is no second primary: a probe must show it accepting writes too', () => {
     expect(t.replacement).toMatchObject({ kubeNode: W[3], scheduledAtMs: 121_100.1, readyAtMs: 131_000.3, pending: null });
     expect(t.stuck).toBeNull();
     expect(t.claim?.pinnedTo).toBeNull();
-    expect(t.leader.secondPrimaryAtMs).toBe(131_000.3);
-    expect(t.findings).toContain('SECOND PRIMARY +71.0s after injection');
-    expect(t.entries.find((e) => e.atMs === 131_000.3 && e.what.includes('still serves as primary'))?.what).toBe(`pg-0 labelled leader while the old primary pg-0 still serves as primary on ${W[0]}`);
+    expect(t.leader.secondPrimaryAtMs).toBeNull();
+  });
+
+  test('a second primary is reported once probes show both the old pg-0 and the new one accepting writes', () => {
+    const both = offlineTimeline(LEADER);
+    replay(both, recorded('watch-kubelet-stop-split.jsonl'));
+    const m = both.beginCycle({ cycle: 0, type: 'kubelet-stop', node: 'node-0', pod: 'pg-0', kubeNode: W[0], forceDeleteAfterMs: 20_000, injectedAtMs: 60_000 });
+    m.actions.push(...mark.actions);
+    m.probes.push(...probes(62_000, 140_000), { atMs: 133_000, role: 'primary', detail: 'wrote xid 12', pod: 'pg-0', kubeNode: W[3] });
+    const b = only(both);
+    expect(b.leader.secondPrimaryAtMs).toBe(133_000);
+    expect(b.findings).toContain('SECOND PRIMARY +73.0s after injection');
+    expect(b.entries.find((e) => e.atMs === 133_000 && e.what.startsWith('two members accepted writes'))?.what).toBe(
+      `two members accepted writes: the old primary pg-0 on ${W[0]} (wrote xid 766) and pg-0@${W[3]} (wrote xid 12)`,
+    );
   });
 
   test('the same recorded cycle without probes has no evidence of the old primary after its pod is gone', () => {
@@ -204,6 +216,84 @@ describe('kubelet-stop with network volumes and an operator force-delete: the re
     quiet.beginCycle({ cycle: 0, type: 'kubelet-stop', node: 'node-0', pod: 'pg-0', kubeNode: W[0], forceDeleteAfterMs: 20_000, injectedAtMs: 60_000 });
     expect(quiet.cycles()[0].leader.secondPrimaryAtMs).toBeNull();
   });
+});
+
+describe('node-crash of the Patroni primary: the old pod keeps its label and stays Ready until the node monitor grace period runs out', () => {
+  // Synthesised from what kind shows: Patroni promotes pg-1 after ttl (30 s) while the API still has
+  // the crashed node Ready and pg-0 Ready and labelled, until the 50 s grace period marks it Unknown.
+  const ready = (status: string, reason: string) => ({ conditions: [{ type: 'Ready', status, reason }], addresses: [{ type: 'InternalIP', address: '172.18.0.3' }] });
+  const pod = (name: string, uid: string, node: string, role: string, isReady: boolean) => ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: NS, uid, labels: { 'app.kubernetes.io/name': 'statebench-db', role } },
+    spec: { nodeName: node },
+    status: { phase: 'Running', conditions: [{ type: 'Ready', status: isReady ? 'True' : 'False' }] },
+  });
+  const ep = (leader: string | null, ip?: string) => ({ apiVersion: 'v1', kind: 'Endpoints', metadata: { name: 'pg', namespace: NS, ...(leader ? { annotations: { leader, renewTime: 'x' } } : {}) }, subsets: ip ? [{ addresses: [{ ip }] }] : [] });
+  const events: Observation[] = [
+    { atMs: 1_000, type: 'ADDED', object: { apiVersion: 'v1', kind: 'Node', metadata: { name: W[0] }, status: ready('True', 'KubeletReady') } },
+    { atMs: 1_001, type: 'ADDED', object: { apiVersion: 'v1', kind: 'Node', metadata: { name: W[1] }, status: ready('True', 'KubeletReady') } },
+    { atMs: 1_002, type: 'ADDED', object: pod('pg-0', 'u0', W[0], 'master', true) },
+    { atMs: 1_003, type: 'ADDED', object: pod('pg-1', 'u1', W[1], 'replica', true) },
+    { atMs: 1_004, type: 'ADDED', object: ep('pg-0', '10.244.1.5') },
+    // Patroni on pg-1 takes the expired key and promotes; clients follow the Endpoints at once.
+    { atMs: 95_000, type: 'MODIFIED', object: ep('pg-1', '10.244.2.7') },
+    { atMs: 95_400, type: 'MODIFIED', object: pod('pg-1', 'u1', W[1], 'master', true) },
+    { atMs: 112_000, type: 'MODIFIED', object: { apiVersion: 'v1', kind: 'Node', metadata: { name: W[0] }, status: ready('Unknown', 'NodeStatusUnknown') } },
+    { atMs: 112_100, type: 'MODIFIED', object: pod('pg-0', 'u0', W[0], 'master', false) },
+  ];
+  const tl = new KubernetesTimeline({
+    kubeConfig: (() => {
+      const kc = new KubeConfig();
+      kc.loadFromOptions({ clusters: [{ name: 'x', server: 'http://127.0.0.1:9' }], users: [{ name: 'u' }], contexts: [{ name: 'x', cluster: 'x', user: 'u' }], currentContext: 'x' });
+      return kc;
+    })(),
+    namespace: NS,
+    podSelector: 'app.kubernetes.io/name=statebench-db',
+    clock: stillClock,
+    leaderLabel: LEADER,
+    leaderEndpoints: 'pg',
+  });
+  replay(tl, events);
+  const mark = tl.beginCycle({ cycle: 0, type: 'node-crash', node: 'node-0', pod: 'pg-0', kubeNode: W[0], forceDeleteAfterMs: null, injectedAtMs: 60_000 });
+  mark.actions.push({ atMs: 60_010, what: 'docker kill --signal KILL', detail: W[0] });
+  const t = only(tl);
+
+  test('two labels on a crashed node are no second primary', () => {
+    expect(t.leader.secondPrimaryAtMs).toBeNull();
+    expect(t.findings).toContain('no second primary observed');
+    expect(t.entries.find((e) => e.what.startsWith('two pods labelled leader'))?.what).toBe(`two pods labelled leader (pg-0, pg-1); not a second primary: the old label is stale while ${W[0]} is faulted`);
+  });
+
+  test('the leader key (the clients\' route) moved to pg-1 35 s after the crash, before the node was even NotReady', () => {
+    expect(t.leader.key).toEqual({ before: 'pg-0', after: 'pg-1', releasedAtMs: null, takenAtMs: 95_000, takenBy: 'pg-1' });
+    expect(t.findings).toContain('leader key (clients\' route) moved from pg-0 to pg-1, taken +35.0s after injection');
+    expect(t.entries.find((e) => e.source === 'leader-key')?.what).toBe('leader key held by pg-1; clients routed to 10.244.2.7');
+  });
+
+  test('the same two labels with both pods and nodes Ready outside a node fault are a second primary', () => {
+    const pd = new KubernetesTimeline({ kubeConfig: (tl as unknown as { o: { kubeConfig: KubeConfig } }).o.kubeConfig, namespace: NS, podSelector: 'x', clock: stillClock, leaderLabel: LEADER, leaderEndpoints: 'pg' });
+    replay(pd, events.slice(0, 7));
+    pd.beginCycle({ cycle: 0, type: 'pod-delete', node: 'node-1', pod: 'pg-1', kubeNode: W[1], forceDeleteAfterMs: null, injectedAtMs: 60_000 });
+    expect(pd.cycles()[0].leader.secondPrimaryAtMs).toBe(95_400);
+  });
+});
+
+test('a graceful delete of the Patroni primary: the leader key is released before the pod is gone', () => {
+  const tl = offlineTimeline(LEADER);
+  const p0 = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'pg-0', namespace: NS, uid: 'u0', labels: { role: 'master' } }, spec: { nodeName: W[0] }, status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] } };
+  (tl as unknown as { o: { leaderEndpoints?: string } }).o.leaderEndpoints = 'pg';
+  replay(tl, [
+    { atMs: 1_000, type: 'ADDED', object: p0 },
+    { atMs: 1_001, type: 'ADDED', object: { apiVersion: 'v1', kind: 'Endpoints', metadata: { name: 'pg', namespace: NS, annotations: { leader: 'pg-0' } }, subsets: [{ addresses: [{ ip: '10.244.1.5' }] }] } },
+    { atMs: 60_100, type: 'MODIFIED', object: { ...p0, metadata: { ...p0.metadata, deletionTimestamp: '2026-11-27T14:31:00Z', deletionGracePeriodSeconds: 30 } } },
+    { atMs: 61_300, type: 'MODIFIED', object: { apiVersion: 'v1', kind: 'Endpoints', metadata: { name: 'pg', namespace: NS }, subsets: [] } },
+    { atMs: 62_000, type: 'DELETED', object: p0 },
+  ]);
+  tl.beginCycle({ cycle: 0, type: 'pod-delete', node: 'node-0', pod: 'pg-0', kubeNode: W[0], forceDeleteAfterMs: null, injectedAtMs: 60_000 });
+  const t = only(tl);
+  expect(t.leader.key).toMatchObject({ before: 'pg-0', releasedAtMs: 61_300 });
+  expect(t.findings).toContain('pg-0 released the leader key +1.3s after injection, 0.7s before its pod was gone');
 });
 
 test('two cycles split the observations at the second injection', () => {
@@ -256,7 +346,8 @@ test('claim and volume binding within a cycle: a claim recreated by an operator 
     'volume pv-b: Bound',
     'claim data-pg-0: Bound to pv-b',
   ]);
-  expect(t.claim).toEqual({ name: 'data-pg-0', phase: 'Bound', volume: 'pv-b', pinnedTo: W[1] });
+  expect(t.claim).toEqual({ name: 'data-pg-0', phase: 'Bound', volume: 'pv-b', pinnedTo: W[1], volumeBefore: 'pv-a' });
+  // Not the same member any more: statefulset.stable-identity fails on exactly this.
   expect(t.replacement).toMatchObject({ kubeNode: W[1], scheduledAtMs: 12_500, readyAtMs: 15_000 });
 });
 
@@ -336,6 +427,39 @@ describe('the recorder against the fake API server', () => {
     // The server sees each aborted watch close a moment later.
     for (let i = 0; i < 40 && api.openWatches > 0; i++) await new Promise((r) => setTimeout(r, 50));
     expect(api.openWatches).toBe(0);
+  });
+
+  test('a relist records no change for objects that did not change (listed objects carry Dates, watched ones text)', async () => {
+    // What a real server sends: second-precision timestamps, objects in the server's key order (the
+    // client's models reorder them), a terminating pod, and a pinned volume of this namespace.
+    api.put({ ...node('w1', 'True', 'KubeletReady'), spec: { taints: [{ key: 'node.kubernetes.io/unreachable', effect: 'NoExecute', timeAdded: '2026-11-27T14:30:00Z' }] } });
+    api.put({ ...pod('pg-0', 'u-1', true, { role: 'master' }), metadata: { name: 'pg-0', namespace: NS, uid: 'u-1', labels: { app: 'db' }, deletionTimestamp: '2026-11-27T14:30:05Z', deletionGracePeriodSeconds: 30 } });
+    api.put({
+      apiVersion: 'v1',
+      kind: 'PersistentVolume',
+      metadata: { name: 'pv-a' },
+      spec: { claimRef: { namespace: NS, name: 'data-pg-0' }, nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: ['w1'] }] }] } } },
+      status: { phase: 'Bound' },
+    });
+    const tl = new KubernetesTimeline({ kubeConfig: api.kubeConfig(), namespace: NS, podSelector: 'app=db', clock: new RunClock(), leaderLabel: LEADER });
+    await tl.start();
+    try {
+      // Seen once by the first list; the watch then delivers the same objects as the server's JSON.
+      api.update('v1', 'Pod', NS, 'pg-0', () => {});
+      api.update('v1', 'Node', undefined, 'w1', () => {});
+      await new Promise((r) => setTimeout(r, 300));
+      const first = tl.observations.map((o) => `${o.type} ${o.object.kind}/${o.object.metadata?.name}`);
+      expect(first).toEqual(['ADDED Node/w1', 'ADDED Pod/pg-0', 'ADDED PersistentVolume/pv-a']);
+      // Every relist after a closed watch goes through the client's models again.
+      for (let i = 0; i < 3; i++) {
+        api.closeWatches();
+        await new Promise((r) => setTimeout(r, 400));
+      }
+      expect(tl.observations.map((o) => `${o.type} ${o.object.kind}/${o.object.metadata?.name}`)).toEqual(first);
+      expect(tl.get('Pod', 'pg-0')?.metadata?.deletionTimestamp).toBe('2026-11-27T14:30:05Z');
+    } finally {
+      await tl.stop();
+    }
   });
 
   test('a wait that cannot succeed names what it waited for and the state it saw', async () => {

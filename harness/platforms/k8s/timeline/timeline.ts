@@ -42,6 +42,8 @@ export interface KubeObject {
   // The API's shapes, read defensively: a field missing from a recorded object is simply not known.
   spec?: any;
   status?: any;
+  /** Endpoints only. */
+  subsets?: any;
 }
 
 /** One change as a watch delivered it, with the run-clock time it arrived. */
@@ -51,11 +53,18 @@ export interface Observation {
   object: KubeObject;
 }
 
-/** A direct look at the old primary that does not go through the kubelet (kind: crictl exec in the node). */
+/**
+ * A direct look at a member that does not go through the kubelet (kind: crictl exec in its node): the
+ * old primary of the cycle, or (with `pod` and `kubeNode`) the member the leader key names meanwhile.
+ * `primary` means the member accepted a write (it assigned a transaction id).
+ */
 export interface PrimaryProbe {
   atMs: number;
   role: 'primary' | 'replica' | 'unreachable';
   detail?: string;
+  /** The probed member when it is not the cycle's own pod on the cycle's node. */
+  pod?: string;
+  kubeNode?: string;
 }
 
 /** Something statebench itself did during the cycle (docker kill, force-delete as operator, …). */
@@ -96,12 +105,27 @@ type Entry = KubernetesFaultTimeline['entries'][number];
 export interface AssembleOptions {
   /** Patroni's leader label; null for a single PostgreSQL, whose one member is always the primary. */
   leaderLabel: { key: string; value: string } | null;
+  /** Patroni (use_endpoints): the Endpoints holding the leader key, which clients are routed by. */
+  leaderEndpoints?: string;
   /** Problems of the recorder (a watch that was refused), repeated in every cycle's findings. */
   problems?: string[];
 }
 
 // ---------------------------------------------------------------------------------------------------
 // Reading objects
+
+/** Node faults: while one holds, the API's view of the faulted node and its pods is stale by design. */
+const NODE_FAULTS = ['node-crash', 'node-hang', 'kubelet-stop'];
+
+/** The member the leader key names (Patroni's `leader` annotation on its Endpoints), if any. */
+export function leaderKeyHolder(ep: KubeObject | undefined): string | null {
+  return ep?.metadata?.annotations?.leader || null;
+}
+
+/** The addresses the leader Endpoints route clients to. */
+export function leaderAddresses(ep: KubeObject | undefined): string[] {
+  return ((ep?.subsets as { addresses?: { ip: string }[] }[] | undefined) ?? []).flatMap((s) => (s.addresses ?? []).map((a) => a.ip));
+}
 
 function keyOf(o: KubeObject): string {
   return `${o.kind}/${o.metadata?.name ?? ''}`;
@@ -217,6 +241,7 @@ export function assembleCycle(mark: CycleMark, observations: Observation[], unti
   const kubeNode = mark.kubeNode ?? (oldPod?.spec?.nodeName as string | undefined) ?? null;
   const nodeKey = `Node/${kubeNode}`;
   const claimName = claimOf(oldPod) ?? null;
+  const volumeBefore = claimName ? ((view.get(`PersistentVolumeClaim/${claimName}`)?.spec?.volumeName as string | undefined) ?? null) : null;
 
   const leadersOf = (): { names: string[]; uids: string[] } => {
     const pods = [...view.values()].filter((x) => x.kind === 'Pod');
@@ -244,9 +269,16 @@ export function assembleCycle(mark: CycleMark, observations: Observation[], unti
     replacement: null,
     stuck: null,
     claim: null,
-    leader: { before: leaderBefore.names.join(',') || null, after: null, changes: [], secondPrimaryAtMs: null },
+    leader: {
+      before: leaderBefore.names.join(',') || null,
+      after: null,
+      changes: [],
+      secondPrimaryAtMs: null,
+      key: o.leaderEndpoints ? { before: leaderKeyHolder(view.get(`Endpoints/${o.leaderEndpoints}`)), after: null, releasedAtMs: null, takenAtMs: null, takenBy: null } : null,
+    },
     oldPrimary: oldWasPrimary ? { probes: 0, lastServedAtMs: null, servingWhileNodeNotReady: null, patroniLastReportAtMs: null, walAdvancedWhileNodeNotReady: null } : null,
     operatorActionAtMs: null,
+    dataSafety: null,
     durations: { toNodeNotReadyMs: null, toEvictionMs: null, toReplacementScheduledMs: null, toMemberReadyMs: null },
     findings: [],
     entries,
@@ -256,6 +288,9 @@ export function assembleCycle(mark: CycleMark, observations: Observation[], unti
   let nodeDown = !nodeInitiallyReady && !!view.get(nodeKey);
   let memberWasDisturbed = false;
   let lastProbe: PrimaryProbe | undefined;
+  /** Latest probe of each other member (`pod@node`) that was probed while the fault held. */
+  const peerProbes = new Map<string, PrimaryProbe>();
+  const isOldMember = (p: PrimaryProbe) => (p.pod ?? mark.pod) === mark.pod && (p.kubeNode ?? kubeNode) === kubeNode;
   let lastPatroni = patroniStatus(oldPod);
   let terminatingUntilNodeReady = false;
   const statebenchDeletedAt: number[] = [];
@@ -268,19 +303,36 @@ export function assembleCycle(mark: CycleMark, observations: Observation[], unti
   for (const a of mark.actions) items.push({ atMs: a.atMs, order: order++, action: a });
   items.sort((a, b) => a.atMs - b.atMs || a.order - b.order);
 
+  let twoLabelledNoted = false;
+  /**
+   * A second primary is reported only on evidence that two members acted as primary at once:
+   *   - probes that bypass the kubelet show the old primary and another member each accepting a write
+   *     while the fault held (after its undo a stale probe proves nothing); or
+   *   - two pods carry the leader label while both, and their nodes, are Ready, outside a node fault.
+   * Two labels alone are not evidence: a primary on a crashed or paused node keeps its label and stays
+   * Ready until the node monitor grace period (50 s) runs out, long after Patroni promoted a replica.
+   */
   const checkSecondPrimary = (atMs: number) => {
     if (t.leader.secondPrimaryAtMs !== null) return;
-    const { names, uids } = leadersOf();
-    const others = uids.filter((u) => u !== oldUid);
-    const twoLabelled = uids.length >= 2;
-    // The old primary may have lost its pod object (force-deleted) and its label with it while its
-    // process still runs on a node the control plane cannot reach; the probe is what sees it then.
-    // Probes run only while the fault is held; after its undo a stale one proves nothing.
-    const probing = mark.recoverAtMs === null || atMs <= mark.recoverAtMs;
-    const oldStillServes = oldWasPrimary && probing && lastProbe?.role === 'primary' && (t.nodeStatus.notReadyAtMs !== null || t.member.goneAtMs !== null);
-    if (twoLabelled || (others.length > 0 && oldStillServes)) {
+    const { names } = leadersOf();
+    const holding = mark.recoverAtMs === null || atMs <= mark.recoverAtMs;
+    const oldStillServes = oldWasPrimary && holding && lastProbe?.role === 'primary';
+    const peer = [...peerProbes.entries()].find(([, p]) => p.role === 'primary');
+    if (oldStillServes && peer) {
       t.leader.secondPrimaryAtMs = atMs;
-      entry(atMs, 'pod', names.join(','), twoLabelled ? `two pods labelled leader: ${names.join(', ')}` : `${names.join(', ')} labelled leader while the old primary ${mark.pod} still serves as primary on ${kubeNode}`);
+      entry(atMs, 'statebench', `${mark.pod},${peer[0]}`, `two members accepted writes: the old primary ${mark.pod} on ${kubeNode} (${lastProbe!.detail ?? 'primary'}) and ${peer[0]} (${peer[1].detail ?? 'primary'})`);
+      return;
+    }
+    if (names.length < 2) return;
+    const pods = [...view.values()].filter((x) => x.kind === 'Pod' && names.includes(x.metadata?.name ?? ''));
+    const nodeFaultHolds = NODE_FAULTS.includes(mark.type) && holding;
+    const allHealthy = pods.length >= 2 && pods.every((p) => podIsReady(p) && nodeReady(view.get(`Node/${p.spec?.nodeName}`))?.status === 'True');
+    if (allHealthy && !nodeFaultHolds) {
+      t.leader.secondPrimaryAtMs = atMs;
+      entry(atMs, 'pod', names.join(','), `two pods labelled leader, both Ready on Ready nodes: ${names.join(', ')}`);
+    } else if (!twoLabelledNoted) {
+      twoLabelledNoted = true;
+      entry(atMs, 'pod', names.join(','), `two pods labelled leader (${names.join(', ')}); not a second primary: the old label is stale${nodeFaultHolds ? ` while ${kubeNode} is faulted` : ''}`);
     }
   };
 
@@ -308,6 +360,10 @@ export function assembleCycle(mark: CycleMark, observations: Observation[], unti
     const at = it.atMs;
     if ('action' in it) {
       entry(at, 'statebench', mark.pod, it.action.detail ? `${it.action.what}: ${it.action.detail}` : it.action.what);
+      if (/^two postmasters/.test(it.action.what)) {
+        t.dataSafety ??= { twoPostmastersAtMs: at, detail: it.action.detail ?? '' };
+        continue;
+      }
       if (/^force-delete \(operator action\)/.test(it.action.what)) {
         t.operatorActionAtMs ??= at;
         operatorDeletedAt.push(at);
@@ -316,6 +372,13 @@ export function assembleCycle(mark: CycleMark, observations: Observation[], unti
     }
     if ('probe' in it) {
       const p = it.probe;
+      if (!isOldMember(p)) {
+        const who = `${p.pod ?? mark.pod}@${p.kubeNode ?? '?'}`;
+        if (peerProbes.get(who)?.role !== p.role) entry(at, 'statebench', p.pod ?? mark.pod, `probe of the leader-key holder on ${p.kubeNode ?? '?'}: ${p.role}${p.detail ? ` (${p.detail})` : ''}`);
+        if (mark.recoverAtMs === null || at <= mark.recoverAtMs) peerProbes.set(who, p);
+        checkSecondPrimary(at);
+        continue;
+      }
       if (lastProbe?.role !== p.role) entry(at, 'statebench', mark.pod, `probe of the old primary on its node: ${p.role}${p.detail ? ` (${p.detail})` : ''}`);
       lastProbe = p;
       if (t.oldPrimary) {
@@ -462,6 +525,24 @@ export function assembleCycle(mark: CycleMark, observations: Observation[], unti
         checkSecondPrimary(at);
         break;
       }
+      case 'Endpoints': {
+        if (!t.leader.key || name !== o.leaderEndpoints) break;
+        const was = leaderKeyHolder(prev);
+        const now = leaderKeyHolder(cur);
+        if (was === now) break;
+        const ips = leaderAddresses(cur);
+        if (now) {
+          if (now !== t.leader.key.before && t.leader.key.takenAtMs === null) {
+            t.leader.key.takenAtMs = at;
+            t.leader.key.takenBy = now;
+          }
+          entry(at, 'leader-key', name, `leader key held by ${now}${ips.length ? `; clients routed to ${ips.join(', ')}` : ''}`);
+        } else {
+          if (was === mark.pod) t.leader.key.releasedAtMs ??= at;
+          entry(at, 'leader-key', name, `leader key released by ${was ?? 'nobody'}${ips.length ? '' : '; no client route'}`);
+        }
+        break;
+      }
       case 'PersistentVolumeClaim': {
         if (name !== claimName) break;
         if (prev?.status?.phase !== cur?.status?.phase || prev?.spec?.volumeName !== cur?.spec?.volumeName) {
@@ -486,10 +567,11 @@ export function assembleCycle(mark: CycleMark, observations: Observation[], unti
   // What is true at the end of the window.
   const leadersEnd = leadersOf();
   t.leader.after = leadersEnd.names.join(',') || null;
+  if (t.leader.key) t.leader.key.after = leaderKeyHolder(view.get(`Endpoints/${o.leaderEndpoints}`));
   if (claimName) {
     const pvc = view.get(`PersistentVolumeClaim/${claimName}`);
     const volume = (pvc?.spec?.volumeName as string | undefined) ?? null;
-    t.claim = { name: claimName, phase: (pvc?.status?.phase as string | undefined) ?? null, volume, pinnedTo: volume ? pinnedNode(view.get(`PersistentVolume/${volume}`)) : null };
+    t.claim = { name: claimName, phase: (pvc?.status?.phase as string | undefined) ?? null, volume, pinnedTo: volume ? pinnedNode(view.get(`PersistentVolume/${volume}`)) : null, volumeBefore };
   }
   if (t.member.deletedBy === null && t.member.deletionRequestedAtMs !== null) {
     const at = t.member.deletionRequestedAtMs;
@@ -529,6 +611,9 @@ function findings(t: KubernetesFaultTimeline, terminatingUntilNodeReady: boolean
   if (terminatingUntilNodeReady) {
     f.push(`${t.pod} stayed Terminating while its node was down: only the kubelet (or a force delete) can finish a deletion${t.member.goneAtMs !== null ? `; it was gone ${at(t.member.goneAtMs)}` : ', and it never went'}`);
   }
+  if (t.dataSafety) {
+    f.push(`DATA-SAFETY EXPOSURE of the force delete ${at(t.dataSafety.twoPostmastersAtMs)} after injection: two postmasters ran ${t.dataSafety.detail.replace(/^on /, 'on ')}. This is the StatefulSet force-delete hazard, not an ordinary fault: PostgreSQL's postmaster.pid check does not see across PID namespaces`);
+  }
   if (t.operatorActionAtMs !== null) f.push(`operator action: ${t.pod} force-deleted ${at(t.operatorActionAtMs)} after injection, its node NotReady for ≥ ${((t.policy.forceDeleteAfterMs ?? 0) / 1000).toFixed(0)}s`);
   if (t.stuck) {
     f.push(`${t.pod}'s replacement was stuck Pending from ${at(t.stuck.sinceMs)} ${t.stuck.untilMs !== null ? `to ${at(t.stuck.untilMs)}` : 'to the end of the cycle'}: its volume ${t.stuck.volume} is pinned to ${t.stuck.pinnedTo}, which was ${t.stuck.nodeCondition}`);
@@ -539,6 +624,12 @@ function findings(t: KubernetesFaultTimeline, terminatingUntilNodeReady: boolean
   if (o.leaderLabel) {
     if (t.leader.before !== t.leader.after) f.push(`leader label moved from ${t.leader.before ?? 'nobody'} to ${t.leader.after ?? 'nobody'}`);
     else f.push(`leader label stayed on ${t.leader.before ?? 'nobody'}`);
+  }
+  const key = t.leader.key;
+  if (key) {
+    if (key.releasedAtMs !== null) f.push(`${t.pod} released the leader key ${at(key.releasedAtMs)} after injection${t.member.goneAtMs !== null ? `, ${((t.member.goneAtMs - key.releasedAtMs) / 1000).toFixed(1)}s before its pod was gone` : ''}`);
+    if (key.before !== key.after) f.push(`leader key (clients' route) moved from ${key.before ?? 'nobody'} to ${key.after ?? 'nobody'}${key.takenAtMs !== null ? `, taken ${at(key.takenAtMs)} after injection` : ''}`);
+    else f.push(`leader key (clients' route) stayed with ${key.before ?? 'nobody'}`);
   }
   if (t.leader.secondPrimaryAtMs !== null) f.push(`SECOND PRIMARY ${at(t.leader.secondPrimaryAtMs)} after injection`);
   else if (t.oldPrimary && (t.oldPrimary.probes > 0 || o.leaderLabel)) f.push('no second primary observed');
@@ -569,15 +660,43 @@ function pick<T extends object>(o: T | undefined, keys: string[]): Record<string
   return Object.keys(out).length ? out : undefined;
 }
 
-/** The client turns API timestamps into Dates; recorded objects keep the API's RFC 3339 text. */
-function wallTime(v: unknown): string {
-  return v instanceof Date ? v.toISOString() : String(v);
+/**
+ * A timestamp as the API server writes it (RFC 3339, fractional seconds only where there are any).
+ * The client turns the timestamps of listed objects into Dates, while watch events carry the server's
+ * text; both must read the same, or every relist records a change that did not happen.
+ */
+export function apiTime(v: unknown): string {
+  const d = v instanceof Date ? v : new Date(String(v));
+  if (Number.isNaN(d.getTime())) return String(v);
+  return d.toISOString().replace(/\.000Z$/, 'Z');
+}
+
+/**
+ * One form for an object whatever path it came by: keys sorted (the client's models order them by
+ * their schema, the server's JSON by its own), Dates as API text, undefined fields gone.
+ */
+export function canonical<T>(v: T): T {
+  if (v instanceof Date) return apiTime(v) as T;
+  if (Array.isArray(v)) return v.map((x) => canonical(x)) as T;
+  if (v && typeof v === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(v).sort()) {
+      const x = (v as Record<string, unknown>)[k];
+      if (x !== undefined) out[k] = canonical(x);
+    }
+    return out as T;
+  }
+  return v;
 }
 
 const KEPT_ANNOTATIONS = ['status', 'volume.kubernetes.io/selected-node', 'pv.kubernetes.io/bind-completed'];
 
-/** The object as recorded: API paths kept, heartbeat times and everything else dropped. */
+/** The object as recorded: API paths kept, heartbeat times and everything else dropped, in canonical form. */
 export function compact(obj: KubernetesObject | KubeObject): KubeObject {
+  return canonical(compactFields(obj));
+}
+
+function compactFields(obj: KubernetesObject | KubeObject): KubeObject {
   const o = obj as KubeObject;
   const m = o.metadata ?? {};
   const annotations = pick(m.annotations ?? {}, KEPT_ANNOTATIONS) as Record<string, string> | undefined;
@@ -587,7 +706,7 @@ export function compact(obj: KubernetesObject | KubeObject): KubeObject {
     ...(m.uid ? { uid: m.uid } : {}),
     ...(o.kind === 'Pod' && m.labels ? { labels: { ...m.labels } } : {}),
     ...(annotations ? { annotations } : {}),
-    ...(m.deletionTimestamp ? { deletionTimestamp: wallTime(m.deletionTimestamp as unknown) } : {}),
+    ...(m.deletionTimestamp ? { deletionTimestamp: apiTime(m.deletionTimestamp as unknown) } : {}),
     ...(m.deletionGracePeriodSeconds !== undefined ? { deletionGracePeriodSeconds: m.deletionGracePeriodSeconds } : {}),
   };
   const base = { apiVersion: o.apiVersion ?? 'v1', kind: o.kind, metadata };
@@ -625,6 +744,12 @@ export function compact(obj: KubernetesObject | KubeObject): KubeObject {
       };
     case 'PersistentVolumeClaim':
       return { ...base, spec: pick(s, ['volumeName', 'storageClassName']) ?? {}, status: pick(st, ['phase']) ?? {} };
+    case 'Endpoints': {
+      // The leader key and where it routes; renewTime changes on every Patroni loop and is dropped.
+      const leader = (m.annotations as Record<string, string> | undefined)?.leader;
+      const subsets = ((o as { subsets?: { addresses?: { ip: string }[] }[] }).subsets ?? []).map((x) => ({ addresses: (x.addresses ?? []).map((a) => ({ ip: a.ip })) }));
+      return { ...base, metadata: { ...metadata, annotations: leader ? { leader } : undefined }, subsets };
+    }
     case 'PersistentVolume':
       return {
         ...base,
@@ -645,10 +770,11 @@ export function compact(obj: KubernetesObject | KubeObject): KubeObject {
 
 interface CollectionSpec {
   apiVersion: string;
-  kind: 'Node' | 'Pod' | 'PersistentVolumeClaim' | 'PersistentVolume';
+  kind: 'Node' | 'Pod' | 'PersistentVolumeClaim' | 'PersistentVolume' | 'Endpoints';
   plural: string;
   namespace?: string;
   labelSelector?: string;
+  fieldSelector?: string;
   /** Only objects this accepts are recorded (PVs of this namespace's claims). */
   keep?(o: KubeObject): boolean;
 }
@@ -660,6 +786,8 @@ export interface KubernetesTimelineOptions {
   podSelector: string;
   clock: Clock;
   leaderLabel: { key: string; value: string } | null;
+  /** Patroni: the Endpoints that hold its leader key (use_endpoints), recorded with the rest. */
+  leaderEndpoints?: string;
   /** Observations are appended here (JSONL) as they arrive, so an interrupted run keeps them. */
   file?: string;
   /** Called with each statebench action as it is marked (the run's events.jsonl). */
@@ -702,6 +830,9 @@ export class KubernetesTimeline {
       { apiVersion: 'v1', kind: 'Pod', plural: 'pods', namespace: ns, labelSelector: this.o.podSelector },
       { apiVersion: 'v1', kind: 'PersistentVolumeClaim', plural: 'persistentvolumeclaims', namespace: ns },
       { apiVersion: 'v1', kind: 'PersistentVolume', plural: 'persistentvolumes', keep: (pv) => pv.spec?.claimRef?.namespace === ns },
+      ...(this.o.leaderEndpoints
+        ? [{ apiVersion: 'v1', kind: 'Endpoints' as const, plural: 'endpoints', namespace: ns, fieldSelector: `metadata.name=${this.o.leaderEndpoints}` }]
+        : []),
     ];
   }
 
@@ -817,7 +948,7 @@ export class KubernetesTimeline {
   }
 
   cycles(): KubernetesFaultTimeline[] {
-    return assembleTimeline(this.marks, this.observations, { leaderLabel: this.o.leaderLabel, problems: this.problems });
+    return assembleTimeline(this.marks, this.observations, { leaderLabel: this.o.leaderLabel, leaderEndpoints: this.o.leaderEndpoints, problems: this.problems });
   }
 
   /** The timeline of the cycle a fault record describes: same type and cycle, nearest injection time. */
@@ -843,7 +974,7 @@ export class KubernetesTimeline {
     const keep = (o: KubeObject) => !c.keep || c.keep(o);
     while (!this.stopper.signal.aborted) {
       try {
-        const list = await this.objects.list(c.apiVersion, c.kind, c.namespace, undefined, undefined, undefined, undefined, c.labelSelector);
+        const list = await this.objects.list(c.apiVersion, c.kind, c.namespace, undefined, undefined, undefined, c.fieldSelector, c.labelSelector);
         const seen = new Set<string>();
         for (const item of list.items as KubeObject[]) {
           const withKind = { ...item, apiVersion: c.apiVersion, kind: c.kind } as KubeObject;
@@ -875,7 +1006,7 @@ export class KubernetesTimeline {
           this.watch
             .watch(
               path,
-              { labelSelector: c.labelSelector, resourceVersion: list.metadata?.resourceVersion, allowWatchBookmarks: true },
+              { labelSelector: c.labelSelector, fieldSelector: c.fieldSelector, resourceVersion: list.metadata?.resourceVersion, allowWatchBookmarks: true },
               (type: string, obj: KubernetesObject) => {
                 if (type === 'ERROR') {
                   // Usually 410 Gone: the version is too old; list again.
