@@ -15,6 +15,7 @@ export default defineConfig({
       'harness/report/html/render.test.ts',
       'harness/k8s/diagnose.test.ts',
       'harness/k8s/kind-config.test.ts',
+      'test/kind-node-image.test.ts',
       'harness/k8s/manifests.test.ts',
       'harness/k8s/render.test.ts',
       'harness/k8s/profiles.test.ts',

@@ -3,11 +3,14 @@
 // of the recipe (images/<name>/*), so an image whose recipe has not changed is reused, and a changed
 // recipe can never be mistaken for the old image.
 //
-//   npx tsx images/build.ts [postgres|patroni|all] [--force]
+//   npx tsx images/build.ts [postgres|patroni|kind-node|all] [--force]     (all: postgres and patroni)
 //
-// Needs root, debootstrap, a running Docker engine and the Debian mirror (STATEBENCH_DEBIAN_MIRROR,
-// default http://deb.debian.org/debian). Downloaded packages are cached in
+// Needs root, debootstrap, a running Docker engine and a Debian mirror: the one this machine's apt
+// sources name for the suite, or STATEBENCH_DEBIAN_MIRROR. Downloaded packages are cached in
 // STATEBENCH_DEBOOTSTRAP_CACHE (default /var/cache/statebench/debootstrap) for the next build.
+//
+// `kind-node` (a kind node image built from Go modules, for hosts without a registry) has its own
+// builder in kind-node.ts; it shares the tagging, the Debian mirror and debootstrap with this one.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
@@ -28,9 +31,12 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { run } from '../harness/run/exec.ts';
 import { hasTool } from '../harness/testing/tools.ts';
 import { EXIT, MissingToolError, StatebenchError } from '../harness/errors.ts';
+import { buildKindNode } from './kind-node.ts';
 
-export const IMAGE_NAMES = ['postgres', 'patroni'] as const;
+export const IMAGE_NAMES = ['postgres', 'patroni', 'kind-node'] as const;
 export type ImageName = (typeof IMAGE_NAMES)[number];
+/** What `all` builds: the docker platform's images. kind-node (long, only for offline kind) is built by name. */
+export const ALL_IMAGES: readonly ImageName[] = ['postgres', 'patroni'];
 
 /** Label carrying the recipe hash; the tag carries the same value. */
 export const RECIPE_LABEL = 'statebench.recipe';
@@ -59,7 +65,7 @@ export interface Recipe {
 
 function checkName(name: string): ImageName {
   if (!(IMAGE_NAMES as readonly string[]).includes(name)) {
-    throw new StatebenchError(`unknown image "${name}"`, EXIT.usage, `Build one of: ${IMAGE_NAMES.join(', ')}, or all`);
+    throw new StatebenchError(`unknown image "${name}"`, EXIT.usage, `Build one of: ${IMAGE_NAMES.join(', ')}, or all (${ALL_IMAGES.join(', ')})`);
   }
   return name as ImageName;
 }
@@ -72,15 +78,26 @@ export function loadRecipe(name: ImageName): Recipe {
   return JSON.parse(readFileSync(join(recipeDir(name), 'recipe.json'), 'utf8')) as Recipe;
 }
 
-/** First 12 hex digits of a SHA-256 over every file of the recipe directory and the builder version. */
+/** Files of a recipe directory, recursively, as sorted paths relative to it. */
+function recipeFiles(dir: string, prefix = ''): string[] {
+  return readdirSync(join(dir, prefix), { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? recipeFiles(dir, join(prefix, e.name)) : [join(prefix, e.name)]))
+    .sort();
+}
+
+/**
+ * First 12 hex digits of a SHA-256 over every file of the recipe directory (recursively) and the
+ * builder version; for kind-node also over its builder, kind-node.ts, whose code is most of the recipe.
+ */
 export function recipeTag(name: ImageName): string {
   const dir = recipeDir(name);
   const h = createHash('sha256').update(`statebench-image-builder ${BUILDER_VERSION}\n`);
-  for (const file of readdirSync(dir).sort()) {
+  for (const file of recipeFiles(dir)) {
     h.update(`${file}\0`);
     h.update(readFileSync(join(dir, file)));
     h.update('\0');
   }
+  if (name === 'kind-node') h.update(readFileSync(join(IMAGES_DIR, 'kind-node.ts')));
   return h.digest('hex').slice(0, 12);
 }
 
@@ -90,7 +107,7 @@ export function imageRef(name: ImageName): string {
 }
 
 /** The recipe label of a local image, or undefined when the image is not there. */
-async function localRecipeLabel(ref: string): Promise<string | undefined> {
+export async function localRecipeLabel(ref: string): Promise<string | undefined> {
   try {
     const r = await run('docker', ['image', 'inspect', '--format', `{{index .Config.Labels "${RECIPE_LABEL}"}}`, ref], { timeoutMs: 30_000 });
     return r.stdout.trim();
@@ -119,9 +136,11 @@ export interface BuildResult {
   debootstrapSeconds?: number;
   importSeconds?: number;
   sizeBytes?: number;
+  /** Seconds per build step (kind-node). */
+  steps?: Record<string, number>;
 }
 
-function requireBuildTools(): void {
+export function requireBuildTools(): void {
   if (process.getuid?.() !== 0) {
     throw new StatebenchError('building images needs root (debootstrap creates device nodes and chroots)', EXIT.environment, 'Run `sudo npx tsx images/build.ts`');
   }
@@ -129,7 +148,7 @@ function requireBuildTools(): void {
   if (!hasTool('docker')) throw new MissingToolError('docker', 'to import container images', 'Install it with `apt-get install docker.io` and start the engine (`dockerd --iptables=false &`)');
 }
 
-async function requireEngine(): Promise<void> {
+export async function requireEngine(): Promise<void> {
   try {
     await run('docker', ['version', '--format', '{{.Server.Version}}'], { timeoutMs: 20_000 });
   } catch (e) {
@@ -138,7 +157,7 @@ async function requireEngine(): Promise<void> {
 }
 
 /** Mount points below `dir` (debootstrap mounts /proc and /sys in the rootfs), deepest first. */
-function mountsUnder(dir: string): string[] {
+export function mountsUnder(dir: string): string[] {
   const prefix = resolve(dir) + '/';
   return readFileSync('/proc/self/mounts', 'utf8')
     .split('\n')
@@ -147,7 +166,7 @@ function mountsUnder(dir: string): string[] {
     .sort((a, b) => b.length - a.length);
 }
 
-async function removeWorkdir(dir: string): Promise<void> {
+export async function removeWorkdir(dir: string): Promise<void> {
   // Never recurse into a mounted /proc or /sys of an interrupted debootstrap.
   for (const m of mountsUnder(dir)) await run('umount', ['-l', m], { timeoutMs: 30_000 }).catch(() => {});
   if (mountsUnder(dir).length) throw new StatebenchError(`could not unmount everything below ${dir}; remove it by hand`);
@@ -157,14 +176,14 @@ async function removeWorkdir(dir: string): Promise<void> {
 /** Children of a build in progress; the CLI stops them on SIGINT/SIGTERM so the rootfs is removed. */
 const active = new Set<ChildProcess>();
 
-function track<T extends ChildProcess>(child: T): T {
+export function track<T extends ChildProcess>(child: T): T {
   active.add(child);
   child.once('exit', () => active.delete(child));
   return child;
 }
 
 /** Runs debootstrap, writing its output to `logFile` and a line per phase to `log`. */
-function debootstrap(args: string[], logFile: string, log: (l: string) => void, t0: number): Promise<void> {
+export function debootstrap(args: string[], logFile: string, log: (l: string) => void, t0: number): Promise<void> {
   return new Promise((resolveRun, reject) => {
     const out = createWriteStream(logFile);
     const child = track(spawn('debootstrap', args, { stdio: ['ignore', 'pipe', 'pipe'] }));
@@ -201,7 +220,7 @@ function debootstrap(args: string[], logFile: string, log: (l: string) => void, 
 }
 
 /** `tar -C rootfs -c . | docker import --change … - ref`, with argument arrays only. */
-function importRootfs(rootfs: string, changes: string[], ref: string): Promise<void> {
+export function importRootfs(rootfs: string, changes: string[], ref: string): Promise<void> {
   return new Promise((resolveImport, reject) => {
     const tar = track(spawn('tar', ['--numeric-owner', '--xattrs', '-C', rootfs, '-c', '.'], { stdio: ['ignore', 'pipe', 'pipe'] }));
     const imp = track(spawn('docker', ['import', ...changes.flatMap((c) => ['--change', c]), '-', ref], { stdio: ['pipe', 'pipe', 'pipe'] }));
@@ -221,8 +240,44 @@ function importRootfs(rootfs: string, changes: string[], ref: string): Promise<v
   });
 }
 
-function elapsed(t0: number): string {
+export function elapsed(t0: number): string {
   return `[${((performance.now() - t0) / 1000).toFixed(0).padStart(3)}s]`;
+}
+
+/**
+ * The Debian mirror for `suite`: STATEBENCH_DEBIAN_MIRROR, else the first `deb` source of this
+ * machine's apt configuration that serves the suite (deb822 files in /etc/apt/sources.list.d, then
+ * one-line sources.list files). Nothing is assumed when neither names one.
+ */
+export function debianMirror(suite: string, env: NodeJS.ProcessEnv = process.env, aptDir = '/etc/apt'): string {
+  if (env.STATEBENCH_DEBIAN_MIRROR) return env.STATEBENCH_DEBIAN_MIRROR;
+  const read = (f: string) => {
+    try {
+      return readFileSync(f, 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  const listDir = join(aptDir, 'sources.list.d');
+  const dirFiles = existsSync(listDir) ? readdirSync(listDir).sort().map((f) => join(listDir, f)) : [];
+  for (const file of dirFiles.filter((f) => f.endsWith('.sources'))) {
+    for (const stanza of read(file).split(/\n\s*\n/)) {
+      const field = (k: string) => new RegExp(`^${k}:[ \\t]*(.*)$`, 'im').exec(stanza)?.[1]?.trim().split(/\s+/) ?? [];
+      if (/^Enabled:\s*no\s*$/im.test(stanza)) continue;
+      if (field('Types').includes('deb') && field('Suites').includes(suite) && field('URIs')[0]) return field('URIs')[0]!;
+    }
+  }
+  for (const file of [join(aptDir, 'sources.list'), ...dirFiles.filter((f) => f.endsWith('.list'))]) {
+    for (const raw of read(file).split('\n')) {
+      const line = raw.replace(/#.*/, '').replace(/\[[^\]]*\]/, ' ').trim().split(/\s+/);
+      if (line[0] === 'deb' && line[2] === suite && line[1]) return line[1];
+    }
+  }
+  throw new StatebenchError(
+    `no Debian mirror for ${suite}: this machine's apt sources name none`,
+    EXIT.environment,
+    'Set STATEBENCH_DEBIAN_MIRROR to a Debian mirror URL',
+  );
 }
 
 const building = new Map<string, Promise<BuildResult>>();
@@ -235,7 +290,7 @@ export function buildImage(name: ImageName, opts: BuildOptions = {}): Promise<Bu
   const key = `${name}:${opts.force ? 'force' : ''}`;
   let p = building.get(key);
   if (!p) {
-    p = doBuild(checkName(name), opts).finally(() => building.delete(key));
+    p = (checkName(name) === 'kind-node' ? buildKindNode(opts) : doBuild(name, opts)).finally(() => building.delete(key));
     building.set(key, p);
   }
   return p;
@@ -257,7 +312,7 @@ async function doBuild(name: ImageName, opts: BuildOptions): Promise<BuildResult
   }
   requireBuildTools();
 
-  const mirror = opts.mirror ?? process.env.STATEBENCH_DEBIAN_MIRROR ?? 'http://deb.debian.org/debian';
+  const mirror = opts.mirror ?? debianMirror(recipe.suite);
   const cacheDir = process.env.STATEBENCH_DEBOOTSTRAP_CACHE ?? '/var/cache/statebench/debootstrap';
   mkdirSync(cacheDir, { recursive: true });
   const work = mkdtempSync(join(tmpdir(), `statebench-image-${name}-`));
@@ -326,7 +381,7 @@ async function main(argv: string[]): Promise<number> {
     });
   }
   const which = args[0] ?? 'all';
-  const names = which === 'all' ? [...IMAGE_NAMES] : [checkName(which)];
+  const names = which === 'all' ? [...ALL_IMAGES] : [checkName(which)];
   for (const name of names) {
     const r = await buildImage(name, { force });
     process.stdout.write(`${r.ref}\n`);
