@@ -31,7 +31,11 @@ const (
 	saDir     = "/var/run/secrets/kubernetes.io/serviceaccount"
 	cniConf   = "/etc/cni/net.d/10-kindnet.conflist"
 	masqChain = "KINDNET-MASQ"
-	interval  = 5 * time.Second
+	// Until the node's CNI config is written (the node is NotReady until then) the agent retries
+	// every second, with short requests: the API server's Service address answers only once
+	// kube-proxy has programmed it.
+	startInterval = time.Second
+	interval      = 5 * time.Second
 )
 
 type nodeList struct {
@@ -70,7 +74,7 @@ func apiClient() (*http.Client, string, error) {
 	if !pool.AppendCertsFromPEM(ca) {
 		return nil, "", fmt.Errorf("no certificate in %s/ca.crt", saDir)
 	}
-	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	c := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	return c, "https://" + net.JoinHostPort(host, port), nil
 }
 
@@ -195,11 +199,13 @@ func ensureMasquerade(podSubnet string) error {
 	return nil
 }
 
-func reconcile(c *http.Client, base, hostIP, podSubnet string) error {
+// reconcile returns whether this node's CNI config is in place.
+func reconcile(c *http.Client, base, hostIP, podSubnet string) (bool, error) {
 	nodes, err := listNodes(c, base)
 	if err != nil {
-		return err
+		return false, err
 	}
+	configured := false
 	for _, n := range nodes {
 		if len(n.cidrs) == 0 || n.ip == "" {
 			continue
@@ -217,21 +223,19 @@ func reconcile(c *http.Client, base, hostIP, podSubnet string) error {
 		if n.ip == hostIP {
 			changed, err := writeIfChanged(cniConf, cniConfig(cidr, mtuOf(hostIP)))
 			if err != nil {
-				return err
+				return false, err
 			}
 			if changed {
 				log.Printf("wrote %s for %s (%s)", cniConf, n.name, cidr)
 			}
+			configured = true
 			continue
 		}
 		if err := run("ip", "route", "replace", cidr, "via", n.ip); err != nil {
-			return err
+			return configured, err
 		}
 	}
-	if podSubnet != "" {
-		return ensureMasquerade(podSubnet)
-	}
-	return nil
+	return configured, ensureMasquerade(podSubnet)
 }
 
 func main() {
@@ -249,8 +253,11 @@ func main() {
 	}
 	log.Printf("kindnet: node %s, pod subnet %s, API %s", hostIP, podSubnet, base)
 	lastErr := ""
+	configured := false
 	for {
-		if err := reconcile(c, base, hostIP, podSubnet); err != nil {
+		ok, err := reconcile(c, base, hostIP, podSubnet)
+		configured = configured || ok
+		if err != nil {
 			if err.Error() != lastErr {
 				log.Printf("reconcile: %v", err)
 			}
@@ -259,6 +266,10 @@ func main() {
 			log.Printf("reconcile: ok again")
 			lastErr = ""
 		}
-		time.Sleep(interval)
+		if configured {
+			time.Sleep(interval)
+		} else {
+			time.Sleep(startInterval)
+		}
 	}
 }
