@@ -654,11 +654,23 @@ export async function buildKindNode(opts: BuildOptions = {}): Promise<BuildResul
     if (kind.localPathProvisionerVersion && kind.localPathProvisionerVersion !== recipe.localPathProvisioner) {
       throw new StatebenchError(`recipe localPathProvisioner ${recipe.localPathProvisioner}, kind ${recipe.kind} builds ${kind.localPathProvisionerVersion}`, EXIT.usage, 'Update images/kind-node/recipe.json');
     }
-    const binDir = join(root, binariesHash(recipe));
-    const bin = await buildBinaries(r, timings, recipe, binDir, kubeMod!.Dir);
-    await step(r, timings, 'kindnet', 'go build of the CNI agent (images/kind-node/kindnet)', () =>
-      exec(r, 'go', ['build', '-trimpath', '-ldflags', '-s -w', '-o', join(bin, 'kindnetd'), '.'], { cwd: join(RECIPE_DIR, 'kindnet'), env: goEnv() }),
-    );
+    // debootstrap waits mostly on the mirror and dpkg: it runs beside the compiles.
+    const baseRef = `statebench/kind-base:${baseHash(recipe)}`;
+    const baseBuild = (async () => {
+      if (await imageExists(baseRef)) progress(`  ${elapsed(t0)} base image ${baseRef} present; reused`);
+      else await buildBase(r, timings, recipe, kind, baseRef, opts.mirror ?? debianMirror(recipe.suite));
+    })();
+    const binaries = (async () => {
+      const bin = await buildBinaries(r, timings, recipe, join(root, binariesHash(recipe)), kubeMod!.Dir);
+      await step(r, timings, 'kindnet', 'go build of the CNI agent (images/kind-node/kindnet)', () =>
+        exec(r, 'go', ['build', '-trimpath', '-ldflags', '-s -w', '-o', join(bin, 'kindnetd'), '.'], { cwd: join(RECIPE_DIR, 'kindnet'), env: goEnv() }),
+      );
+      return bin;
+    })();
+    const [binResult, baseResult] = await Promise.allSettled([binaries, baseBuild]);
+    if (binResult.status === 'rejected') throw binResult.reason;
+    if (baseResult.status === 'rejected') throw baseResult.reason;
+    const bin = binResult.value;
     if (installBinary(join(bin, 'kind'), '/usr/local/bin/kind')) progress(`  installed /usr/local/bin/kind (${recipe.kind})`);
 
     const kubeadmImages = (await exec(r, join(bin, 'kubeadm'), ['config', 'images', 'list', '--kubernetes-version', recipe.kubernetes], { capture: true }))
@@ -671,9 +683,6 @@ export async function buildKindNode(opts: BuildOptions = {}): Promise<BuildResul
       throw new StatebenchError(`kubeadm ${recipe.kubernetes} expects ${kubeadmImages.join(', ')}; the recipe builds etcd ${recipe.etcd} and CoreDNS ${recipe.coredns}`, EXIT.usage, 'Update images/kind-node/recipe.json');
     }
 
-    const baseRef = `statebench/kind-base:${baseHash(recipe)}`;
-    if (await imageExists(baseRef)) progress(`  ${elapsed(t0)} base image ${baseRef} present; reused`);
-    else await buildBase(r, timings, recipe, kind, baseRef, opts.mirror ?? debianMirror(recipe.suite));
 
     const kindnetRef = `docker.io/statebench/kindnet:${tag}`;
     const images = componentImages({ kubeadmImages, kind, baseRef, kindnetRef, label: `statebench.kind-node=${tag}` });
