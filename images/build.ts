@@ -367,25 +367,31 @@ async function doBuild(name: ImageName, opts: BuildOptions): Promise<BuildResult
   }
 }
 
-async function main(argv: string[]): Promise<number> {
-  const args = argv.filter((a) => !a.startsWith('-'));
-  const force = argv.includes('--force');
-  if (argv.includes('--help') || argv.includes('-h') || args.length > 1) {
-    process.stdout.write(`usage: npx tsx images/build.ts [${IMAGE_NAMES.join('|')}|all] [--force]\n`);
-    return args.length > 1 ? EXIT.usage : EXIT.ok;
-  }
+/**
+ * Builds `which` (an image name, or all) and prints each image reference on stdout; SIGINT/SIGTERM
+ * stop the build and remove its work directory. `npx tsx images/build.ts` and `statebench images build`.
+ */
+export async function buildCommand(which = 'all', force = false): Promise<void> {
+  const names = which === 'all' ? [...ALL_IMAGES] : [checkName(which)];
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.on(sig, () => {
-      process.stderr.write(`${sig}: stopping the build and removing its rootfs\n`);
+      process.stderr.write(`${sig}: stopping the build and removing its work directory\n`);
       for (const c of active) c.kill('SIGTERM');
     });
   }
-  const which = args[0] ?? 'all';
-  const names = which === 'all' ? [...ALL_IMAGES] : [checkName(which)];
   for (const name of names) {
     const r = await buildImage(name, { force });
     process.stdout.write(`${r.ref}\n`);
   }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const args = argv.filter((a) => !a.startsWith('-'));
+  if (argv.includes('--help') || argv.includes('-h') || args.length > 1) {
+    process.stdout.write(`usage: npx tsx images/build.ts [${IMAGE_NAMES.join('|')}|all] [--force]\n`);
+    return args.length > 1 ? EXIT.usage : EXIT.ok;
+  }
+  await buildCommand(args[0], argv.includes('--force'));
   return EXIT.ok;
 }
 
