@@ -207,9 +207,13 @@ function resources(target: PlannedTarget) {
   return { resources: { requests: { ...amounts }, limits: { ...amounts } } };
 }
 
-/** The postgresql.conf every platform renders from the same settings. */
+/**
+ * The postgresql.conf every platform renders from the same settings. A single PostgreSQL listens on
+ * every address, as in Docker: its clients come through the Service, never over loopback (Patroni
+ * sets its own listen address, PATRONI_POSTGRESQL_LISTEN).
+ */
 export function engineSettings(target: PlannedTarget): Settings {
-  return { ...BASE_SETTINGS, ...target.engine.settings };
+  return { ...BASE_SETTINGS, ...(target.engine.kind === 'patroni' ? {} : { listen_addresses: '*' }), ...target.engine.settings };
 }
 
 function patroniConfig(settings: Settings): object {
