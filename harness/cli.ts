@@ -104,6 +104,18 @@ function buildProgram(setExit: (code: number) => void): Command {
     });
 
   program
+    .command('images')
+    .description('container images built on this machine, without a registry (images/README.md)')
+    .command('build')
+    .description('build an image as root, reused when its recipe is unchanged; prints its reference')
+    .argument('[name]', 'postgres, patroni, kind-node, or all (postgres and patroni)', 'all')
+    .option('--force', 'rebuild even when an image of the current recipe exists')
+    .action(async (name: string, o: { force?: boolean }) => {
+      const { buildCommand } = await import('../images/build.ts');
+      await buildCommand(name, o.force);
+    });
+
+  program
     .command('report')
     .description('re-render report.md, report.html and junit.xml from a run directory')
     .argument('<run-dir>', 'a run directory containing summary.json')

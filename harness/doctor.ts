@@ -1,11 +1,12 @@
 // `statebench doctor`: every external tool statebench can use, whether it is here, its version,
 // what it enables and how to get it.
 import { hasTool } from './core/tools.ts';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { run } from './core/exec.ts';
 import { storageRequirements } from './storage/remote.ts';
+import { lacksCapSysResource } from './platforms/k8s/render/kind-config.ts';
 
 export interface ToolStatus {
   name: string;
@@ -50,7 +51,8 @@ async function probe(t: ToolSpec): Promise<ToolStatus> {
 
 export async function doctor(): Promise<ToolStatus[]> {
   const tools = await Promise.all(TOOLS.map(probe));
-  return [...tools, await kubeContext(), ...(await storageRequirements())];
+  const docker = tools.find((t) => t.name === 'docker')?.present ?? false;
+  return [...tools, await kindNodeImage(docker), await hostQuirks(docker), await kubeContext(), ...(await storageRequirements())];
 }
 
 export function formatDoctor(tools: ToolStatus[]): string {
@@ -83,4 +85,52 @@ async function kubeContext(): Promise<ToolStatus> {
   } catch {
     return { name: 'kube context', present: false, enables, install };
   }
+}
+
+/** The node image kind targets use: STATEBENCH_KIND_NODE_IMAGE (the offline image) or kind's default. */
+async function kindNodeImage(docker: boolean): Promise<ToolStatus> {
+  const enables = 'kind platform without a registry (STATEBENCH_KIND_NODE_IMAGE); otherwise kind pulls its default node image';
+  const install = 'build it with `sudo npx tsx images/build.ts kind-node` and set STATEBENCH_KIND_NODE_IMAGE to the tag it prints';
+  const label = async (ref: string) => {
+    if (!docker) return undefined;
+    try {
+      const r = await run('docker', ['image', 'inspect', '--format', '{{index .Config.Labels "statebench.kubernetes"}}', ref], { timeoutMs: 10_000 });
+      return r.stdout.trim() || 'present';
+    } catch {
+      return undefined;
+    }
+  };
+  const wanted = process.env.STATEBENCH_KIND_NODE_IMAGE;
+  if (wanted) {
+    const k = await label(wanted);
+    return k ? { name: 'kind node image', present: true, version: `${wanted} (${k}, from STATEBENCH_KIND_NODE_IMAGE)`, enables, install } : { name: 'kind node image', present: false, enables, install: `${wanted} is not in the local docker: ${install}` };
+  }
+  const local = await label('statebench/kind-node:latest');
+  const version = local ? `kind's default; the offline image statebench/kind-node:latest (${local}) is here: set STATEBENCH_KIND_NODE_IMAGE to use it` : "kind's default (pulled by kind on first use)";
+  return { name: 'kind node image', present: true, version, enables, install };
+}
+
+/** What scripts/host-prep.sh works around on this host, and whether it has. */
+async function hostQuirks(docker: boolean): Promise<ToolStatus> {
+  const enables = 'privileged containers, and so kind nodes, on restricted hosts';
+  const install = 'run scripts/host-prep.sh as root (see README, "Restricted and air-gapped hosts")';
+  const quirks: string[] = [];
+  let ok = true;
+  let status = '';
+  try {
+    status = readFileSync('/proc/self/status', 'utf8');
+  } catch {
+    /* not Linux */
+  }
+  if (lacksCapSysResource(status)) {
+    let runtime = 'unknown';
+    if (docker) runtime = await run('docker', ['info', '--format', '{{.DefaultRuntime}}'], { timeoutMs: 10_000 }).then((r) => r.stdout.trim(), () => 'dockerd not answering');
+    const wrapped = runtime === 'statebench-runc';
+    ok &&= wrapped;
+    quirks.push(`CAP_SYS_RESOURCE missing from the bounding set (dockerd runtime: ${runtime}${wrapped ? ', the runc wrapper' : ', needs the runc wrapper'}; kind nodes get restrict_oom_score_adj)`);
+  }
+  if (existsSync('/sys/fs/cgroup/cgroup.controllers')) quirks.push('cgroup v2');
+  else if (existsSync('/sys/fs/cgroup/systemd') || existsSync('/sys/fs/cgroup/unified')) quirks.push('cgroup v1 (hybrid): Kubernetes 1.34 at most (1.35 refuses cgroup v1 by default)');
+  else if (existsSync('/sys/fs/cgroup')) quirks.push('cgroup v1: Kubernetes 1.34 at most');
+  return { name: 'host quirks', present: ok, version: quirks.join('; ') || 'none found', enables, install: ok ? install : `${quirks.join('; ')}: ${install}` };
 }

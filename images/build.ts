@@ -3,227 +3,56 @@
 // of the recipe (images/<name>/*), so an image whose recipe has not changed is reused, and a changed
 // recipe can never be mistaken for the old image.
 //
-//   npx tsx images/build.ts [postgres|patroni|all] [--force]
+//   npx tsx images/build.ts [postgres|patroni|kind-node|all] [--force]     (all: postgres and patroni)
 //
-// Needs root, debootstrap, a running Docker engine and the Debian mirror (STATEBENCH_DEBIAN_MIRROR,
-// default http://deb.debian.org/debian). Downloaded packages are cached in
+// Needs root, debootstrap, a running Docker engine and a Debian mirror: the one this machine's apt
+// sources name for the suite, or STATEBENCH_DEBIAN_MIRROR. Downloaded packages are cached in
 // STATEBENCH_DEBOOTSTRAP_CACHE (default /var/cache/statebench/debootstrap) for the next build.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
+//
+// `kind-node` (a kind node image built from Go modules, for hosts without a registry) has its own
+// builder in kind-node.ts; it shares the tagging, the Debian mirror and debootstrap with this one.
 import {
   chmodSync,
   copyFileSync,
-  createWriteStream,
-  existsSync,
   mkdirSync,
   mkdtempSync,
-  readdirSync,
-  readFileSync,
   rmSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { run } from '../harness/core/exec.ts';
 import { hasTool } from '../harness/core/tools.ts';
 import { EXIT, MissingToolError, StatebenchError } from '../harness/errors.ts';
+import { buildKindNode } from './kind-node.ts';
+import {
+  ALL_IMAGES,
+  ENTRYPOINT_PATH,
+  IMAGE_LABEL,
+  IMAGE_NAMES,
+  RECIPE_LABEL,
+  TRIM_ALWAYS,
+  active,
+  checkName,
+  debianMirror,
+  debootstrap,
+  elapsed,
+  importRootfs,
+  loadRecipe,
+  localRecipeLabel,
+  mountsUnder,
+  recipeDir,
+  recipeTag,
+  removeWorkdir,
+  requireBuildTools,
+  requireEngine,
+  type BuildOptions,
+  type BuildResult,
+  type ImageName,
+} from './rootfs.ts';
 
-export const IMAGE_NAMES = ['postgres', 'patroni'] as const;
-export type ImageName = (typeof IMAGE_NAMES)[number];
-
-/** Label carrying the recipe hash; the tag carries the same value. */
-export const RECIPE_LABEL = 'statebench.recipe';
-export const IMAGE_LABEL = 'statebench.image';
-/** Bumped when this script changes what it puts into an image, so every tag changes with it. */
-const BUILDER_VERSION = '1';
-const ENTRYPOINT_PATH = '/usr/local/bin/statebench-entrypoint';
-/** Removed from every rootfs: package caches and lists, documentation, translations. */
-const TRIM_ALWAYS = ['/var/cache/apt', '/var/lib/apt/lists', '/usr/share/doc', '/usr/share/man', '/usr/share/info', '/usr/share/locale', '/var/log'];
-
-const IMAGES_DIR = dirname(fileURLToPath(import.meta.url));
-
-export interface Recipe {
-  description: string;
-  suite: string;
-  variant: string;
-  packages: string[];
-  /** File in the recipe directory that becomes the image's entrypoint. */
-  entrypoint: string;
-  env: Record<string, string>;
-  expose: string[];
-  cmd: string[];
-  /** Paths removed from the rootfs after installation (e.g. the cluster Debian creates on install). */
-  trim: string[];
-}
-
-function checkName(name: string): ImageName {
-  if (!(IMAGE_NAMES as readonly string[]).includes(name)) {
-    throw new StatebenchError(`unknown image "${name}"`, EXIT.usage, `Build one of: ${IMAGE_NAMES.join(', ')}, or all`);
-  }
-  return name as ImageName;
-}
-
-export function recipeDir(name: ImageName): string {
-  return join(IMAGES_DIR, checkName(name));
-}
-
-export function loadRecipe(name: ImageName): Recipe {
-  return JSON.parse(readFileSync(join(recipeDir(name), 'recipe.json'), 'utf8')) as Recipe;
-}
-
-/** First 12 hex digits of a SHA-256 over every file of the recipe directory and the builder version. */
-export function recipeTag(name: ImageName): string {
-  const dir = recipeDir(name);
-  const h = createHash('sha256').update(`statebench-image-builder ${BUILDER_VERSION}\n`);
-  for (const file of readdirSync(dir).sort()) {
-    h.update(`${file}\0`);
-    h.update(readFileSync(join(dir, file)));
-    h.update('\0');
-  }
-  return h.digest('hex').slice(0, 12);
-}
-
-/** The image reference the current recipe builds, e.g. `statebench/postgres:3f9c0a1b2c4d`. */
-export function imageRef(name: ImageName): string {
-  return `statebench/${name}:${recipeTag(name)}`;
-}
-
-/** The recipe label of a local image, or undefined when the image is not there. */
-async function localRecipeLabel(ref: string): Promise<string | undefined> {
-  try {
-    const r = await run('docker', ['image', 'inspect', '--format', `{{index .Config.Labels "${RECIPE_LABEL}"}}`, ref], { timeoutMs: 30_000 });
-    return r.stdout.trim();
-  } catch (e) {
-    if (e instanceof StatebenchError && /no such (image|object)/i.test(e.message)) return undefined;
-    throw e;
-  }
-}
-
-export interface BuildOptions {
-  /** Rebuild even when an image of the current recipe exists. */
-  force?: boolean;
-  /** Progress lines; defaults to stderr. */
-  log?: (line: string) => void;
-  mirror?: string;
-}
-
-export interface BuildResult {
-  name: ImageName;
-  ref: string;
-  tag: string;
-  /** True when an existing image of the same recipe was kept. */
-  reused: boolean;
-  /** Wall time of the whole call, and of its two slow steps. */
-  seconds: number;
-  debootstrapSeconds?: number;
-  importSeconds?: number;
-  sizeBytes?: number;
-}
-
-function requireBuildTools(): void {
-  if (process.getuid?.() !== 0) {
-    throw new StatebenchError('building images needs root (debootstrap creates device nodes and chroots)', EXIT.environment, 'Run `sudo npx tsx images/build.ts`');
-  }
-  if (!hasTool('debootstrap')) throw new MissingToolError('debootstrap', 'to build container images', 'Install it with `apt-get install debootstrap`');
-  if (!hasTool('docker')) throw new MissingToolError('docker', 'to import container images', 'Install it with `apt-get install docker.io` and start the engine (`dockerd --iptables=false &`)');
-}
-
-async function requireEngine(): Promise<void> {
-  try {
-    await run('docker', ['version', '--format', '{{.Server.Version}}'], { timeoutMs: 20_000 });
-  } catch (e) {
-    throw new StatebenchError(`the Docker engine does not answer: ${(e as Error).message}`, EXIT.environment, 'Start it, e.g. `dockerd --iptables=false >/var/log/dockerd.log 2>&1 &`');
-  }
-}
-
-/** Mount points below `dir` (debootstrap mounts /proc and /sys in the rootfs), deepest first. */
-function mountsUnder(dir: string): string[] {
-  const prefix = resolve(dir) + '/';
-  return readFileSync('/proc/self/mounts', 'utf8')
-    .split('\n')
-    .map((l) => l.split(' ')[1]?.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))))
-    .filter((m): m is string => !!m && m.startsWith(prefix))
-    .sort((a, b) => b.length - a.length);
-}
-
-async function removeWorkdir(dir: string): Promise<void> {
-  // Never recurse into a mounted /proc or /sys of an interrupted debootstrap.
-  for (const m of mountsUnder(dir)) await run('umount', ['-l', m], { timeoutMs: 30_000 }).catch(() => {});
-  if (mountsUnder(dir).length) throw new StatebenchError(`could not unmount everything below ${dir}; remove it by hand`);
-  rmSync(dir, { recursive: true, force: true });
-}
-
-/** Children of a build in progress; the CLI stops them on SIGINT/SIGTERM so the rootfs is removed. */
-const active = new Set<ChildProcess>();
-
-function track<T extends ChildProcess>(child: T): T {
-  active.add(child);
-  child.once('exit', () => active.delete(child));
-  return child;
-}
-
-/** Runs debootstrap, writing its output to `logFile` and a line per phase to `log`. */
-function debootstrap(args: string[], logFile: string, log: (l: string) => void, t0: number): Promise<void> {
-  return new Promise((resolveRun, reject) => {
-    const out = createWriteStream(logFile);
-    const child = track(spawn('debootstrap', args, { stdio: ['ignore', 'pipe', 'pipe'] }));
-    let phase = '';
-    let pending = '';
-    const onData = (chunk: Buffer) => {
-      out.write(chunk);
-      pending += chunk.toString();
-      const lines = pending.split('\n');
-      pending = lines.pop() ?? '';
-      for (const line of lines) {
-        // "I: Retrieving libc6 2.36-9", "I: Unpacking the base system..." → one line per phase.
-        const m = /^I: (\S+)/.exec(line);
-        // Downloading alternates "Retrieving x" / "Validating x" per package: one phase.
-        const key = m && (m[1] === 'Retrieving' || m[1] === 'Validating' ? 'fetch' : m[1]);
-        if (key && key !== phase) {
-          phase = key;
-          log(`  ${elapsed(t0)} ${line.slice(3)}`);
-        }
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.once('error', reject);
-    child.once('exit', (code, signal) => {
-      out.end();
-      if (code === 0) resolveRun();
-      else {
-        const tail = existsSync(logFile) ? readFileSync(logFile, 'utf8').trim().split('\n').slice(-8).join('\n    ') : '';
-        reject(new StatebenchError(`debootstrap failed (${signal ?? `exit ${code}`}); last lines of ${logFile}:\n    ${tail}`, EXIT.environment, 'Check that the Debian mirror is reachable (STATEBENCH_DEBIAN_MIRROR) and that the packages exist'));
-      }
-    });
-  });
-}
-
-/** `tar -C rootfs -c . | docker import --change … - ref`, with argument arrays only. */
-function importRootfs(rootfs: string, changes: string[], ref: string): Promise<void> {
-  return new Promise((resolveImport, reject) => {
-    const tar = track(spawn('tar', ['--numeric-owner', '--xattrs', '-C', rootfs, '-c', '.'], { stdio: ['ignore', 'pipe', 'pipe'] }));
-    const imp = track(spawn('docker', ['import', ...changes.flatMap((c) => ['--change', c]), '-', ref], { stdio: ['pipe', 'pipe', 'pipe'] }));
-    let errors = '';
-    tar.stderr.on('data', (d: Buffer) => (errors += d.toString()));
-    imp.stderr.on('data', (d: Buffer) => (errors += d.toString()));
-    tar.stdout.pipe(imp.stdin);
-    imp.stdin.on('error', () => {});
-    const tarDone = new Promise<number | null>((r) => tar.once('exit', (c) => r(c)));
-    tar.once('error', reject);
-    imp.once('error', reject);
-    imp.once('exit', async (code) => {
-      const tarCode = await tarDone;
-      if (code === 0 && tarCode === 0) resolveImport();
-      else reject(new StatebenchError(`docker import of ${ref} failed (tar ${tarCode}, docker ${code}): ${errors.trim().split('\n').slice(-5).join(' | ')}`));
-    });
-  });
-}
-
-function elapsed(t0: number): string {
-  return `[${((performance.now() - t0) / 1000).toFixed(0).padStart(3)}s]`;
-}
+export * from './rootfs.ts';
 
 const building = new Map<string, Promise<BuildResult>>();
 
@@ -235,7 +64,7 @@ export function buildImage(name: ImageName, opts: BuildOptions = {}): Promise<Bu
   const key = `${name}:${opts.force ? 'force' : ''}`;
   let p = building.get(key);
   if (!p) {
-    p = doBuild(checkName(name), opts).finally(() => building.delete(key));
+    p = (checkName(name) === 'kind-node' ? buildKindNode(opts) : doBuild(name, opts)).finally(() => building.delete(key));
     building.set(key, p);
   }
   return p;
@@ -257,7 +86,7 @@ async function doBuild(name: ImageName, opts: BuildOptions): Promise<BuildResult
   }
   requireBuildTools();
 
-  const mirror = opts.mirror ?? process.env.STATEBENCH_DEBIAN_MIRROR ?? 'http://deb.debian.org/debian';
+  const mirror = opts.mirror ?? debianMirror(recipe.suite);
   const cacheDir = process.env.STATEBENCH_DEBOOTSTRAP_CACHE ?? '/var/cache/statebench/debootstrap';
   mkdirSync(cacheDir, { recursive: true });
   const work = mkdtempSync(join(tmpdir(), `statebench-image-${name}-`));
@@ -312,25 +141,31 @@ async function doBuild(name: ImageName, opts: BuildOptions): Promise<BuildResult
   }
 }
 
-async function main(argv: string[]): Promise<number> {
-  const args = argv.filter((a) => !a.startsWith('-'));
-  const force = argv.includes('--force');
-  if (argv.includes('--help') || argv.includes('-h') || args.length > 1) {
-    process.stdout.write(`usage: npx tsx images/build.ts [${IMAGE_NAMES.join('|')}|all] [--force]\n`);
-    return args.length > 1 ? EXIT.usage : EXIT.ok;
-  }
+/**
+ * Builds `which` (an image name, or all) and prints each image reference on stdout; SIGINT/SIGTERM
+ * stop the build and remove its work directory. `npx tsx images/build.ts` and `statebench images build`.
+ */
+export async function buildCommand(which = 'all', force = false): Promise<void> {
+  const names = which === 'all' ? [...ALL_IMAGES] : [checkName(which)];
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.on(sig, () => {
-      process.stderr.write(`${sig}: stopping the build and removing its rootfs\n`);
+      process.stderr.write(`${sig}: stopping the build and removing its work directory\n`);
       for (const c of active) c.kill('SIGTERM');
     });
   }
-  const which = args[0] ?? 'all';
-  const names = which === 'all' ? [...IMAGE_NAMES] : [checkName(which)];
   for (const name of names) {
     const r = await buildImage(name, { force });
     process.stdout.write(`${r.ref}\n`);
   }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const args = argv.filter((a) => !a.startsWith('-'));
+  if (argv.includes('--help') || argv.includes('-h') || args.length > 1) {
+    process.stdout.write(`usage: npx tsx images/build.ts [${IMAGE_NAMES.join('|')}|all] [--force]\n`);
+    return args.length > 1 ? EXIT.usage : EXIT.ok;
+  }
+  await buildCommand(args[0], argv.includes('--force'));
   return EXIT.ok;
 }
 

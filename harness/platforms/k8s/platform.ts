@@ -8,7 +8,7 @@
 // target's StorageClass; deployEngine applies the engine and waits for it. Clients reach the primary
 // through the client Service: its NodePort on kind (mapped to a loopback port), a port-forward to the
 // current leader pod elsewhere.
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
@@ -31,7 +31,7 @@ import { StatebenchError, EXIT } from '../../errors.ts';
 import { KindCli, KubeCluster, PodPortForward, loadKubeConfig, apiMessage, type Exec } from './cluster.ts';
 import { dockerExec, kubernetesFaultMode, wipeNodeVolumes, withFaultPolicy, type KubernetesFaultPolicy } from './faults/faults.ts';
 import { KubernetesTimeline, type KubernetesFaultTimeline } from './timeline/timeline.ts';
-import { renderKindConfig, kindConfigYaml, type RegistryMirror, registryHostsToml } from './render/kind-config.ts';
+import { renderKindConfig, kindConfigYaml, lacksCapSysResource, type RegistryMirror, registryHostsToml } from './render/kind-config.ts';
 import { dataClaimName, defaultImage, remoteVolumePath, renderManifests, runDir, type K8sObject, type TargetManifests } from './render/manifests.ts';
 import { kindDiskDir, kindWorkerCount } from './render/render.ts';
 import { validateAll } from './render/validate.ts';
@@ -186,6 +186,7 @@ export class KubernetesPlatform implements Platform {
         clientHostPort: hostPort,
         nodeImage: this.opts.nodeImage ?? process.env.STATEBENCH_KIND_NODE_IMAGE,
         registryMirror,
+        restrictOomScoreAdj: lacksCapSysResource(readFileSync('/proc/self/status', 'utf8')),
       });
       const configFile = join(rt.stateDir, 'kind-config.yaml');
       const kubeconfigFile = join(rt.stateDir, 'kubeconfig');

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { parse } from 'yaml';
-import { CONTAINERD_CERTS_DIR, KIND_API_VERSION, kindConfigYaml, registryHostsToml, renderKindConfig, type KindConfigOptions } from './kind-config.ts';
+import { CONTAINERD_CERTS_DIR, KIND_API_VERSION, RESTRICT_OOM_SCORE_ADJ_PATCH, kindConfigYaml, lacksCapSysResource, registryHostsToml, renderKindConfig, type KindConfigOptions } from './kind-config.ts';
 import { KIND_CLIENT_NODE_PORT, NODE_DISK_PATH, RUN_LABEL, kindClusterName, kindWorkerNames } from '../names.ts';
 
 /** Field names of kind's v1alpha4 Cluster, Node, Mount and PortMapping (pkg/apis/config/v1alpha4/types.go). */
@@ -66,6 +66,19 @@ describe('renderKindConfig', () => {
     expect(registryHostsToml('http://kind-registry:5000')).toBe('[host."http://kind-registry:5000"]\n  capabilities = ["pull", "resolve"]\n');
     expect(() => registryHostsToml('kind-registry:5000"\n[evil]')).toThrow(/must look like http:\/\/host:port/);
     expect(unknownKindFields(c as unknown as Record<string, unknown>)).toEqual([]);
+  });
+
+  test('a host without CAP_SYS_RESOURCE gets containerd patched to restrict oom_score_adj, next to a mirror patch', () => {
+    const c = renderKindConfig(options({ restrictOomScoreAdj: true }));
+    expect(c.containerdConfigPatches).toEqual([RESTRICT_OOM_SCORE_ADJ_PATCH]);
+    expect(RESTRICT_OOM_SCORE_ADJ_PATCH).toBe('[plugins."io.containerd.grpc.v1.cri"]\n  restrict_oom_score_adj = true\n');
+    const both = renderKindConfig(options({ restrictOomScoreAdj: true, registryMirror: { registry: 'localhost:5001', endpoint: 'http://kind-registry:5000', hostsDir: '/h' } }));
+    expect(both.containerdConfigPatches).toHaveLength(2);
+    expect(renderKindConfig(options({ restrictOomScoreAdj: false })).containerdConfigPatches).toBeUndefined();
+    // Capability 24 is CAP_SYS_RESOURCE.
+    expect(lacksCapSysResource('Name:\tx\nCapBnd:\t000001fffeffffff\n')).toBe(true);
+    expect(lacksCapSysResource('CapBnd:\t000001ffffffffff\n')).toBe(false);
+    expect(lacksCapSysResource('no such line')).toBe(false);
   });
 
   test('a node image, when given, is set on every node', () => {

@@ -70,11 +70,26 @@ export interface KindConfigOptions {
   /** kind node image; @default kind's own default for the installed kind version. */
   nodeImage?: string;
   registryMirror?: RegistryMirror;
+  /**
+   * Where the host lacks CAP_SYS_RESOURCE (see lacksCapSysResource) the nodes lack it too, and
+   * containerd must not give pod sandboxes the negative oom_score_adj they ask for.
+   */
+  restrictOomScoreAdj?: boolean;
 }
 
 /** containerd reads per-registry hosts.toml files from here once config_path points at it. */
 export const CONTAINERD_CERTS_DIR = '/etc/containerd/certs.d';
 const CONTAINERD_CONFIG_PATH_PATCH = `[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "${CONTAINERD_CERTS_DIR}"\n`;
+
+/** containerd patch for nodes without CAP_SYS_RESOURCE: keep oom_score_adj at or above containerd's own. */
+export const RESTRICT_OOM_SCORE_ADJ_PATCH = `[plugins."io.containerd.grpc.v1.cri"]\n  restrict_oom_score_adj = true\n`;
+
+/** True when the CapBnd line of a /proc/<pid>/status text lacks CAP_SYS_RESOURCE (capability 24). */
+export function lacksCapSysResource(procStatus: string): boolean {
+  const hex = /^CapBnd:\s*([0-9a-f]+)\s*$/im.exec(procStatus)?.[1];
+  if (!hex) return false;
+  return (BigInt(`0x${hex}`) & (1n << 24n)) === 0n;
+}
 
 /** The hosts.toml that sends pulls of `registry` to `endpoint` (containerd's hosts.d format). */
 export function registryHostsToml(endpoint: string): string {
@@ -116,7 +131,9 @@ export function renderKindConfig(o: KindConfigOptions): KindClusterConfig {
     apiVersion: KIND_API_VERSION,
     name: o.clusterName,
     nodes: [controlPlane, ...workers],
-    ...(o.registryMirror ? { containerdConfigPatches: [CONTAINERD_CONFIG_PATH_PATCH] } : {}),
+    ...(o.registryMirror || o.restrictOomScoreAdj
+      ? { containerdConfigPatches: [...(o.registryMirror ? [CONTAINERD_CONFIG_PATH_PATCH] : []), ...(o.restrictOomScoreAdj ? [RESTRICT_OOM_SCORE_ADJ_PATCH] : [])] }
+      : {}),
   };
 }
 

@@ -398,7 +398,8 @@ describe('the database configuration and its secrets', () => {
     const t = kubernetesTarget({ engine: { settings: { work_mem: '8MB' } }, target: { engineSettings: { work_mem: '32MB', shared_buffers: '128MB' } } });
     const { m } = kindRender(t);
     const cm = find<IConfigMap>(m.engine, 'ConfigMap');
-    expect(cm.data!['postgresql.conf']).toBe(renderConf({ ...BASE_SETTINGS, work_mem: '32MB', shared_buffers: '128MB' }));
+    // Plus listen_addresses: clients come through the Service, never over the pod's loopback.
+    expect(cm.data!['postgresql.conf']).toBe(renderConf({ ...BASE_SETTINGS, listen_addresses: '*', work_mem: '32MB', shared_buffers: '128MB' }));
     const sts = find<IStatefulSet>(m.engine, 'StatefulSet');
     expect(sts.spec!.template.spec!.containers[0].command).toEqual(['/bin/sh', '/etc/statebench/start.sh']);
     expect(cm.data!['start.sh']).toContain('include');

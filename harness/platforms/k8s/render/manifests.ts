@@ -278,9 +278,13 @@ export function pullSecrets(target: PlannedTarget): { imagePullSecrets?: { name:
   return names.length ? { imagePullSecrets: names.map((name) => ({ name })) } : {};
 }
 
-/** The postgresql.conf every platform renders from the same settings. */
+/**
+ * The postgresql.conf every platform renders from the same settings. A single PostgreSQL listens on
+ * every address, as in Docker: its clients come through the Service, never over loopback (Patroni
+ * sets its own listen address, PATRONI_POSTGRESQL_LISTEN).
+ */
 export function engineSettings(target: PlannedTarget): Settings {
-  return { ...BASE_SETTINGS, ...target.engine.settings };
+  return { ...BASE_SETTINGS, ...(target.engine.kind === 'patroni' ? {} : { listen_addresses: '*' }), ...target.engine.settings };
 }
 
 /** Patroni's configuration from the options the planner resolved for the target (the same as on bare metal). */

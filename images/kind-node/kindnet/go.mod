@@ -1,0 +1,3 @@
+module statebench.local/kind-node/kindnet
+
+go 1.24
