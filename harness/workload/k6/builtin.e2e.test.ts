@@ -246,8 +246,8 @@ describe('what the built-in runner does not provide', () => {
     await expect(runBuiltin(fixture('unsupported-import.js'), { env, log })).rejects.toThrow(/unsupported-import\.js:1:1: import of 'k6\/http' is not supported by the built-in runner/);
   });
 
-  it('an unsupported call in the init context fails at load time, naming it', async () => {
-    await expect(K6Session.open(fixture('unsupported-init.js'), env, log)).rejects.toThrow(/open\(\) is not supported by the built-in runner/);
+  it('open() of a file that does not exist fails at load time, naming it', async () => {
+    await expect(K6Session.open(fixture('unsupported-init.js'), env, log)).rejects.toThrow(/open\(\): \.\/data\.csv: no such file/);
   });
 
   it('an unsupported call in an iteration stops the run with an error naming it', async () => {

@@ -255,9 +255,10 @@ export class K6Session {
     const { port1, port2 } = new MessageChannel();
     this.host.attach(port1, sqlSab, id);
     const worker = new Worker(VU_WORKER, {
-      workerData: { role, id, entryUrl: this.script.entryUrl, ctlSab, sqlSab, sqlPort: port2, env: this.env, sqlMode: this.sqlMode, ...extra },
+      workerData: { role, id, entryUrl: this.script.entryUrl, pathMap: this.script.pathMap, ctlSab, sqlSab, sqlPort: port2, env: this.env, sqlMode: this.sqlMode, ...extra },
       transferList: [port2],
-      execArgv: [],
+      // The script's modules are vm.SourceTextModules in a sandbox realm (runtime/sandbox.mjs).
+      execArgv: ['--experimental-vm-modules', '--no-warnings'],
       stdout: true,
       stderr: true,
     });
