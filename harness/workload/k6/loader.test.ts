@@ -48,7 +48,16 @@ describe('loadScript', () => {
     expect(e).toBeInstanceOf(K6ScriptError);
     expect(e.message).toMatch(new RegExp(`^${fixture('syntax-error.js').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:7:\\d+: syntax error: Expected "\\)"`));
     expect(e.line).toBe(7);
-    expect(e.message).toContain(`const rows = db.query('SELECT 1 AS one';`);
+    // The source line is not quoted: messages reach reports.
+    expect(e.message).not.toContain(`db.query('SELECT 1 AS one'`);
+  });
+
+  it('a file that is not a script (credentials named .js): file and line, none of its text', async () => {
+    const e = await loadError(fixture('not-a-script.js'));
+    expect(e).toBeInstanceOf(K6ScriptError);
+    expect(e.line).toBe(3);
+    expect(e.message).toMatch(/not-a-script\.js:3:\d+: syntax error/);
+    expect(e.message).not.toMatch(/s3cr3t|password/);
   });
 
   it('follows local modules and reports a syntax error in one at its own file and line', async () => {

@@ -93,6 +93,11 @@ export function importedNames(statement: string): string[] | '*' {
   return names;
 }
 
+/** esbuild quotes the token it stopped at; punctuation says what was expected, a longer token may be a secret. */
+function withoutTokens(text: string): string {
+  return text.replace(/"([^"]*)"/g, (m, t: string) => (t.length <= 3 ? m : '"…"'));
+}
+
 /** Throws a K6ScriptError with file, line and column when `src` is not valid JavaScript. */
 export async function syntaxCheck(path: string, src: string): Promise<void> {
   try {
@@ -102,7 +107,9 @@ export async function syntaxCheck(path: string, src: string): Promise<void> {
     if (!err) throw e;
     const loc = err.location;
     if (loc) {
-      throw new K6ScriptError(`${path}:${loc.line}:${loc.column + 1}: syntax error: ${err.text}\n    ${loc.lineText}\n    ${' '.repeat(loc.column)}^`, path, loc.line, loc.column + 1);
+      // File, line and column only: the file may not be a script at all (a .env named by mistake), and
+      // this message reaches reports, so its text is never quoted.
+      throw new K6ScriptError(`${path}:${loc.line}:${loc.column + 1}: syntax error: ${withoutTokens(err.text)}`, path, loc.line, loc.column + 1);
     }
     throw new K6ScriptError(`${path}: syntax error: ${err.text}`, path);
   }
