@@ -5,6 +5,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { EXIT, InterruptedError, StatebenchError } from './errors.ts';
 import { statebenchVersion } from './core/environment.ts';
+import { redact, redactString } from './core/redact.ts';
 
 // Commands import what they need when they run: `--help` and `plan` stay fast, and a missing optional
 // dependency only matters to the command that uses it.
@@ -85,12 +86,12 @@ function buildProgram(setExit: (code: number) => void): Command {
       const loaded = await loadProfile(file);
       const problems = await preflightProblems(loaded.profile, loaded.plan);
       if (problems.length) throw loaded.refuse(problems);
-      const { plan } = loaded;
-      process.stdout.write(o.json ? JSON.stringify(plan, null, 2) + '\n' : formatPlan(plan));
+      const shown = redact(loaded.plan);
+      process.stdout.write(o.json ? JSON.stringify(shown, null, 2) + '\n' : formatPlan(shown));
       if (o.render) {
         const { renderPlanTo } = await import('./platforms/k8s/render/render.ts');
         const { newRunId } = await import('./core/workspace.ts');
-        const files = await renderPlanTo(plan, `plan-${newRunId().slice(-4)}`, resolve(o.render));
+        const files = await renderPlanTo(loaded.plan, `plan-${newRunId().slice(-4)}`, resolve(o.render));
         process.stdout.write(files.length ? files.map((f) => `rendered ${f}`).join('\n') + '\n' : 'no kind or kubernetes targets: nothing to render\n');
       }
     });
@@ -210,7 +211,7 @@ function errorExit(e: unknown): number {
     return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
   }
   if (e instanceof StatebenchError) {
-    process.stderr.write(`statebench: ${e.message}\n${e.hint ? `  ${e.hint}\n` : ''}`);
+    process.stderr.write(redactString(`statebench: ${e.message}\n${e.hint ? `  ${e.hint}\n` : ''}`));
     return e.exitCode;
   }
   // A path the user gave that cannot be read or written (--out, --render, a run directory): say

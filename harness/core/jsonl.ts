@@ -1,6 +1,7 @@
 // Results stream to disk as JSON lines while the run goes. Readers count lines they cannot parse
 // instead of skipping them silently: a torn last line after a SIGKILL is expected, more is not.
 import { createWriteStream, type WriteStream, readFileSync, existsSync } from 'node:fs';
+import { redact } from './redact.ts';
 
 export class JsonlWriter {
   private stream: WriteStream;
@@ -12,7 +13,8 @@ export class JsonlWriter {
 
   write(record: object): void {
     if (this.closed) return;
-    this.stream.write(JSON.stringify(record) + '\n');
+    // Script output and error messages land here; secrets must not (redact.ts).
+    this.stream.write(JSON.stringify(redact(record)) + '\n');
   }
 
   close(): Promise<void> {

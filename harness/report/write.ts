@@ -2,6 +2,7 @@
 import { writeFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Summary } from '../model/summary.ts';
+import { redact } from '../core/redact.ts';
 import { renderMarkdown } from './markdown.ts';
 import { renderJunit } from './junit.ts';
 import { writeHtmlReport } from './html/index.ts';
@@ -12,7 +13,9 @@ async function atomicWrite(file: string, content: string): Promise<void> {
   await rename(file + '.tmp', file);
 }
 
-export async function writeReports(dir: string, summary: Summary): Promise<string[]> {
+export async function writeReports(dir: string, unredacted: Summary): Promise<string[]> {
+  // Every report is rendered from the redacted summary: no secret reaches a published file.
+  const summary = redact(unredacted);
   const files = {
     'summary.json': JSON.stringify(summary, null, 2) + '\n',
     'report.md': renderMarkdown(summary),

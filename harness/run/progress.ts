@@ -1,6 +1,7 @@
 // Progress on the terminal: one live line on a TTY (log-update), and on a pipe (CI logs) a line per
 // phase change plus at most one line every 10 s, so logs stay readable.
 import { createLogUpdate } from 'log-update';
+import { redactString } from '../core/redact.ts';
 
 export interface Progress {
   status(target: string, phase: string, detail?: string): void;
@@ -18,7 +19,7 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr, quie
       status: (target, phase, detail) => live(`[${elapsed()}] ${target} ${phase}${detail ? `: ${detail}` : ''}`),
       log: (line) => {
         live.clear();
-        stream.write(line + '\n');
+        stream.write(redactString(line) + '\n');
       },
       done: () => live.done(),
     };
@@ -34,7 +35,7 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr, quie
       lastPrint = now;
       stream.write(`[${elapsed()}] ${key}${detail ? `: ${detail}` : ''}\n`);
     },
-    log: (line) => stream.write(line + '\n'),
+    log: (line) => stream.write(redactString(line) + '\n'),
     done() {},
   };
 }

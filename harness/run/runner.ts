@@ -2,6 +2,7 @@
 // safety writer, fault schedule) → verify → teardown. Results stream to the run directory as they are
 // produced; the summary is rewritten after each target so an interrupted run still has one.
 import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { redact, redactYaml, registerSecretsIn } from '../core/redact.ts';
 import { join, resolve } from 'node:path';
 import type { LoadedProfile } from '../model/load.ts';
 import type { PlannedTarget } from '../model/plan.ts';
@@ -35,12 +36,14 @@ export interface RunOutcome {
 
 export async function runPlan(loaded: LoadedProfile, opts: RunOptions): Promise<RunOutcome> {
   const { plan } = loaded;
+  registerSecretsIn(loaded.profile);
   const runId = newRunId();
   const outDir = resolve(opts.outDir ?? join('reports', runId));
   mkdirSync(outDir, { recursive: true });
   const startedAt = new Date().toISOString();
-  writeFileSync(join(outDir, 'plan.json'), JSON.stringify({ runId, ...plan }, null, 2));
-  writeFileSync(join(outDir, 'profile.yaml'), loaded.source);
+  // Results are shared; secrets in the profile are not (harness/core/redact.ts).
+  writeFileSync(join(outDir, 'plan.json'), JSON.stringify(redact({ runId, ...plan }), null, 2));
+  writeFileSync(join(outDir, 'profile.yaml'), redactYaml(loaded.source));
   const environment = await collectEnvironment();
   writeFileSync(join(outDir, 'env.json'), JSON.stringify(environment, null, 2));
 

@@ -11,6 +11,7 @@
 // with k6, setup() runs inside `k6 run`, so load() only checks that the script and k6 are there.
 // The DSN handed to the script is taken when the run starts; a script's own connections then follow
 // that address (reconnecting after a restart, as xk6-sql does), not a later change of primary.
+import { resolveEnv } from '../../core/secrets.ts';
 import { mkdtempSync, rmSync, readFileSync, existsSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -71,7 +72,7 @@ export class K6Workload implements Workload {
   }
 
   private env(conn: ConnInfo): Record<string, string> {
-    return { ...this.spec.env, STATEBENCH_DSN: dsnFor(conn) };
+    return { ...resolveEnv(this.spec.env), STATEBENCH_DSN: dsnFor(conn) };
   }
 
   private overrides() {
