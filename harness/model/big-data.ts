@@ -10,7 +10,7 @@
 //       scaleFactor: 0.05   # TPC-H-like lineitem, ~300,000 rows
 //       repetitions: 5      # cold = first run, warm = median of the rest
 import { z } from 'zod';
-import { Duration, Size } from './unit-schemas.ts';
+import { Duration, DurationOrZero, Size } from './unit-schemas.ts';
 
 const Name = z.string().regex(/^[A-Za-z0-9._-]+$/, 'use letters, digits and . _ -').optional();
 const Seed = z.number().int().min(0).max(2 ** 31 - 1).default(1);
@@ -28,7 +28,7 @@ export const BulkLoadWorkload = z
      */
     duration: Duration.default(30 * 60_000),
     /** Leading part of the load excluded from the per-second samples and `measured` figures. */
-    warmup: Duration.default(0),
+    warmup: DurationOrZero.default(0),
     /** Volume of COPY text to load; rows = size ÷ the generator's mean row width. Default 256MiB. */
     size: Size.pipe(z.number().int().min(1, 'size must be at least one byte')).optional(),
     /** Exact number of rows, instead of `size`. */
@@ -66,7 +66,7 @@ export const AnalyticWorkload = z.strictObject({
   /** Time limit of the query phase: no new execution starts after it. */
   duration: Duration.default(10 * 60_000),
   /** Before the measured phase, the query set runs untimed this long (then `cold` is no longer cold). */
-  warmup: Duration.default(0),
+  warmup: DurationOrZero.default(0),
   /** TPC-H scale factor of lineitem: 1 ≈ 6,000,000 rows; fractions such as 0.01 (≈ 60,000) are fine. */
   scaleFactor: z.number().positive().min(0.0001).max(100).default(0.01),
   seed: Seed,

@@ -14,6 +14,7 @@ export function formatPlan(plan: Plan): string {
     lines.push(`  engine    ${t.engine.kind}${t.engine.members > 1 ? ` × ${t.engine.members}` : ''}${t.engine.binDir ? ` from ${t.engine.binDir}` : ''}`);
     const settings = Object.entries(t.engine.settings);
     if (settings.length) lines.push(`  settings  ${settings.map(([k, v]) => `${k}=${v}`).join(' ')}`);
+    if (t.engine.allowUnsafeSettings) lines.push('  settings  allowUnsafeSettings: settings may run commands and load files');
     lines.push(`  io probe  ${t.io.enabled ? `${t.io.tool}, ${formatSize(t.io.size)}, ${formatDuration(t.io.runtime)}` : 'off'}`);
     for (const w of t.workloads) {
       const { kind, duration, warmup, ...rest } = w.spec;

@@ -1,44 +1,87 @@
-// Reads a profile file: YAML → schema → plan. Every problem is reported at once with its path and
-// line, and nothing is started when there is one.
-import { readFile } from 'node:fs/promises';
-import { LineCounter, parseDocument, isMap, isNode, type Document } from 'yaml';
+// Reads a profile file: YAML → schema → plan → the files it names. Every problem is reported at
+// once with its path and line, and nothing is started when there is one.
+import { readFile, stat } from 'node:fs/promises';
+import { LineCounter, parseDocument, isMap, isSeq, isNode, isAlias, isScalar, visit, type Document, type Node } from 'yaml';
 import { Profile } from './profile.ts';
 import { buildPlan, type Plan, type Problem } from './plan.ts';
+import { checkFiles } from './files.ts';
 import { ProfileError, StatebenchError, EXIT, type ProfileProblem } from '../errors.ts';
 
 export interface LoadedProfile {
   file: string;
   profile: Profile;
   plan: Plan;
-  /** The profile text as read, kept with the results. */
+  /** The profile text as read, kept with the results (redacted when written). */
   source: string;
   /** Problems found after planning (the run's preflight), as a ProfileError with their lines. */
   refuse(problems: Problem[]): ProfileError;
 }
 
+/** A profile is a page or two of YAML; a megabyte is a mistake (or an attack on the parser). */
+export const MAX_PROFILE_BYTES = 1024 * 1024;
+/** Alias expansions allowed in one profile: anchors for reuse, not exponential "billion laughs". */
+const MAX_ALIAS_COUNT = 100;
+
 export async function loadProfile(file: string): Promise<LoadedProfile> {
   let source: string;
   try {
+    const st = await stat(file);
+    if (!st.isFile()) throw new Error('not a file');
+    if (st.size > MAX_PROFILE_BYTES) {
+      throw new ProfileError(file, [{ path: '', line: 1, message: `the file is ${st.size} bytes; a profile may be at most ${MAX_PROFILE_BYTES} bytes (1 MiB)` }]);
+    }
     source = await readFile(file, 'utf8');
   } catch (e) {
+    if (e instanceof ProfileError) throw e;
     throw new StatebenchError(`cannot read profile ${file}: ${(e as Error).message}`, EXIT.usage, 'Pass the path of a YAML profile, e.g. profiles/smoke.yaml');
   }
   return parseProfile(source, file);
 }
 
-export function parseProfile(source: string, file = '<profile>'): LoadedProfile {
+export interface ParseOptions {
+  /** Environment that `{ fromEnv: NAME }` values are checked against. */
+  env?: NodeJS.ProcessEnv;
+  /** Directory holding the repository's workloads/ (where shipped k6 scripts live). */
+  repoDir?: string;
+  /** Directory relative paths in the profile are resolved against (default: the working directory). */
+  cwd?: string;
+}
+
+export function parseProfile(source: string, file = '<profile>', o: ParseOptions = {}): LoadedProfile {
+  if (source.length > MAX_PROFILE_BYTES) {
+    throw new ProfileError(file, [{ path: '', line: 1, message: `the profile is ${source.length} characters; a profile may be at most ${MAX_PROFILE_BYTES} (1 MiB)` }]);
+  }
   const lineCounter = new LineCounter();
-  const doc = parseDocument(source, { lineCounter, prettyErrors: true, uniqueKeys: true });
+  // uniqueKeys is checked below in one pass: the yaml library's check compares every key with every
+  // other (40,000 keys took minutes).
+  const doc = parseDocument(source, { lineCounter, prettyErrors: true, uniqueKeys: false });
   if (doc.errors.length) {
     throw new ProfileError(
       file,
-      doc.errors.map((e) => ({ path: '', line: e.linePos?.[0]?.line, message: `YAML syntax error: ${e.message.split('\n')[0]}` })),
+      doc.errors.map((e) => {
+        // An unclosed quote is found at the end of the file; the user needs the line it opens on.
+        const quote = e.code === 'MISSING_CHAR' ? /(["'])quote/.exec(e.message)?.[1] : undefined;
+        const opened = quote ? source.lastIndexOf(quote, e.pos[0] - 1) : -1;
+        if (opened >= 0) return { path: '', line: lineCounter.linePos(opened).line, message: `YAML syntax error: a ${quote === '"' ? 'double' : 'single'}-quoted value opened here is never closed` };
+        return { path: '', line: e.linePos?.[0]?.line ?? 1, message: `YAML syntax error: ${e.message.split('\n')[0]}` };
+      }),
     );
   }
-  const data = doc.toJS();
-  if (!data || typeof data !== 'object' || Array.isArray(data)) {
-    throw new ProfileError(file, [{ path: '', line: 1, message: 'a profile is a YAML mapping with at least name, targets and workloads' }]);
+  const aliasProblems = [...checkAliases(doc, lineCounter), ...duplicateKeys(doc, lineCounter)];
+  if (aliasProblems.length) throw new ProfileError(file, sortProblems(aliasProblems));
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (e) {
+    // The yaml library throws for alias expansion past maxAliasCount and for unresolvable aliases.
+    const first = firstAlias(doc);
+    throw new ProfileError(file, [{ path: '', line: first ? lineCounter.linePos(first.range?.[0] ?? 0).line : 1, message: `YAML aliases cannot be expanded: ${(e as Error).message.split('\n')[0]}` }]);
   }
+  if (!data || typeof data !== 'object' || Array.isArray(data)) {
+    const at = isNode(doc.contents) && doc.contents.range ? lineCounter.linePos(doc.contents.range[0]).line : 1;
+    throw new ProfileError(file, [{ path: '', line: at, message: 'a profile is a YAML mapping with at least name, targets and workloads' }]);
+  }
+  const lines = new LineIndex(doc, lineCounter);
   const parsed = Profile.safeParse(data);
   if (!parsed.success) {
     const problems: ProfileProblem[] = [];
@@ -46,43 +89,112 @@ export function parseProfile(source: string, file = '<profile>'): LoadedProfile 
       const path = issue.path as (string | number)[];
       if (issue.code === 'unrecognized_keys') {
         for (const key of issue.keys) {
-          problems.push(problem(doc, lineCounter, [...path, key], `unknown key "${key}"; profiles/README.md lists the fields allowed here`));
+          problems.push(lines.problem([...path, key], `unknown key "${key.length > 60 ? `${key.slice(0, 60)}…` : key}"; profiles/README.md lists the fields allowed here`));
         }
       } else {
-        problems.push(problem(doc, lineCounter, path, issue.message));
+        problems.push(lines.problem(path, issue.message));
       }
     }
     throw new ProfileError(file, sortProblems(problems));
   }
   const { plan, problems } = buildPlan(parsed.data);
-  if (!plan) {
-    throw new ProfileError(file, sortProblems(problems.map((p) => problem(doc, lineCounter, p.path, p.message))));
+  // Files and environment variables the profile names: checked now, not after a database started.
+  const fileProblems = checkFiles(parsed.data, { profileFile: file === '<profile>' ? undefined : file, env: o.env ?? process.env, repoDir: o.repoDir, cwd: o.cwd });
+  if (!plan || fileProblems.length) {
+    throw new ProfileError(file, sortProblems([...problems, ...fileProblems].map((p) => lines.problem(p.path, p.message))));
   }
-  const refuse = (found: Problem[]) => new ProfileError(file, sortProblems(found.map((p) => problem(doc, lineCounter, p.path, p.message))));
+  const refuse = (found: Problem[]) => new ProfileError(file, sortProblems(found.map((p) => lines.problem(p.path, p.message))));
   return { file, profile: parsed.data, plan, source, refuse };
 }
 
-function problem(doc: Document, lc: LineCounter, path: (string | number)[], message: string): ProfileProblem {
-  return { path: path.join('.'), line: lineOf(doc, lc, path), message };
+/** An alias used as a mapping key, or one naming no anchor, is refused with its line. */
+function checkAliases(doc: Document, lc: LineCounter): ProfileProblem[] {
+  const problems: ProfileProblem[] = [];
+  const anchors = new Set<string>();
+  visit(doc, {
+    Node(_, node) {
+      if (!isAlias(node) && node.anchor) anchors.add(node.anchor);
+    },
+    Pair(_, pair) {
+      if (isAlias(pair.key)) {
+        problems.push({ path: '', line: lc.linePos((pair.key as Node).range?.[0] ?? 0).line, message: `an alias (*${pair.key.source}) cannot be a mapping key; write the key out` });
+      }
+    },
+    Alias(_, node) {
+      if (!anchors.has(node.source)) problems.push({ path: '', line: lc.linePos(node.range?.[0] ?? 0).line, message: `alias *${node.source} names no anchor defined before it` });
+    },
+  });
+  return problems;
 }
 
-/** The line of the deepest node on the path that exists in the document. */
-function lineOf(doc: Document, lc: LineCounter, path: (string | number)[]): number | undefined {
-  for (let n = path.length; n >= 0; n--) {
-    const sub = path.slice(0, n);
-    // For a mapping key, point at the key itself rather than its value.
-    if (n > 0) {
-      const parent = n === 1 ? doc.contents : doc.getIn(path.slice(0, n - 1), true);
-      if (isMap(parent)) {
-        const pair = parent.items.find((it) => isNode(it.key) && (it.key as { value?: unknown }).value === sub[n - 1]);
-        const range = pair && isNode(pair.key) ? pair.key.range : undefined;
-        if (range) return lc.linePos(range[0]).line;
+/** Each key once per mapping, checked with one set per mapping (linear in the number of keys). */
+function duplicateKeys(doc: Document, lc: LineCounter): ProfileProblem[] {
+  const problems: ProfileProblem[] = [];
+  visit(doc, {
+    Map(_, map) {
+      const seen = new Set<unknown>();
+      for (const pair of map.items) {
+        const key = isScalar(pair.key) ? pair.key.value : pair.key;
+        if (seen.has(key)) {
+          const at = isNode(pair.key) && pair.key.range ? lc.linePos(pair.key.range[0]).line : 1;
+          problems.push({ path: '', line: at, message: `YAML syntax error: map keys must be unique; "${String(key).slice(0, 60)}" is repeated` });
+        }
+        seen.add(key);
       }
-    }
-    const node = n === 0 ? doc.contents : doc.getIn(sub, true);
-    if (isNode(node) && node.range) return lc.linePos(node.range[0]).line;
+    },
+  });
+  return problems;
+}
+
+function firstAlias(doc: Document): Node | undefined {
+  let found: Node | undefined;
+  visit(doc, {
+    Alias(_, node) {
+      found = node;
+      return visit.BREAK;
+    },
+  });
+  return found;
+}
+
+/**
+ * Line of every node and mapping key by path, built in one walk of the document, so looking up the
+ * lines of many problems (a file with thousands of unknown keys) stays linear.
+ */
+class LineIndex {
+  private readonly lines = new Map<string, number>();
+  constructor(doc: Document, private readonly lc: LineCounter) {
+    const walk = (node: unknown, path: string, depth: number) => {
+      if (!isNode(node) || depth > 64) return;
+      if (node.range && !this.lines.has(path)) this.lines.set(path, lc.linePos(node.range[0]).line);
+      if (isMap(node)) {
+        for (const pair of node.items) {
+          const key = isScalar(pair.key) ? String(pair.key.value) : undefined;
+          if (key === undefined) continue;
+          const sub = `${path}\u0000${key}`;
+          // For a mapping key, point at the key itself rather than its value.
+          if (isNode(pair.key) && pair.key.range) this.lines.set(sub, lc.linePos(pair.key.range[0]).line);
+          walk(pair.value, sub, depth + 1);
+        }
+      } else if (isSeq(node)) {
+        node.items.forEach((item, i) => walk(item, `${path}\u0000${i}`, depth + 1));
+      }
+    };
+    walk(doc.contents, '', 0);
   }
-  return undefined;
+
+  /** The line of the deepest node on the path that exists in the document. */
+  lineOf(path: (string | number)[]): number {
+    for (let n = path.length; n >= 0; n--) {
+      const line = this.lines.get(path.slice(0, n).map((p) => `\u0000${p}`).join(''));
+      if (line !== undefined) return line;
+    }
+    return 1;
+  }
+
+  problem(path: (string | number)[], message: string): ProfileProblem {
+    return { path: path.join('.'), line: this.lineOf(path), message };
+  }
 }
 
 function sortProblems(problems: ProfileProblem[]): ProfileProblem[] {

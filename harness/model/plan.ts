@@ -3,7 +3,8 @@
 import type { CheckSpec, EngineSpec, FaultSpec, IoProbeSpec, Profile, SafetySpec, StorageSpec, TargetSpec, WorkloadSpec } from './profile.ts';
 import { CAPABILITIES } from './capabilities.ts';
 import { FAULT_CATALOG, type FaultKind } from './faults.ts';
-import { formatDuration } from './units.ts';
+import { formatDuration, formatSize } from './units.ts';
+import { UNSAFE_SETTINGS } from './profile.ts';
 import { resolvePatroniOptions, type PatroniOptions } from './patroni.ts';
 
 export interface Problem {
@@ -281,13 +282,45 @@ export function buildPlan(profile: Profile): { plan?: Plan; problems: Problem[] 
 
   const slugs = new Set<string>();
   targets.forEach((t, i) => {
-    if (slugs.has(t.slug)) problems.push({ path: ['targets', i, 'name'], message: `target name "${t.name}" maps to the same directory as another target; make names differ in letters or digits` });
+    // The slug names the target's directory under the run: "", "." or ".." would be the run
+    // directory or the runs directory itself, shared with other runs.
+    if (t.slug === '' || /^\.+$/.test(t.slug)) {
+      problems.push({ path: ['targets', i, 'name'], message: `target name "${t.name}" would name the directory "${t.slug}"; use letters or digits` });
+    } else if (slugs.has(t.slug)) problems.push({ path: ['targets', i, 'name'], message: `target name "${t.name}" maps to the same directory as another target; make names differ in letters or digits` });
     slugs.add(t.slug);
+    if (t.io.enabled && 'size' in t.storage && t.io.size > t.storage.size) {
+      problems.push({ path: ['io', 'size'], message: `the I/O probe writes ${formatSize(t.io.size)}, more than the ${formatSize(t.storage.size)} volume of targets[${i}] "${t.name}"` });
+    }
   });
 
+  // Settings that run commands or load files need an explicit opt-in (UNSAFE_SETTINGS).
+  if (!profile.engine.allowUnsafeSettings) {
+    const unsafe = (settings: Record<string, unknown> | undefined, path: (string | number)[]) => {
+      for (const k of Object.keys(settings ?? {})) {
+        if ((UNSAFE_SETTINGS as readonly string[]).includes(k)) {
+          problems.push({ path: [...path, k], message: `${k} makes PostgreSQL run a command or read/write files the profile names; set engine.allowUnsafeSettings: true if that is intended` });
+        }
+      }
+    };
+    unsafe(profile.engine.settings, ['engine', 'settings']);
+    profile.targets.forEach((t, i) => unsafe(t.engineSettings, ['targets', i, 'engineSettings']));
+  }
+
+  const seenChecks = new Map<string, number>();
+  const writerRuns = targets.some((t) => t.safety.writer.enabled);
   profile.checks.forEach((c, i) => {
+    const prev = seenChecks.get(c.check);
+    if (prev !== undefined) problems.push({ path: ['checks', i, 'check'], message: `${c.check} is already checked by checks[${prev}]; list each check once` });
+    seenChecks.set(c.check, i);
     if (c.check.endsWith('-within') && c.threshold === undefined) {
       problems.push({ path: ['checks', i, 'threshold'], message: `${c.check} needs a threshold, e.g. threshold: 30s` });
+    }
+    if (!c.check.endsWith('-within') && c.threshold !== undefined) {
+      problems.push({ path: ['checks', i, 'threshold'], message: `${c.check} takes no threshold (only the *-within checks do); remove it` });
+    }
+    const needsLedger = ['durability.no-lost-acknowledged-writes', 'integrity.no-phantom-or-corrupt'];
+    if (needsLedger.includes(c.check) && !writerRuns) {
+      problems.push({ path: ['checks', i, 'check'], message: `${c.check} reads the acknowledged-write ledger, which runs only with faults or safety.writer.enabled: true; add faults or a safety section, or remove the check` });
     }
     const needsFaults = ['availability.recovery-within', 'availability.failover-within', 'ha.single-writer'];
     if (needsFaults.includes(c.check) && profile.faults.length === 0) {

