@@ -9,7 +9,7 @@ import type { PlannedTarget } from '../model/plan.ts';
 import { CleanupRegistry } from '../core/cleanup.ts';
 import { RunClock, type Clock } from '../core/clock.ts';
 import { JsonlWriter } from '../core/jsonl.ts';
-import { Workspace, newRunId } from '../core/workspace.ts';
+import { ensureHome, Workspace, newRunId } from '../core/workspace.ts';
 import { collectEnvironment } from '../core/environment.ts';
 import type { Progress } from './progress.ts';
 import { platformFor } from './platforms.ts';
@@ -37,6 +37,8 @@ export interface RunOutcome {
 export async function runPlan(loaded: LoadedProfile, opts: RunOptions): Promise<RunOutcome> {
   const { plan } = loaded;
   registerSecretsIn(loaded.profile);
+  // A workspace another user owns is refused before anything is written.
+  ensureHome();
   const runId = newRunId();
   const outDir = resolve(opts.outDir ?? join('reports', runId));
   mkdirSync(outDir, { recursive: true });

@@ -1,6 +1,6 @@
 // Mounts and loop devices: finding them, and releasing them both in-process and after a SIGKILL.
 //
-// Everything storage creates lives below the run's workspace (/tmp/statebench/runs/<runId>/): mount
+// Everything storage creates lives below the run's workspace (/tmp/statebench-<uid>/runs/<runId>/): mount
 // points, image files and the files loop devices are attached to. So `statebench clean` finds what a
 // killed run left behind by scanning /proc/self/mountinfo and `losetup --json` for paths under that
 // directory, even when the journal line naming the resource was never written.
