@@ -1,7 +1,7 @@
 // Runs a plan: for each target, provision → I/O probe → deploy → load → measured run (workload,
 // safety writer, fault schedule) → verify → teardown. Results stream to the run directory as they are
 // produced; the summary is rewritten after each target so an interrupted run still has one.
-import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdirSync, writeFileSync, rmSync, readFileSync, readdirSync, type Dirent } from 'node:fs';
 import { redact, redactYaml, registerSecretsIn } from '../core/redact.ts';
 import { join, resolve } from 'node:path';
 import type { LoadedProfile } from '../model/load.ts';
@@ -121,12 +121,16 @@ async function runTarget(target: PlannedTarget, ctx: RunContext): Promise<{ summ
   mkdirSync(artifactsDir, { recursive: true });
   const stateDir = ctx.workspace.path(target.slug);
   mkdirSync(stateDir, { recursive: true, mode: 0o755 });
+  const exits: object[] = [];
   const rt: TargetRuntime = {
     registry: ctx.registry,
     clock: ctx.clock,
     stateDir,
     artifactsDir,
-    event: (type, data) => ctx.event(target.name, type, data),
+    event: (type, data) => {
+      if (type === 'node-exited') exits.push(data ?? {});
+      ctx.event(target.name, type, data);
+    },
     status: (phase, detail) => ctx.opts.progress.status(target.name, phase, detail),
     signal: ctx.opts.signal,
   };
@@ -138,6 +142,8 @@ async function runTarget(target: PlannedTarget, ctx: RunContext): Promise<{ summ
   rt.event('target-start', { platform: target.platform, storage: target.storage });
   try {
     await session.run();
+    const crash = crashEvidence(target, exits, artifactsDir);
+    if (crash) throw new StatebenchError(crash, EXIT.runFailed);
     rt.event('target-end', { status: 'completed' });
     return { summary: session.summary('completed'), malformed: session.malformedLines };
   } catch (e) {
@@ -152,4 +158,41 @@ async function runTarget(target: PlannedTarget, ctx: RunContext): Promise<{ summ
     const errors = await ctx.registry.releaseAll((r) => rt.status('teardown', `${r.kind} ${r.what}`));
     for (const err of errors) rt.event('cleanup-error', { message: err.message });
   }
+}
+
+/**
+ * Why a run whose database crashed must not report `completed`: figures measured against a server
+ * that died, or PANICked and restarted, are not figures of that server. Without faults nothing should
+ * make it exit or PANIC; with faults both can be the measured effect (a storage-error PANIC is what
+ * PostgreSQL does on an I/O error), and the recovery timeline judges them instead.
+ */
+export function crashEvidence(target: PlannedTarget, exits: object[], artifactsDir: string): string | undefined {
+  if (target.faults.length) return undefined;
+  const reasons: string[] = [];
+  for (const e of exits as { node?: string; code?: number | null; signal?: string | null }[]) {
+    reasons.push(`${e.node ?? 'a node'} exited on its own (code ${e.code ?? '-'}, signal ${e.signal ?? '-'})`);
+  }
+  for (const file of serverLogs(artifactsDir)) {
+    const panic = readFileSync(file, 'utf8').split('\n').find((l) => /\bPANIC:/.test(l));
+    if (panic) reasons.push(`${file} logged ${panic.slice(panic.indexOf('PANIC:'), panic.indexOf('PANIC:') + 200)}`);
+  }
+  return reasons.length ? `the database crashed during the run, so its figures are not reported as completed: ${reasons.join('; ')}` : undefined;
+}
+
+function serverLogs(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string, depth: number) => {
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      if (e.isDirectory() && depth < 2) walk(join(d, e.name), depth + 1);
+      else if (e.isFile() && e.name.endsWith('.log')) out.push(join(d, e.name));
+    }
+  };
+  walk(dir, 0);
+  return out;
 }
