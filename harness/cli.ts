@@ -63,11 +63,20 @@ function buildProgram(setExit: (code: number) => void): Command {
       };
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
+      // Under npx a SIGTERM ends npm without reaching us (harness/run/launcher-watch.ts).
+      const { watchLaunchers } = await import('./run/launcher-watch.ts');
+      const unwatch = watchLaunchers((why) => {
+        // Whoever read our output is gone with it; writing to the dead pipe must not crash teardown.
+        for (const s of [process.stdout, process.stderr]) s.on('error', () => {});
+        process.stderr.write(`\n${why}: stopping, cleaning up…\n`);
+        onSignal('SIGTERM');
+      });
       try {
         const outcome = await runPlan(loaded, { outDir: o.out, signal: controller.signal, progress: createProgress(process.stderr, o.quiet) });
         process.stdout.write(`${outcome.summary.status}: report in ${join(outcome.outDir, 'report.md')}\n`);
         setExit(outcome.exitCode);
       } finally {
+        unwatch();
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
       }
