@@ -27,19 +27,35 @@ export class JsonlWriter {
 export interface JsonlRead<T> {
   records: T[];
   malformed: number;
+  /** Each line that was not taken as data: its 1-based number and why. */
+  rejected: { file: string; line: number; reason: string }[];
 }
 
-export function readJsonl<T = Record<string, unknown>>(file: string): JsonlRead<T> {
-  if (!existsSync(file)) return { records: [], malformed: 0 };
+/** A line's shape check: the value to keep, or why the line is rejected. */
+export type LineCheck<T> = (value: unknown) => { ok: true; value: T } | { ok: false; reason: string };
+
+/** Reads JSON lines; with `check`, a line that parses but has the wrong shape is rejected too. */
+export function readJsonl<T = Record<string, unknown>>(file: string, check?: LineCheck<T>): JsonlRead<T> {
+  if (!existsSync(file)) return { records: [], malformed: 0, rejected: [] };
   const records: T[] = [];
-  let malformed = 0;
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    if (!line.trim()) continue;
+  const rejected: JsonlRead<T>['rejected'] = [];
+  const lines = readFileSync(file, 'utf8').split('\n');
+  lines.forEach((line, i) => {
+    if (!line.trim()) return;
+    let value: unknown;
     try {
-      records.push(JSON.parse(line));
+      value = JSON.parse(line);
     } catch {
-      malformed++;
+      rejected.push({ file, line: i + 1, reason: i === lines.length - 1 ? 'not JSON (a torn last line, as a killed run leaves)' : 'not JSON' });
+      return;
     }
-  }
-  return { records, malformed };
+    if (!check) {
+      records.push(value as T);
+      return;
+    }
+    const r = check(value);
+    if (r.ok) records.push(r.value);
+    else rejected.push({ file, line: i + 1, reason: r.reason });
+  });
+  return { records, malformed: rejected.length, rejected };
 }

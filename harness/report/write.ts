@@ -1,6 +1,7 @@
 // Writes summary.json and the reports rendered from it. `statebench report` calls the same function.
 import { writeFile, rename } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import { rejectedLines } from './html/run-data.ts';
 import type { Summary } from '../model/summary.ts';
 import { redact } from '../core/redact.ts';
 import { renderMarkdown } from './markdown.ts';
@@ -13,12 +14,20 @@ async function atomicWrite(file: string, content: string): Promise<void> {
   await rename(file + '.tmp', file);
 }
 
+/** Every result line a reader refused, by file and line: readers count them, never skip them silently. */
+function rejectedSection(dir: string): string {
+  const rejected = rejectedLines(dir);
+  if (!rejected.length) return '';
+  const shown = rejected.slice(0, 100).map((r) => `- \`${basename(r.file)}:${r.line}\`: ${r.reason}`);
+  return `\n## Rejected result lines\n\n${rejected.length} line(s) of the streamed results were not taken as data (a torn last line after a kill is expected; more is not):\n\n${shown.join('\n')}${rejected.length > 100 ? `\n- … and ${rejected.length - 100} more` : ''}\n`;
+}
+
 export async function writeReports(dir: string, unredacted: Summary): Promise<string[]> {
   // Every report is rendered from the redacted summary: no secret reaches a published file.
   const summary = redact(unredacted);
   const files = {
     'summary.json': JSON.stringify(summary, null, 2) + '\n',
-    'report.md': renderMarkdown(summary),
+    'report.md': renderMarkdown(summary) + rejectedSection(dir),
     'junit.xml': renderJunit(summary),
   };
   await Promise.all(Object.entries(files).map(([name, content]) => atomicWrite(join(dir, name), content)));

@@ -6,6 +6,7 @@
 // statistics: any lost, phantom, duplicated or corrupted write beyond the baseline's is a regression.
 import type { Summary, TargetSummary } from '../../model/summary.ts';
 import { loadRun, samplesOf, type RunData } from '../html/run-data.ts';
+import { EXIT, StatebenchError } from '../../errors.ts';
 import { mannWhitneyU, median, type RankTest } from './stats.ts';
 
 export interface CompareThresholds {
@@ -74,9 +75,33 @@ export async function compareRuns(baseline: string, candidate: string, threshold
   return compareRunData(loadRun(baseline), loadRun(candidate), thresholds);
 }
 
+/**
+ * Refuses a run whose per-second samples contradict its summary (edited, mixed up or corrupted
+ * files): a comparison of figures that disagree with themselves would print a confident verdict on
+ * nonsense. Mean per-second TPS and the summary's TPS must agree within half, or 1 TPS.
+ */
+export function checkConsistent(run: RunData, label: string): void {
+  for (const t of run.summary.targets) {
+    for (const w of t.workloads) {
+      const seconds = samplesOf(run, t.name, w.name);
+      if (!seconds.length) continue;
+      const mean = seconds.reduce((a, s) => a + s.tps, 0) / seconds.length;
+      if (Math.abs(mean - w.tps) > Math.max(1, 0.5 * Math.max(mean, w.tps))) {
+        throw new StatebenchError(
+          `${label} ${run.dir}: samples.jsonl contradicts summary.json for ${t.name} / ${w.name}: the summary says ${w.tps.toFixed(1)} TPS, its ${seconds.length} per-second samples average ${mean.toFixed(1)} TPS; refusing to compare inconsistent results`,
+          EXIT.usage,
+          'Compare run directories as `statebench run` wrote them; `statebench report <run-dir>` shows which result lines were rejected.',
+        );
+      }
+    }
+  }
+}
+
 export function compareRunData(a: RunData, b: RunData, thresholds: CompareThresholds = {}): Comparison {
   const th = { ...DEFAULT_THRESHOLDS, ...dropUndefined(thresholds) };
   validateThresholds(th);
+  checkConsistent(a, 'baseline');
+  checkConsistent(b, 'candidate');
   const notes: string[] = [];
   if (a.summary.profile !== b.summary.profile) notes.push(`The runs used different profiles (${a.summary.profile} vs ${b.summary.profile}); figures are compared by target and workload name.`);
   const changes: MetricChange[] = [];

@@ -4,7 +4,9 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Summary } from '../../model/summary.ts';
-import { readJsonl } from '../../core/jsonl.ts';
+import { readJsonl, type LineCheck } from '../../core/jsonl.ts';
+import { SampleLine, EventLine, type RejectedLine } from '../../model/result-lines.ts';
+import type { z } from 'zod';
 import { EXIT, StatebenchError } from '../../errors.ts';
 
 /** One line of samples.jsonl: one second of one workload on one target. */
@@ -40,8 +42,28 @@ export interface RunData {
   environment: Record<string, unknown>;
   profileYaml?: string;
   plan?: Record<string, unknown>;
-  /** Lines that could not be parsed, per file; a torn last line after a kill is expected. */
+  /** Lines that could not be parsed or did not match their schema, per file; a torn last line after a kill is expected. */
   malformed: { samples: number; events: number };
+  /** Every rejected line with its file and line number. */
+  rejected: RejectedLine[];
+}
+
+/** A JSONL line check from a zod schema: the first issue, with its field, is the reason. */
+export function schemaCheck<T>(schema: z.ZodType<T>): LineCheck<T> {
+  return (value) => {
+    const r = schema.safeParse(value);
+    if (r.success) return { ok: true, value: r.data };
+    const i = r.error.issues[0];
+    return { ok: false, reason: `${i.path.length ? `${i.path.join('.')}: ` : ''}${i.message}` };
+  };
+}
+
+export const checkSample = schemaCheck(SampleLine) as LineCheck<SecondSample>;
+export const checkEvent = schemaCheck(EventLine) as LineCheck<RunEvent>;
+
+/** The rejected lines of a run directory's streams (samples.jsonl, events.jsonl). */
+export function rejectedLines(dir: string): RejectedLine[] {
+  return [...readJsonl(join(dir, 'samples.jsonl'), checkSample).rejected, ...readJsonl(join(dir, 'events.jsonl'), checkEvent).rejected];
 }
 
 /** A run directory, or the path of its summary.json. */
@@ -61,7 +83,7 @@ export function readSummary(pathOrDir: string): Summary {
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'));
   } catch (e) {
-    throw new StatebenchError(`${file} is not valid JSON: ${(e as Error).message}`, EXIT.usage);
+    throw new StatebenchError(`${file} is not valid JSON (${(e as Error).message})`, EXIT.usage, 'A killed or corrupted run: `statebench report <run-dir>` rebuilds a partial summary from events.jsonl and samples.jsonl.');
   }
   const parsed = Summary.safeParse(raw);
   if (!parsed.success) {
@@ -76,8 +98,8 @@ export function readSummary(pathOrDir: string): Summary {
 export function loadRun(pathOrDir: string): RunData {
   const summary = readSummary(pathOrDir);
   const dir = runDirOf(pathOrDir);
-  const samples = readJsonl<SecondSample>(join(dir, 'samples.jsonl'));
-  const events = readJsonl<RunEvent>(join(dir, 'events.jsonl'));
+  const samples = readJsonl<SecondSample>(join(dir, 'samples.jsonl'), checkSample);
+  const events = readJsonl<RunEvent>(join(dir, 'events.jsonl'), checkEvent);
   const readText = (name: string) => (existsSync(join(dir, name)) ? readFileSync(join(dir, name), 'utf8') : undefined);
   const parseJson = (name: string): Record<string, unknown> | undefined => {
     const text = readText(name);
@@ -97,6 +119,7 @@ export function loadRun(pathOrDir: string): RunData {
     profileYaml: readText('profile.yaml'),
     plan: parseJson('plan.json'),
     malformed: { samples: samples.malformed, events: events.malformed },
+    rejected: [...samples.rejected, ...events.rejected],
   };
 }
 
