@@ -1,7 +1,7 @@
 // The statebench command line. This is the one error boundary: commands throw typed errors, and
 // only here are they turned into messages and exit codes.
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { readFileSync, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { EXIT, InterruptedError, StatebenchError } from './errors.ts';
 import { statebenchVersion } from './core/environment.ts';
@@ -130,21 +130,24 @@ function buildProgram(setExit: (code: number) => void): Command {
     .description('re-render report.md, report.html and junit.xml from a run directory')
     .argument('<run-dir>', 'a run directory containing summary.json')
     .action(async (dir: string) => {
-      const { Summary } = await import('./model/summary.ts');
+      const { readSummary } = await import('./report/html/run-data.ts');
+      const { rebuildSummary } = await import('./report/rebuild.ts');
       const { writeReports } = await import('./report/write.ts');
+      const { renameSync } = await import('node:fs');
+      if (!existsSync(dir)) throw new StatebenchError(`${dir} does not exist`, EXIT.usage, 'Pass a run directory written by `statebench run`.');
       const file = join(dir, 'summary.json');
-      if (!existsSync(file)) throw new StatebenchError(`${file} does not exist`, EXIT.usage, 'Pass a run directory written by `statebench run`.');
-      let json: unknown;
+      let summary;
       try {
-        json = JSON.parse(readFileSync(file, 'utf8'));
+        summary = readSummary(dir);
       } catch (e) {
-        throw new StatebenchError(`${file} is not valid JSON: ${(e as Error).message}`, EXIT.usage, 'Pass a run directory written by `statebench run`; an interrupted write leaves summary.json incomplete, re-run the profile.');
+        if (!(e instanceof StatebenchError) || !(existsSync(join(dir, 'events.jsonl')) || existsSync(join(dir, 'plan.json')))) throw e;
+        // After a SIGKILL there is no summary.json, or a torn one: rebuild what the streams hold, and
+        // keep an unreadable summary.json beside it rather than overwrite it.
+        summary = rebuildSummary(dir);
+        if (existsSync(file)) renameSync(file, `${file}.invalid`);
+        process.stderr.write(`${e.message.split('\n')[0]}; rebuilt a partial summary from events.jsonl and samples.jsonl${existsSync(`${file}.invalid`) ? ` (the unreadable file is kept as ${file}.invalid)` : ''}\n`);
       }
-      const parsed = Summary.safeParse(json);
-      if (!parsed.success) {
-        throw new StatebenchError(`${file} does not match the summary schema:\n${parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}`, EXIT.usage);
-      }
-      const files = await writeReports(resolve(dir), parsed.data);
+      const files = await writeReports(resolve(dir), summary);
       process.stdout.write(files.map((f) => `wrote ${f}`).join('\n') + '\n');
     });
 
