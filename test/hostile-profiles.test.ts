@@ -1,8 +1,9 @@
 // The hostile-profile corpus (test/fixtures/hostile): malformed, nonsensical and malicious profiles a
 // user may copy from elsewhere. Each is refused by `plan` and by `run` with exit 2 and a problem line
 // `line N: <path>: …` naming the offending line (marked `# <-` in the file) and its path; nothing is
-// created (no run directory, no report directory, no process). Two generated cases cover input size:
-// 40,000 unknown keys (problem-to-line lookup must stay linear) and a 5 MB file (refused by size).
+// created (no run directory, no report directory, no process). Generated cases cover input size:
+// 9,500 unknown keys (problem-to-line lookup must stay linear: quadratic took minutes), 40,000 lines
+// and a 5 MB file (refused by size before parsing).
 import { describe, expect, it, beforeAll, afterAll } from 'vitest';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -42,12 +43,12 @@ beforeAll(() => {
   home = mkdtempSync(join(tmpdir(), 'statebench-hostile-home-'));
   generated = mkdtempSync(join(tmpdir(), 'statebench-hostile-gen-'));
   process.env.STATEBENCH_HOME = home;
-  const keys = Array.from({ length: 40_000 }, (_, i) => `unknown_key_${i}: ${i}`).join('\n');
+  const keys = Array.from({ length: 9_500 }, (_, i) => `unknown_key_${i}: ${i}`).join('\n');
+  const tooMany = Array.from({ length: 40_000 }, (_, i) => `k${i}: 1`).join('\n');
+  writeFileSync(join(generated, 'forty-thousand-lines.yaml'), `# class: size\n# expect-path:\n# expect: a profile may have at most 10000 lines\nname: hostile\n${tooMany}\n`);
   writeFileSync(join(generated, 'many-unknown-keys.yaml'), `# class: size\n# expect-path: unknown_key_0\n# expect: unknown key "unknown_key_0"\nname: hostile\ntargets: [{platform: baremetal}]\nworkloads: [{kind: oltp-tpcb}]\nunknown_key_0: 0   # <-\n${keys.replace(/^unknown_key_0: 0\n/, '')}\n`);
-  writeFileSync(join(generated, 'five-megabytes.yaml'), `# class: size\n# expect-path:\n# expect: a profile may be at most 1048576 bytes\n# <-\nname: hostile\ndescription: "${'x'.repeat(5 * 1024 * 1024)}"\n`);
-  cases.push(readCase(join(generated, 'many-unknown-keys.yaml')), readCase(join(generated, 'five-megabytes.yaml')));
-  // The line of the 5 MB case is the first line: the file is refused before it is parsed.
-  cases.at(-1)!.line = 1;
+  writeFileSync(join(generated, 'five-megabytes.yaml'), `# class: size\n# expect-path:\n# expect: a profile may be at most 524288 bytes\n# <-\nname: hostile\ndescription: "${'x'.repeat(5 * 1024 * 1024)}"\n`);
+  cases.push(readCase(join(generated, 'many-unknown-keys.yaml')), { ...readCase(join(generated, 'forty-thousand-lines.yaml')), line: 10_001 }, { ...readCase(join(generated, 'five-megabytes.yaml')), line: 1 });
 });
 
 afterAll(() => {
