@@ -109,8 +109,9 @@ function buildProgram(setExit: (code: number) => void): Command {
     .command('doctor')
     .description('list the external tools statebench can use, and how to install what is missing')
     .action(async () => {
-      const { doctor, formatDoctor } = await import('./doctor.ts');
-      process.stdout.write(`statebench ${statebenchVersion()} on node ${process.version}\n${formatDoctor(await doctor())}\n`);
+      const { doctor, formatDoctor, profileReadiness, formatReadiness } = await import('./doctor.ts');
+      const tools = await doctor();
+      process.stdout.write(`statebench ${statebenchVersion()} on node ${process.version}\n${formatDoctor(tools)}\n\nshipped profiles that can run here:\n${formatReadiness(await profileReadiness(tools))}\n`);
     });
 
   program

