@@ -112,6 +112,14 @@ describe('hostile profiles are refused before anything starts', () => {
     const reportsBefore = existsSync(join(process.cwd(), 'reports')) ? readdirSync(join(process.cwd(), 'reports')).length : 0;
     const failures: string[] = [];
     for (const c of cases) {
+      // A case `plan` accepts would really run under `run`: it fails here instead.
+      if (command === 'run') {
+        const planned = await inProcess(['plan', c.file]);
+        if (planned.code !== 2) {
+          failures.push(`${c.name}: plan accepted it (exit ${planned.code}); not run`);
+          continue;
+        }
+      }
       const r = await inProcess([command, c.file]);
       timings.push({ name: c.name, command, ms: r.ms });
       const where = `line ${c.line}: ${c.path || '(profile)'}: `;
