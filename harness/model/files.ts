@@ -48,7 +48,7 @@ export function checkFiles(profile: Profile, o: FileCheckOptions): Problem[] {
     try {
       real = realpathSync(file);
     } catch {
-      problems.push({ path, message: `k6 script ${w.script} does not exist (resolved to ${file})` });
+      problems.push({ path, message: `k6 script ${w.script} not found (relative paths start at ${cwd})` });
       return;
     }
     if (!statSync(real).isFile()) {
@@ -93,7 +93,7 @@ export function checkFiles(profile: Profile, o: FileCheckOptions): Problem[] {
       } catch {
         /* reported below */
       }
-      if (!isDir) problems.push({ path, message: `${binDir} is not a directory` });
+      if (!isDir) problems.push({ path, message: `${binDir} lacks postgres, initdb: it is not a directory; point binDir at a PostgreSQL bin directory, e.g. /usr/lib/postgresql/17/bin` });
       else {
         const missing = ['postgres', 'initdb'].filter((b) => {
           try {
@@ -103,7 +103,7 @@ export function checkFiles(profile: Profile, o: FileCheckOptions): Problem[] {
             return true;
           }
         });
-        if (missing.length) problems.push({ path, message: `${binDir} has no executable ${missing.join(', ')}; point binDir at a PostgreSQL bin directory, e.g. /usr/lib/postgresql/17/bin` });
+        if (missing.length) problems.push({ path, message: `${binDir} lacks ${missing.join(', ')} (as executable files); point binDir at a PostgreSQL bin directory, e.g. /usr/lib/postgresql/17/bin` });
       }
     }
   }

@@ -31,8 +31,7 @@ export async function loadProfile(file: string): Promise<LoadedProfile> {
   let source: string;
   try {
     const st = await stat(file);
-    if (!st.isFile()) throw new Error('not a file');
-    if (st.size > MAX_PROFILE_BYTES) {
+    if (st.isFile() && st.size > MAX_PROFILE_BYTES) {
       throw new ProfileError(file, [{ path: '', line: 1, message: `the file is ${st.size} bytes; a profile may be at most ${MAX_PROFILE_BYTES} bytes (512 KiB)` }]);
     }
     source = await readFile(file, 'utf8');
