@@ -171,7 +171,10 @@ function checkSettings(profile: Profile, binDir: string | undefined): Problem[] 
       if (k.includes('.')) continue;
       const p = params.get(k);
       if (!p) {
-        problems.push({ path: [...path, k], message: `PostgreSQL (${binDir}) has no parameter "${k}"` });
+        // --describe-config leaves out parameters not meant for postgresql.conf samples (e.g.
+        // application_name), so an unlisted name is refused only when it is a near miss of a listed one.
+        const near = [...params.keys()].find((n) => editDistance(n, k, 2) <= 2);
+        if (near) problems.push({ path: [...path, k], message: `PostgreSQL (${binDir}) has no parameter "${k}"; did you mean "${near}"?` });
         continue;
       }
       const text = String(v);
@@ -185,4 +188,21 @@ function checkSettings(profile: Profile, binDir: string | undefined): Problem[] 
   if (profile.targets.some((t) => t.platform === 'baremetal')) check(profile.engine.settings, ['engine', 'settings']);
   profile.targets.forEach((t, i) => t.platform === 'baremetal' && check(t.engineSettings, ['targets', i, 'engineSettings']));
   return problems;
+}
+
+/** Levenshtein distance, giving up (returning max + 1) once it exceeds `max`. */
+function editDistance(a: string, b: string, max: number): number {
+  if (Math.abs(a.length - b.length) > max) return max + 1;
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    let best = i;
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      best = Math.min(best, cur[j]);
+    }
+    if (best > max) return max + 1;
+    prev = cur;
+  }
+  return prev[b.length];
 }
