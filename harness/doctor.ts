@@ -86,7 +86,7 @@ async function dockerDaemon(): Promise<ToolStatus[]> {
   } catch {
     return [daemon];
   }
-  const { imageRef } = await import('../images/build.ts');
+  const { imageRef } = await import('../images/rootfs.ts');
   const images: ToolStatus[] = [];
   for (const which of ['postgres', 'patroni'] as const) {
     const ref = imageRef(which);
