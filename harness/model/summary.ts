@@ -34,6 +34,8 @@ export const WorkloadSummary = z.object({
   clients: z.number().int(),
   /** Base64 compressed HDR histogram of the whole measured phase, microseconds. */
   histogram: z.string().optional(),
+  /** Outcomes left out because they crossed an edge of the measured window. */
+  edges: z.object({ startedBeforeWindow: z.number().int(), endedAfterWindow: z.number().int() }).optional(),
   /** Workload-specific figures (scale, rows loaded, MiB/s…). */
   details: z.record(z.string(), z.unknown()).optional(),
 });

@@ -244,7 +244,7 @@ function matrixSection(v: RunView): string {
       targets.map((t) => {
         const w = per(t);
         if (!w) return { value: 'not run' };
-        const sp = w.tpsPerSecond ?? tpsSpread(v.samples(t.name, name));
+        const sp = w.tpsPerSecond ?? tpsSpread(v.samples(t.name, name).filter((x) => !x.partial));
         return {
           value: num(w.tps, 1),
           ratio: isBase(t) ? '' : ratioBadge(w.tps, bw?.tps, 'higher'),
@@ -259,7 +259,7 @@ function matrixSection(v: RunView): string {
           const w = per(t);
           if (!w) return { value: 'not run' };
           // A second without a transaction has no latency; its zeros would only drag the minimum down.
-          const perSecond = v.samples(t.name, name).filter((x) => x.tps > 0).map((x) => x.latencyMs[p]).filter((x) => Number.isFinite(x));
+          const perSecond = v.samples(t.name, name).filter((x) => x.tps > 0 && !x.partial).map((x) => x.latencyMs[p]).filter((x) => Number.isFinite(x));
           return {
             value: num(w.latencyMs[p], 3),
             ratio: isBase(t) ? '' : ratioBadge(w.latencyMs[p], bw?.latencyMs[p], 'lower'),

@@ -20,6 +20,9 @@ export interface SecondSample {
   latencyMs: { p50: number; p95: number; p99: number; max: number; mean: number; min: number };
   /** Base64 compressed HDR histogram of this second, microseconds. */
   hist?: string;
+  /** A last bucket shorter than a second: tps is normalised to per second; skip it where whole seconds matter. */
+  partial?: boolean;
+  spanMs?: number;
 }
 
 /** One line of events.jsonl. Fault events carry {type: 'fault-inject' | …, fault, node, cycle}. */
