@@ -56,7 +56,7 @@ export function repetitionsByTarget(targets: TargetSummary[]): Map<string, Targe
 }
 
 /** "+8.0 %", "−12.3 %" */
-export const signedPct = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x * 100).toFixed(1)} %`;
+export const signedPct = (x: number) => (Math.abs(x * 100) < 0.05 ? '±0.0 %' : `${x > 0 ? '+' : '−'}${Math.abs(x * 100).toFixed(1)} %`);
 
 /** The ratio entry of one figure from its per-repetition values. */
 export function ratioEntry(def: Omit<FigureDef, 'get' | 'key'>, target: string, baseline: string, baselineValues: number[], targetValues: number[]): RatioSummary {
