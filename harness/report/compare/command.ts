@@ -21,7 +21,7 @@ export interface CompareCommandResult {
   htmlFile?: string;
 }
 
-export async function compareCommand(baseline: string, candidate: string, opts: CompareCommandOptions = {}): Promise<CompareCommandResult> {
+export async function compareCommand(baseline: string | string[], candidate: string | string[], opts: CompareCommandOptions = {}): Promise<CompareCommandResult> {
   let comparison: Comparison;
   try {
     comparison = await compareRuns(baseline, candidate, { minEffect: opts.minEffect, alpha: opts.alpha, singleValueMinEffect: opts.singleValueMinEffect });
