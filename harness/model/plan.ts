@@ -1,6 +1,6 @@
 // Profile → Plan: expands targets × workloads and the fault schedule into concrete, named steps, and
 // checks the rules a schema cannot express. Pure: it reads and starts nothing.
-import type { CheckSpec, EngineSpec, FaultSpec, IoProbeSpec, Profile, SafetySpec, StorageSpec, TargetSpec, WorkloadSpec } from './profile.ts';
+import type { CheckSpec, EngineSpec, FaultSpec, IoProbeSpec, Profile, ResourcesSpec, SafetySpec, StorageSpec, TargetSpec, WorkloadSpec } from './profile.ts';
 import { CAPABILITIES } from './capabilities.ts';
 import { FAULT_CATALOG, type FaultKind } from './faults.ts';
 import { formatDuration } from './units.ts';
@@ -76,6 +76,8 @@ export interface PlannedTarget {
    * (nbdkit's error filter fixes it at start).
    */
   storageErrorRate?: number;
+  /** The target's resources, else the profile's; absent or {} when neither sets any. */
+  resources?: ResourcesSpec;
 }
 
 export interface Plan {
@@ -83,6 +85,10 @@ export interface Plan {
   description?: string;
   baseline: string;
   targets: PlannedTarget[];
+  /** Runs of every target, and the order they interleave in. */
+  repetitions: number;
+  order: 'interleaved' | 'randomized-blocks';
+  seed?: number;
 }
 
 export function storageLabel(s: StorageSpec): string {
@@ -276,6 +282,7 @@ export function buildPlan(profile: Profile): { plan?: Plan; problems: Problem[] 
       ...(patroni ? { patroni } : {}),
       faultPolicy: resolveFaultPolicy(t),
       ...(firstRate ? { storageErrorRate: firstRate.f.errorRate } : {}),
+      resources: { ...profile.resources, ...t.resources, loadGenerator: t.resources?.loadGenerator ?? profile.resources?.loadGenerator },
     };
   });
 
@@ -304,7 +311,7 @@ export function buildPlan(profile: Profile): { plan?: Plan; problems: Problem[] 
   }
 
   if (problems.length) return { problems };
-  return { plan: { profile: profile.name, description: profile.description, baseline, targets }, problems };
+  return { plan: { profile: profile.name, description: profile.description, baseline, targets, repetitions: profile.repetitions, order: profile.order, seed: profile.seed }, problems };
 }
 
 function storageFaultsOn(platform: TargetSpec['platform'], engine: EngineSpec['kind']): string[] {
