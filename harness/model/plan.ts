@@ -104,6 +104,11 @@ export function storageLabel(s: StorageSpec): string {
   }
 }
 
+/** The directory of one repetition of a target: `<slug>`, then `<slug>.r2`, `<slug>.r3`… */
+export function repetitionSlug(slug: string, repetition: number | undefined): string {
+  return repetition && repetition > 1 ? `${slug}.r${repetition}` : slug;
+}
+
 export function slugOf(name: string): string {
   return name.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+|_+$/g, '');
 }

@@ -213,13 +213,13 @@ function hostNoiseSection(targets: TargetSummary[], label: (t: TargetSummary) =>
   if (!targets.some((t) => t.hostNoise?.length)) return [];
   const out = ['## Host noise', ''];
   out.push(
-    'Sampled once a second while each phase ran (n = samples). CPU outside the run: busy CPU time of processes that are not the run’s own (database, load generator, harness), in cores. A phase is flagged busy when more than a tenth of its samples had processes outside the run using over a quarter of the cores (at least half a core) or steal above 5 %. The run queue counts the run’s own processes too.',
+    'Sampled once a second while each phase ran (n = samples). CPU outside the run: busy CPU time of processes that are not the run’s own (database, load generator, harness), in cores. A phase is flagged busy when more than a tenth of its samples had processes outside the run using over a quarter of the cores (at least half a core) or steal above 5 %. The run queue counts the run’s own processes too; pressure is the kernel’s PSI “some” avg10 (share of time some task waited for CPU or memory).',
     '',
   );
   const m = (f: { median: number; max: number } | null, digits = 2) => (f ? `${fmt(f.median, digits)} / ${fmt(f.max, digits)}` : 'n/a');
   out.push(
     table(
-      ['target', 'phase', 'n', 'load1 median / max', 'run queue median / max (cores)', 'outside the run, cores median / max', 'iowait % median / max', 'steal % median / max', 'memory pressure % median / max', 'busy'],
+      ['target', 'phase', 'n', 'load1 median / max', 'run queue median / max (cores)', 'outside the run, cores median / max', 'iowait % median / max', 'steal % median / max', 'CPU pressure % median / max', 'memory pressure % median / max', 'busy'],
       targets.flatMap((t) =>
         (t.hostNoise ?? []).map((p) => [
           label(t),
@@ -230,6 +230,7 @@ function hostNoiseSection(targets: TargetSummary[], label: (t: TargetSummary) =>
           m(p.outsideCpuCores),
           m(p.iowaitPct, 1),
           m(p.stealPct, 1),
+          m(p.cpuPressure),
           m(p.memoryPressure),
           p.busy ? `**busy** (${Math.round(p.busyShare * 100)} % of samples)` : `no (${Math.round(p.busyShare * 100)} %)`,
         ]),

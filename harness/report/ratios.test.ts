@@ -115,7 +115,7 @@ describe('comparisonWarnings', () => {
     const w = comparisonWarnings({ targets: [a, b], baseline: 'baremetal/local' });
     expect(w).toHaveLength(2);
     expect(w[0]).toBe('Targets gave the database different resources: baremetal/local: CPUs 0, 1024 MiB; docker/local: CPUs 0-1, 1024 MiB. Differences between them may come from that, not from the platform or storage.');
-    expect(w[1]).toMatch(/^Busy host during docker\/local repetition 1, phase measure: 90 % of 20/);
+    expect(w[1]).toBe('Busy host in 1 of 1 measured phases — processes outside the run used more than a quarter of the cores (at least half a core) or steal exceeded 5 % in over a tenth of the phase: docker/local #1 measure (90 % of 20 s; outside the run median 0.90, max 1.10 of 2 cores; steal max 0.0 %). Figures measured then carry that host\'s noise.');
     expect(comparisonWarnings({ targets: [a, { ...a, name: 'x' }], baseline: 'baremetal/local' })).toEqual([]);
   });
 });

@@ -145,10 +145,12 @@ export function comparisonWarnings(summary: Pick<Summary, 'targets' | 'baseline'
       out.push(`Targets gave ${what} different resources: ${[...seen].map(([text, names]) => `${names.join(', ')}: ${text}`).join('; ')}. Differences between them may come from that, not from the platform or storage.`);
     }
   }
-  for (const t of summary.targets) {
-    for (const p of t.hostNoise ?? []) {
-      if (p.busy) out.push(`Busy host during ${t.name} repetition ${t.repetition ?? 1}, phase ${p.phase}: ${p.reasons.join('; ')}.`);
-    }
+  // A busy host matters where figures are measured; other phases are in the host-noise table.
+  const measured = summary.targets.flatMap((t) => (t.hostNoise ?? []).filter((p) => p.phase.startsWith('measure')).map((p) => ({ t, p })));
+  const busy = measured.filter((x) => x.p.busy);
+  if (busy.length) {
+    const what = busy.map(({ t, p }) => `${t.name} #${t.repetition ?? 1} ${p.phase.slice('measure:'.length) || 'measure'} (${Math.round(p.busyShare * 100)} % of ${p.samples} s; outside the run median ${p.outsideCpuCores.median.toFixed(2)}, max ${p.outsideCpuCores.max.toFixed(2)} of ${p.cores} cores; steal max ${p.stealPct.max.toFixed(1)} %)`);
+    out.push(`Busy host in ${busy.length} of ${measured.length} measured phases — processes outside the run used more than a quarter of the cores (at least half a core) or steal exceeded 5 % in over a tenth of the phase: ${what.join('; ')}. Figures measured then carry that host's noise.`);
   }
   return out;
 }

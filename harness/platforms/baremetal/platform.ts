@@ -14,7 +14,8 @@ import type { Platform, ProvisionedTarget, TargetRuntime } from '../types.ts';
 import type { PlannedTarget } from '../../model/plan.ts';
 import { storageFor } from '../../storage/index.ts';
 import { probeIo } from '../../io/probe.ts';
-import { affinityOf, checkCpuSet, MemoryCgroup, pinnedCommand } from '../../core/resources.ts';
+import { affinityOf, checkCpuSet, formatCpuList, MemoryCgroup, onlineCpus, pinnedCommand } from '../../core/resources.ts';
+import { hasTool } from '../../core/tools.ts';
 import type { ResourceGrant } from '../../model/summary.ts';
 
 export { resolveBinDir } from '../../engine/binaries.ts';
@@ -128,7 +129,10 @@ export class PostgresProcess implements NodeControl {
   private async startOnce(): Promise<'started' | string> {
     // Pinned and limited from the first instruction: taskset and the cgroup's shell exec in place,
     // so the pid is the postmaster's and every backend inherits both.
-    const pinned = pinnedCommand(this.o.cpuset, join(this.o.binDir, 'postgres'), ['-D', this.dataDir, '-p', String(this.conn.port)]);
+    // Without a cpuset of its own the server still gets every online CPU explicitly: it must not
+    // inherit a CPU set the harness (the load generator) holds when it starts or restarts it.
+    const cpuset = this.o.cpuset ?? (hasTool('taskset') ? formatCpuList(onlineCpus()) : undefined);
+    const pinned = pinnedCommand(cpuset, join(this.o.binDir, 'postgres'), ['-D', this.dataDir, '-p', String(this.conn.port)]);
     const command = this.cgroup ? this.cgroup.wrap(pinned.cmd, pinned.args) : pinned;
     const proc = await ManagedProcess.start(
       this.o.registry,

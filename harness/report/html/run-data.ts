@@ -114,10 +114,8 @@ export function samplesOf(run: RunData, target: string, workload?: string, repet
   return run.samples.filter((s) => s.target === target && (workload === undefined || s.workload === workload) && (repetition === undefined || (s.repetition ?? 1) === repetition));
 }
 
-/** The directory under targets/ holding one repetition's artifacts: `<slug>`, then `<slug>.r2`, `<slug>.r3`… */
-export function artifactsSlug(slug: string, repetition: number | undefined): string {
-  return repetition && repetition > 1 ? `${slug}.r${repetition}` : slug;
-}
+/** The directory under targets/ holding one repetition's artifacts. */
+export { repetitionSlug as artifactsSlug } from '../../model/plan.ts';
 
 /** The target ratios are computed against: the named baseline, else the first target. */
 export function baselineOf(summary: Summary) {
