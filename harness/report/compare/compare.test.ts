@@ -176,7 +176,7 @@ describe('compareCommand', () => {
     const bad = await compareCommand(a, b, { html: htmlFile, minEffect: 0.05, alpha: 0.05 });
     expect(bad.exitCode).toBe(1);
     expect(bad.markdown).toContain('## REGRESSION: ');
-    expect(bad.markdown).toMatch(/\| oltp-tpcb TPS \| 50\d\.\d tx\/s \| 40\d\.\d tx\/s \| −2\d\.\d % \| 95 % CI −2\d\.\d % … −1\d\.\d % \(n=3\/3 reps\) \| \*\*REGRESSION\*\* \|/);
+    expect(bad.markdown).toMatch(/\| oltp-tpcb TPS \| 50\d\.\d tx\/s \(4\d\d\.\d tx\/s–5\d\d\.\d tx\/s, n=3 reps\) \| 40\d\.\d tx\/s \(3\d\d\.\d tx\/s–4\d\d\.\d tx\/s, n=3 reps\) \| −(19|2\d)\.\d % \| 95 % CI −2\d\.\d % … −1\d\.\d % \(n=3\/3 reps\) \| \*\*REGRESSION\*\* \|/);
     expect(existsSync(htmlFile)).toBe(true);
     const html = readFileSync(htmlFile, 'utf8');
     expect(html).not.toMatch(/<script/i);

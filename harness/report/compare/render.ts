@@ -29,6 +29,14 @@ function changeText(c: MetricChange): string {
   return c.change === null ? '—' : `${c.change >= 0 ? '+' : '−'}${Math.abs(c.change * 100).toFixed(1)} %`;
 }
 
+/** " (min–max, n=k)" behind a value with several observations: repetitions, or fault cycles. */
+function spreadText(c: MetricChange, side: 'baseline' | 'candidate'): string {
+  const xs = c.samples?.[side];
+  if (!xs || xs.length < 2) return xs?.length === 1 ? ' (n=1)' : '';
+  const what = c.basis === 'rank-test' ? 'cycles' : 'reps';
+  return ` (${value(Math.min(...xs), c.unit)}–${value(Math.max(...xs), c.unit)}, n=${xs.length} ${what})`;
+}
+
 const BASIS_TEXT: Record<MetricChange['basis'], string> = {
   interval: 'interval over repetitions',
   'rank-test': 'rank test',
@@ -80,7 +88,7 @@ export function renderCompareMarkdown(cmp: Comparison): string {
     out.push('| --- | --- | --- | --- | --- | --- | --- |');
     for (const c of cmp.changes.filter((x) => x.target === t)) {
       const verdict = c.verdict === 'regression' ? `**${VERDICT_TEXT[c.verdict]}**` : VERDICT_TEXT[c.verdict];
-      out.push(`| ${c.metric} | ${value(c.baseline, c.unit)} | ${value(c.candidate, c.unit)} | ${changeText(c)} | ${testText(c)} | ${verdict} | ${c.reason.replace(/\|/g, '\\|')} |`);
+      out.push(`| ${c.metric} | ${value(c.baseline, c.unit)}${spreadText(c, 'baseline')} | ${value(c.candidate, c.unit)}${spreadText(c, 'candidate')} | ${changeText(c)} | ${testText(c)} | ${verdict} | ${c.reason.replace(/\|/g, '\\|')} |`);
     }
     out.push('');
   }
