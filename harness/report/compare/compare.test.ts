@@ -105,6 +105,33 @@ describe('compareRuns over repetitions', () => {
     expect(tps.verdict).toBe('regression');
   });
 
+  it('on a busy host a clear drop is reported without a verdict; --busy-host ignore judges by the interval alone', async () => {
+    const a = reps('busy-a', 75, [500, 505, 495], { outsideCpuCores: 1.6 });
+    const b = reps('busy-b', 76, [400, 404, 396]);
+    const declined = (await compareRuns(a, b)).changes.find((c) => c.metric === 'oltp-tpcb TPS')!;
+    expect(declined.verdict).toBe('not-significant');
+    expect(declined.interval!.hi).toBeLessThan(0.85);
+    expect(declined.reason).toContain('but the host was busy in 3 of 3 measured phases (processes outside the run: median 1.60 cores)');
+    const judged = (await compareRuns(a, b, { busyHost: 'ignore' })).changes.find((c) => c.metric === 'oltp-tpcb TPS')!;
+    expect(judged.verdict).toBe('regression');
+    // A quiet host (under half a core outside the run) keeps the verdict.
+    const q = reps('quiet-a', 77, [500, 505, 495], { outsideCpuCores: 0.2 });
+    expect((await compareRuns(q, b)).changes.find((c) => c.metric === 'oltp-tpcb TPS')!.verdict).toBe('regression');
+  });
+
+  it('with two or more runs a side, each run is one observation: a shift between runs is not hidden by tight repetitions', async () => {
+    // Repetitions agree within each run, but the runs of each side scatter by ±15 %.
+    const a = [reps('runs-a1', 81, [500, 501, 499]), reps('runs-a2', 82, [430, 431, 429]), reps('runs-a3', 83, [575, 576, 574])];
+    const b = [reps('runs-b1', 84, [470, 471, 469]), reps('runs-b2', 85, [400, 401, 399]), reps('runs-b3', 86, [540, 541, 539])];
+    const tps = (await compareRuns(a, b)).changes.find((c) => c.metric === 'oltp-tpcb TPS')!;
+    expect(tps.interval!.n).toEqual({ baseline: 3, candidate: 3 });
+    expect(tps.reason).toContain('n=3 vs 3 runs');
+    expect(tps.verdict).toBe('not-significant');
+    // Pooled as 9 repetitions a side the same data would look far more certain than it is.
+    const pooledReps = (await compareRuns(a[0], b[0])).changes.find((c) => c.metric === 'oltp-tpcb TPS')!;
+    expect(pooledReps.reason).toContain('repetitions');
+  });
+
   it('one lost write is a regression regardless of statistics', async () => {
     const a = reps('safe-a', 71, [500, 505, 495], { safety: {} });
     const b = writeRun(join(root, 'safe-b'), {

@@ -28,9 +28,16 @@ export interface CompareThresholds {
    * no estimate of run-to-run noise. @default 0.2
    */
   singleValueMinEffect?: number;
+  /**
+   * `decline`: a change measured while the host was busy (a measured phase flagged by the host-noise
+   * sampler on either side) is reported but never called a regression or an improvement — runs taken
+   * under different host load differ by more than their repetitions vary, and the interval cannot
+   * see that. `ignore`: judge by the interval alone. @default 'decline'
+   */
+  busyHost?: 'decline' | 'ignore';
 }
 
-export const DEFAULT_THRESHOLDS: Required<CompareThresholds> = { minEffect: 0.05, alpha: 0.05, singleValueMinEffect: 0.2 };
+export const DEFAULT_THRESHOLDS: Required<CompareThresholds> = { minEffect: 0.05, alpha: 0.05, singleValueMinEffect: 0.2, busyHost: 'decline' };
 
 /**
  * regression / improvement: a real change beyond the thresholds. unchanged: no change beyond the
@@ -136,14 +143,17 @@ function ref(r: RunData): RunRef {
 interface Side {
   all: TargetSummary[];
   completed: TargetSummary[];
+  /** Completed repetitions grouped by run. */
+  byRun: TargetSummary[][];
 }
 
 function pooled(runs: RunData[]): Map<string, Side> {
   const out = new Map<string, Side>();
   for (const r of runs) {
     for (const [name, completed] of repetitionsByTarget(r.summary.targets)) {
-      const side = out.get(name) ?? { all: [], completed: [] };
+      const side = out.get(name) ?? { all: [], completed: [], byRun: [] };
       side.completed.push(...completed);
+      if (completed.length) side.byRun.push(completed);
       side.all.push(...r.summary.targets.filter((t) => t.name === name));
       out.set(name, side);
     }
@@ -159,6 +169,7 @@ function validateThresholds(th: Required<CompareThresholds>): void {
   const bad: string[] = [];
   if (!(th.minEffect >= 0 && th.minEffect < 1)) bad.push(`minEffect ${th.minEffect} (use a fraction such as 0.05)`);
   if (!(th.alpha > 0 && th.alpha < 1)) bad.push(`alpha ${th.alpha} (use a probability such as 0.05)`);
+  if (th.busyHost !== 'decline' && th.busyHost !== 'ignore') bad.push(`busyHost ${String(th.busyHost)} (use decline or ignore)`);
   if (!(th.singleValueMinEffect >= 0 && th.singleValueMinEffect < 10)) bad.push(`singleValueMinEffect ${th.singleValueMinEffect} (use a fraction such as 0.2)`);
   if (bad.length) throw new RangeError(`invalid compare thresholds: ${bad.join('; ')}`);
 }
@@ -189,8 +200,26 @@ interface Figure {
   candidate: number | null | undefined;
 }
 
-/** A figure with at least two repetitions a side: the ratio's interval plus the minimum effect. */
-function intervalVerdict(f: Figure, xs: number[], ys: number[], th: Required<CompareThresholds>): MetricChange {
+/** Measured phases of these repetitions, and those the host-noise sampler flagged busy. */
+function busyPhases(ts: TargetSummary[]): { measured: number; busy: number; outsideMedian: number } {
+  const phases = ts.flatMap((t) => (t.hostNoise ?? []).filter((p) => p.phase.startsWith('measure')));
+  const busy = phases.filter((p) => p.busy);
+  const med = busy.map((p) => p.outsideCpuCores.median).sort((x, y) => x - y);
+  return { measured: phases.length, busy: busy.length, outsideMedian: med.length ? med[Math.floor((med.length - 1) / 2)] : 0 };
+}
+
+/** A regression or improvement measured on a busy host is reported as a change, without the verdict. */
+function declineOnBusyHost(c: MetricChange, busy: { measured: number; busy: number; outsideMedian: number }): MetricChange {
+  if (!busy.busy || (c.verdict !== 'regression' && c.verdict !== 'improvement')) return c;
+  return {
+    ...c,
+    verdict: 'not-significant',
+    reason: `${c.reason}; but the host was busy in ${busy.busy} of ${busy.measured} measured phases (processes outside the run: median ${busy.outsideMedian.toFixed(2)} cores), and runs under different host load differ by more than their repetitions vary: no verdict, rerun on a quiet host`,
+  };
+}
+
+/** A figure with at least two observations a side: the ratio's interval plus the minimum effect. */
+function intervalVerdict(f: Figure, xs: number[], ys: number[], th: Required<CompareThresholds>, unit: 'repetitions' | 'runs' = 'repetitions'): MetricChange {
   const level = 1 - th.alpha;
   const r = ratioInterval(xs, ys, level);
   const base = { ...f, baseline: f.baseline ?? null, candidate: f.candidate ?? null, samples: { baseline: xs, candidate: ys } };
@@ -202,7 +231,7 @@ function intervalVerdict(f: Figure, xs: number[], ys: number[], th: Required<Com
   const change = iv.ratio - 1;
   const interval = { ratio: iv.ratio, lo: iv.lo, hi: iv.hi, level, df: Number.isFinite(iv.df) ? iv.df : null, p: welchLogP(iv), n: iv.n };
   const res = { ...base, baseline: geoMean(xs), candidate: geoMean(ys), change, basis: 'interval' as const, interval };
-  const ci = `${Math.round(level * 100)} % CI ${signedPct(iv.lo - 1)} … ${signedPct(iv.hi - 1)}, n=${iv.n.baseline} vs ${iv.n.candidate} repetitions`;
+  const ci = `${Math.round(level * 100)} % CI ${signedPct(iv.lo - 1)} … ${signedPct(iv.hi - 1)}, n=${iv.n.baseline} vs ${iv.n.candidate} ${unit}`;
   const excludesOne = iv.lo > 1 || iv.hi < 1;
   const dir = direction(change, f.better, th.minEffect);
   if (!excludesOne) return { ...res, verdict: dir === 'within' ? 'unchanged' : 'not-significant', reason: `${signedPct(change)} (${ci}): the interval includes no change${dir === 'within' ? '' : ', within the noise'}` };
@@ -263,18 +292,28 @@ function compareTarget(target: string, a: Side, b: Side, th: Required<CompareThr
   }
 
   // Figures with one value per repetition: TPS, latency percentiles, the I/O probe, bulk MiB/s.
+  // With two or more runs a side the observations are the runs (each the geometric mean of its
+  // repetitions): repetitions of one run share its time and host state, so across runs the run is
+  // the unit that varies independently.
   const ta = a.completed;
   const tb = b.completed;
+  const byRun = a.byRun.length >= 2 && b.byRun.length >= 2;
+  const values = (side: Side, get: (t: TargetSummary) => number | undefined) =>
+    byRun
+      ? side.byRun.map((reps) => geoMean(reps.map(get).filter((x): x is number => x !== undefined))).filter((x): x is number => x !== null)
+      : side.completed.map(get).filter((x): x is number => x !== undefined);
+  const busy = busyPhases([...ta, ...tb]);
   for (const d of figureDefs([...ta, ...tb])) {
     if (d.group === 'recovery') continue;
-    const xs = ta.map(d.get).filter((x): x is number => x !== undefined);
-    const ys = tb.map(d.get).filter((x): x is number => x !== undefined);
+    const xs = values(a, d.get);
+    const ys = values(b, d.get);
     const f: Figure = { target, group: d.group === 'bulk' ? 'tps' : d.group, metric: d.metric, unit: d.unit, better: d.better, baseline: geoMean(xs), candidate: geoMean(ys) };
     if (!xs.length || !ys.length) {
       out.push({ ...f, baseline: f.baseline ?? null, candidate: f.candidate ?? null, change: null, basis: 'interval', verdict: 'not-compared', reason: `${xs.length ? 'the candidate' : 'the baseline'} did not measure it` });
       continue;
     }
-    out.push(xs.length >= 2 && ys.length >= 2 ? intervalVerdict(f, xs, ys, th) : { ...single(f, th, `one repetition on a side (${xs.length} vs ${ys.length}): run-to-run noise unknown`), samples: { baseline: xs, candidate: ys } });
+    const judged = xs.length >= 2 && ys.length >= 2 ? intervalVerdict(f, xs, ys, th, byRun ? 'runs' : 'repetitions') : { ...single(f, th, `one repetition on a side (${xs.length} vs ${ys.length}): run-to-run noise unknown`), samples: { baseline: xs, candidate: ys } };
+    out.push(th.busyHost === 'decline' ? declineOnBusyHost(judged, busy) : judged);
   }
 
   // Recovery: per-repetition medians when both sides repeat; else the cycles of the single runs.
@@ -287,13 +326,14 @@ function compareTarget(target: string, a: Side, b: Side, th: Required<CompareThr
     if (!faultsA.length || !faultsB.length) {
       out.push({ ...f, baseline: f.baseline ?? null, candidate: f.candidate ?? null, change: null, basis: 'rank-test', verdict: 'not-compared', reason: `${faultsA.length ? 'the candidate' : 'the baseline'} injected no faults` });
     } else if (medians(ta).length >= 2 && medians(tb).length >= 2) {
-      out.push(intervalVerdict({ ...f, metric: 'writes unavailable per cycle (median per repetition)' }, medians(ta), medians(tb), th));
+      const judged = intervalVerdict({ ...f, metric: 'writes unavailable per cycle (median per repetition)' }, medians(ta), medians(tb), th);
+      out.push(th.busyHost === 'decline' ? declineOnBusyHost(judged, busy) : judged);
     } else {
       const r = tested(f, times(ta), times(tb), th);
       // With only a handful of cycles no rank test can reach significance; say so instead of
       // leaving a reader to wonder why a doubling is "within the noise".
       if (r.verdict === 'not-significant' && r.test && r.test.n1 + r.test.n2 < 8) r.reason += `; ${r.test.n1}+${r.test.n2} cycles are too few to tell, schedule more with repeat`;
-      out.push(r);
+      out.push(th.busyHost === 'decline' ? declineOnBusyHost(r, busy) : r);
     }
     const unrecovered = (ts: TargetSummary[]) => ts.reduce((n, t) => n + t.faults.filter((x) => !x.recovery.recovered).length, 0);
     out.push(count({ target, group: 'recovery', metric: 'cycles not recovered', unit: 'cycles', better: 'lower', baseline: faultsA.length ? unrecovered(ta) : null, candidate: faultsB.length ? unrecovered(tb) : null }, 'unrecovered fault cycles'));

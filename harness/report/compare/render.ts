@@ -61,7 +61,7 @@ function headline(cmp: Comparison): string {
 
 function thresholdsText(cmp: Comparison): string {
   const t = cmp.thresholds;
-  return `Observations are repetitions (fresh deploys), pooled over the runs of each side; per-second samples are autocorrelated and are not used. A figure with ≥ 2 repetitions a side regresses when the ${Math.round((1 - t.alpha) * 100)} % interval of candidate/baseline (Welch's t on log values) lies entirely on the worse side and the change exceeds ${(t.minEffect * 100).toFixed(1)} %; with one repetition on a side, when worse by more than ${(t.singleValueMinEffect * 100).toFixed(0)} %; recovery of single runs by a rank test over fault cycles; any additional lost, phantom, duplicated or corrupted write, unrecovered cycle or newly failing check always.`;
+  return `Observations are repetitions (fresh deploys), pooled over the runs of each side; per-second samples are autocorrelated and are not used. A figure with ≥ 2 repetitions a side regresses when the ${Math.round((1 - t.alpha) * 100)} % interval of candidate/baseline (Welch's t on log values) lies entirely on the worse side and the change exceeds ${(t.minEffect * 100).toFixed(1)} %; with one repetition on a side, when worse by more than ${(t.singleValueMinEffect * 100).toFixed(0)} %; recovery of single runs by a rank test over fault cycles; any additional lost, phantom, duplicated or corrupted write, unrecovered cycle or newly failing check always.${t.busyHost === 'decline' ? ' A change measured while the host was busy (a measured phase flagged by the host-noise sampler) gets no verdict.' : ''} With two or more runs a side, each run (the geometric mean of its repetitions) is one observation.`;
 }
 
 export function renderCompareMarkdown(cmp: Comparison): string {
