@@ -104,13 +104,16 @@ export class OltpTpcb implements Workload {
     );
     const begin = rt.clock.now();
     const measureFrom = begin + warmup;
-    const deadline = measureFrom + duration;
+    // Moved to the measured window's real end once it starts: a warmup timer that fires late on a
+    // busy host must not shorten the window the recorder measures.
+    let deadline = measureFrom + duration;
     let warmupTransactions = 0;
     let measuring = false;
     const startMeasuring = () => {
       if (measuring) return;
       measuring = true;
       recorder.start();
+      deadline = recorder.startMs + duration;
       rt.onMeasureStart?.(recorder.startMs);
       rt.event('measure-start', { workload: this.name });
     };
