@@ -5,6 +5,7 @@ import { readFileSync, readdirSync, rmSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Workspace, isAlive, runsRoot } from './core/workspace.ts';
 import { unreleased, type ResourceRecord } from './core/cleanup.ts';
+import { removeCgroupDir } from './core/resources.ts';
 import { StatebenchError, EXIT } from './errors.ts';
 import { hasTool } from './core/tools.ts';
 import { releaseLeftover, findLeftoverMounts, findLeftoverLoops } from './storage/leftovers.ts';
@@ -107,6 +108,9 @@ export async function cleanRun(runId: string, force = false): Promise<CleanRepor
         if (isAlive(pid) && cmdline(pid).includes(ws.dir)) killTree(pid);
       } else if (record.kind === 'dir') {
         rmSync(record.id, { recursive: true, force: true });
+      } else if (record.kind === 'cgroup') {
+        // Its processes were killed above (newer records first); an empty cgroup goes with rmdir.
+        removeCgroupDir(record.id);
       } else {
         const release = releasers.get(record.kind);
         if (!release) throw new Error(`no handler for leftover ${record.kind}`);

@@ -154,16 +154,18 @@ function buildProgram(setExit: (code: number) => void): Command {
 
   program
     .command('compare')
-    .description('compare a candidate run with a baseline run, noise-aware; exits 1 on a regression')
-    .argument('<baseline>', 'baseline run directory or its summary.json')
-    .argument('<candidate>', 'candidate run directory or its summary.json')
+    .description('compare a candidate with a baseline over their repetitions (95 % interval of the ratio); exits 1 on a regression')
+    .argument('<baseline>', 'baseline run directory or its summary.json; several joined with commas are pooled')
+    .argument('<candidate>', 'candidate run directory or its summary.json; several joined with commas are pooled')
     .option('--html <file>', 'also write the comparison as HTML')
     .option('--min-effect <fraction>', 'smallest relative change that can count as a regression', fraction, 0.05)
-    .option('--alpha <p>', 'significance level of the Mann–Whitney U test', fraction, 0.05)
-    .option('--single-value-min-effect <fraction>', 'threshold for figures measured once per run (I/O probe)', fraction, 0.2)
-    .action(async (a: string, b: string, o: { html?: string; minEffect: number; alpha: number; singleValueMinEffect: number }) => {
+    .option('--alpha <p>', '1 − confidence level of the ratio interval (and level of the rank test over fault cycles)', fraction, 0.05)
+    .option('--single-value-min-effect <fraction>', 'threshold for a figure with one repetition on a side', fraction, 0.2)
+    .option('--busy-host <policy>', 'decline: no verdict on a change measured while the host was busy; ignore: judge by the interval alone', 'decline')
+    .action(async (a: string, b: string, o: { html?: string; minEffect: number; alpha: number; singleValueMinEffect: number; busyHost: string }) => {
       const { compareCommand } = await import('./report/compare/index.ts');
-      const r = await compareCommand(a, b, { html: o.html, minEffect: o.minEffect, alpha: o.alpha, singleValueMinEffect: o.singleValueMinEffect });
+      const list = (x: string) => (x.includes(',') ? x.split(',').filter(Boolean) : x);
+      const r = await compareCommand(list(a), list(b), { html: o.html, minEffect: o.minEffect, alpha: o.alpha, singleValueMinEffect: o.singleValueMinEffect, busyHost: o.busyHost as 'decline' | 'ignore' });
       process.stdout.write(r.markdown + '\n');
       if (r.htmlFile) process.stderr.write(`wrote ${r.htmlFile}\n`);
       setExit(r.exitCode);

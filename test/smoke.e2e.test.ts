@@ -50,16 +50,23 @@ describe('statebench run (bare metal, embedded PostgreSQL)', () => {
     expect(l.p50).toBeLessThanOrEqual(l.p95);
     expect(l.p95).toBeLessThanOrEqual(l.p99);
     expect(l.p99).toBeLessThanOrEqual(l.max);
-    // Every committed transaction added one pgbench_history row; warmup ones are excluded from results.
+    // Every committed transaction added one pgbench_history row; warmup ones, and those that crossed
+    // an edge of the measured window, are excluded from results but counted.
     const details = w.details as { historyRows: number; warmupTransactions: number };
-    expect(details.historyRows).toBe(w.transactions + details.warmupTransactions);
+    expect(w.errors).toBe(0);
+    expect(details.historyRows).toBe(w.transactions + details.warmupTransactions + w.edges!.startedBeforeWindow + w.edges!.endedAfterWindow);
 
-    // Samples were streamed, one per measured second, and agree with the total.
-    const samples = readJsonl<{ tps: number; workload: string }>(join(out, 'samples.jsonl'));
+    // Samples were streamed, one per measured second of the 5 s window (none partial), and agree with the total.
+    const samples = readJsonl<{ tps?: number; workload?: string; kind?: string; partial?: boolean; phase?: string }>(join(out, 'samples.jsonl'));
     expect(samples.malformed).toBe(0);
-    expect(samples.records.length).toBeGreaterThanOrEqual(5);
-    const sampled = samples.records.reduce((a, s) => a + s.tps, 0);
+    const seconds = samples.records.filter((s) => s.workload === 'oltp-tpcb');
+    expect(seconds).toHaveLength(5);
+    expect(seconds.some((s) => s.partial)).toBe(false);
+    const sampled = seconds.reduce((a, s) => a + s.tps!, 0);
     expect(sampled).toBe(w.transactions);
+    // The host was sampled beside them, labelled by phase.
+    expect(samples.records.filter((s) => s.kind === 'host' && s.phase === 'measure:oltp-tpcb').length).toBeGreaterThanOrEqual(4);
+    expect(t.hostNoise?.find((p) => p.phase === 'measure:oltp-tpcb')?.samples).toBeGreaterThanOrEqual(4);
 
     for (const f of ['plan.json', 'env.json', 'events.jsonl', 'report.md', 'junit.xml', 'profile.yaml']) expect(existsSync(join(out, f))).toBe(true);
     const env = JSON.parse(readFileSync(join(out, 'env.json'), 'utf8'));

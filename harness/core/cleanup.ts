@@ -3,7 +3,7 @@
 // happens in reverse order of creation on every exit path.
 import { appendFileSync, readFileSync, existsSync } from 'node:fs';
 
-export type ResourceKind = 'process' | 'dir' | 'mount' | 'loop' | 'container' | 'network' | 'cluster' | 'image-file' | 'k8s-namespace';
+export type ResourceKind = 'process' | 'dir' | 'mount' | 'loop' | 'container' | 'network' | 'cluster' | 'image-file' | 'k8s-namespace' | 'cgroup';
 
 export interface ResourceRecord {
   kind: ResourceKind;

@@ -6,6 +6,8 @@ export function formatPlan(plan: Plan): string {
   const lines: string[] = [];
   lines.push(`profile ${plan.profile}${plan.description ? `: ${plan.description.trim()}` : ''}`);
   lines.push(`baseline ${plan.baseline}`);
+  const reps = plan.repetitions ?? 1;
+  if (reps > 1) lines.push(`repeat   ${reps} × every target, ${plan.order ?? 'interleaved'}${plan.order === 'randomized-blocks' ? `, seed ${plan.seed ?? 'drawn at start'}` : ''}; each a fresh deploy`);
   for (const t of plan.targets) {
     lines.push('');
     lines.push(`target ${t.name}`);
@@ -15,6 +17,11 @@ export function formatPlan(plan: Plan): string {
     const settings = Object.entries(t.engine.settings);
     if (settings.length) lines.push(`  settings  ${settings.map(([k, v]) => `${k}=${v}`).join(' ')}`);
     if (t.engine.allowUnsafeSettings) lines.push('  settings  allowUnsafeSettings: settings may run commands and load files');
+    const r = t.resources;
+    if (r && (r.cpuset || r.cpus || r.memory || r.loadGenerator?.cpuset)) {
+      const db = [r.cpuset ? `CPUs ${r.cpuset}` : '', r.cpus ? `${r.cpus} CPU quota` : '', r.memory ? formatSize(r.memory) : ''].filter(Boolean).join(', ') || 'unlimited';
+      lines.push(`  resources database ${db}; load generator ${r.loadGenerator?.cpuset ? `CPUs ${r.loadGenerator.cpuset}` : 'unpinned'}`);
+    }
     lines.push(`  io probe  ${t.io.enabled ? `${t.io.tool}, ${formatSize(t.io.size)}, ${formatDuration(t.io.runtime)}` : 'off'}`);
     for (const w of t.workloads) {
       const { kind, duration, warmup, ...rest } = w.spec;

@@ -1,6 +1,6 @@
 // Profile → Plan: expands targets × workloads and the fault schedule into concrete, named steps, and
 // checks the rules a schema cannot express. Pure: it reads and starts nothing.
-import type { CheckSpec, EngineSpec, FaultSpec, IoProbeSpec, Profile, SafetySpec, StorageSpec, TargetSpec, WorkloadSpec } from './profile.ts';
+import type { CheckSpec, EngineSpec, FaultSpec, IoProbeSpec, Profile, ResourcesSpec, SafetySpec, StorageSpec, TargetSpec, WorkloadSpec } from './profile.ts';
 import { CAPABILITIES } from './capabilities.ts';
 import { FAULT_CATALOG, type FaultKind } from './faults.ts';
 import { formatDuration, formatSize } from './units.ts';
@@ -77,6 +77,8 @@ export interface PlannedTarget {
    * (nbdkit's error filter fixes it at start).
    */
   storageErrorRate?: number;
+  /** The target's resources, else the profile's; absent or {} when neither sets any. */
+  resources?: ResourcesSpec;
 }
 
 export interface Plan {
@@ -84,6 +86,10 @@ export interface Plan {
   description?: string;
   baseline: string;
   targets: PlannedTarget[];
+  /** Runs of every target, and the order they interleave in. */
+  repetitions: number;
+  order: 'interleaved' | 'randomized-blocks';
+  seed?: number;
 }
 
 export function storageLabel(s: StorageSpec): string {
@@ -97,6 +103,11 @@ export function storageLabel(s: StorageSpec): string {
     case 'local-pv':
       return 'local-pv';
   }
+}
+
+/** The directory of one repetition of a target: `<slug>`, then `<slug>.r2`, `<slug>.r3`… */
+export function repetitionSlug(slug: string, repetition: number | undefined): string {
+  return repetition && repetition > 1 ? `${slug}.r${repetition}` : slug;
 }
 
 export function slugOf(name: string): string {
@@ -277,6 +288,7 @@ export function buildPlan(profile: Profile): { plan?: Plan; problems: Problem[] 
       ...(patroni ? { patroni } : {}),
       faultPolicy: resolveFaultPolicy(t),
       ...(firstRate ? { storageErrorRate: firstRate.f.errorRate } : {}),
+      resources: { ...profile.resources, ...t.resources, loadGenerator: t.resources?.loadGenerator ?? profile.resources?.loadGenerator },
     };
   });
 
@@ -337,7 +349,7 @@ export function buildPlan(profile: Profile): { plan?: Plan; problems: Problem[] 
   }
 
   if (problems.length) return { problems };
-  return { plan: { profile: profile.name, description: profile.description, baseline, targets }, problems };
+  return { plan: { profile: profile.name, description: profile.description, baseline, targets, repetitions: profile.repetitions, order: profile.order, seed: profile.seed }, problems };
 }
 
 function storageFaultsOn(platform: TargetSpec['platform'], engine: EngineSpec['kind']): string[] {

@@ -101,6 +101,25 @@ export const LocalPvStorage = z.strictObject({
 
 export const Storage = z.discriminatedUnion('kind', [LocalStorage, RemoteStorage, LocalPvStorage]);
 
+/** A CPU list as the kernel writes it: `0`, `0-1`, `0,2-3`. */
+export const CpuSet = z.string().regex(/^\d+(-\d+)?(,\d+(-\d+)?)*$/, 'a CPU list such as "0", "0-1" or "0,2-3"');
+
+/**
+ * What one part of a target may use. Bare metal: cpuset through taskset, memory through a cgroup v1
+ * memory limit; Docker: --cpuset-cpus, --cpus, --memory; Kubernetes: cpus and memory as requests =
+ * limits (a cpuset is the static CPU manager's choice there).
+ */
+export const ResourceLimit = z.strictObject({
+  cpus: z.number().positive().optional(),
+  cpuset: CpuSet.optional(),
+  memory: Size.optional(),
+});
+
+export const Resources = ResourceLimit.extend({
+  /** The load generator (the harness process: workload clients and the safety writer): a CPU set. */
+  loadGenerator: z.strictObject({ cpuset: CpuSet.optional() }).optional(),
+});
+
 export const PLATFORMS = ['baremetal', 'docker', 'kind', 'kubernetes'] as const;
 
 export const Target = z.strictObject({
@@ -110,10 +129,8 @@ export const Target = z.strictObject({
   storage: Storage.default({ kind: 'local', filesystem: 'directory', size: 1024 ** 3 }),
   /** postgresql.conf parameters for this target only, merged over engine.settings. */
   engineSettings: EngineSettings.optional(),
-  /** Container/pod resource limits (docker, kind, kubernetes). */
-  resources: z
-    .strictObject({ cpus: z.number().positive().optional(), memory: Size.optional() })
-    .optional(),
+  /** CPUs and memory of the database (and, under loadGenerator, of the harness that drives it); overrides the profile's resources. */
+  resources: Resources.optional(),
   /** Container image for docker/kind/kubernetes targets. */
   image: z.string().min(1).optional(),
   pull: z.enum(['never', 'missing', 'always']).default('missing'),
@@ -272,6 +289,14 @@ export const Profile = z.strictObject({
   safety: Safety.optional(),
   checks: z.array(Check).default([]),
   report: Report.default({}),
+  /** Runs of every target; each a fresh deploy. Ratios between targets get intervals from 2 on; 3 or more for a verdict worth having. */
+  repetitions: z.number().int().min(1).max(100).default(1),
+  /** `interleaved`: A B A B…; `randomized-blocks`: each round runs every target once in a shuffled order (seeded). */
+  order: z.enum(['interleaved', 'randomized-blocks']).default('interleaved'),
+  /** Seed of the shuffle for randomized-blocks; recorded in the summary. Default: drawn at random. */
+  seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
+  /** Resources for every target that does not set its own. */
+  resources: Resources.optional(),
 });
 
 export type ProfileInput = z.input<typeof Profile>;
@@ -287,3 +312,4 @@ export type SafetySpec = z.output<typeof Safety>;
 export type CheckSpec = z.output<typeof Check>;
 export type CheckName = (typeof CHECK_NAMES)[number];
 export type IoProbeSpec = z.output<typeof IoProbe>;
+export type ResourcesSpec = z.output<typeof Resources>;

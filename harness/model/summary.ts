@@ -3,7 +3,12 @@
 import { z } from 'zod';
 import { KubernetesFaultTimelineSchema } from './k8s-timeline.ts';
 
-export const SUMMARY_SCHEMA_VERSION = 1;
+/**
+ * 2: a target may run several times (`repetition`), with the ratios between targets and their
+ * intervals in `comparisons`, the resources each target had and the host's noise per phase.
+ * Readers accept 1: a summary of schema 1 is one repetition of every target.
+ */
+export const SUMMARY_SCHEMA_VERSION = 2;
 
 const Percentiles = z.object({ p50: z.number(), p95: z.number(), p99: z.number(), max: z.number() });
 const Spread = z.object({ min: z.number(), median: z.number(), p95: z.number(), max: z.number(), count: z.number().int() });
@@ -34,6 +39,8 @@ export const WorkloadSummary = z.object({
   clients: z.number().int(),
   /** Base64 compressed HDR histogram of the whole measured phase, microseconds. */
   histogram: z.string().optional(),
+  /** Outcomes left out because they crossed an edge of the measured window. */
+  edges: z.object({ startedBeforeWindow: z.number().int(), endedAfterWindow: z.number().int() }).optional(),
   /** Workload-specific figures (scale, rows loaded, MiB/s…). */
   details: z.record(z.string(), z.unknown()).optional(),
 });
@@ -133,8 +140,50 @@ export const CheckResult = z.object({
   message: z.string(),
 });
 
+const FigureSpread = z.object({ median: z.number(), p95: z.number(), max: z.number() });
+
+/** The host while one phase of one repetition ran (harness/measure/host-noise.ts). */
+export const HostNoisePhase = z.object({
+  phase: z.string(),
+  samples: z.number().int(),
+  durationMs: z.number(),
+  cores: z.number().int(),
+  load1: FigureSpread,
+  runQueue: FigureSpread,
+  runQueueAboveCoresShare: z.number(),
+  iowaitPct: FigureSpread,
+  stealPct: FigureSpread,
+  runCpuCores: FigureSpread,
+  outsideCpuCores: FigureSpread,
+  memoryPressure: FigureSpread.nullable(),
+  cpuPressure: FigureSpread.nullable(),
+  busyShare: z.number(),
+  busy: z.boolean(),
+  reasons: z.array(z.string()),
+});
+
+/** CPUs and memory one part of a target was given, and how, as the platform applied it. */
+export const ResourceGrant = z.object({
+  /** CPU list as the kernel writes it (`0-1`, `2`), or null for no pinning. */
+  cpuset: z.string().nullable(),
+  /** CPU quota in cores (Docker --cpus, a Kubernetes limit), or null for none. */
+  cpus: z.number().nullable(),
+  memoryBytes: z.number().nullable(),
+  /** How it was applied: `taskset`, `systemd-run`, `docker`, `kubernetes`, or `none`. */
+  mechanism: z.string(),
+  /** What could not be applied, and why. */
+  notes: z.array(z.string()).optional(),
+});
+
+export const TargetResources = z.object({
+  database: ResourceGrant,
+  loadGenerator: ResourceGrant,
+});
+
 export const TargetSummary = z.object({
   name: z.string(),
+  /** Which run of this target (1-based) when the profile repeats targets; absent means 1. */
+  repetition: z.number().int().min(1).optional(),
   platform: z.string(),
   storage: z.string(),
   storageSpec: z.record(z.string(), z.unknown()),
@@ -149,10 +198,40 @@ export const TargetSummary = z.object({
   ha: HaSummary.optional(),
   checks: z.array(CheckResult),
   platformInfo: z.record(z.string(), z.unknown()).optional(),
+  resources: TargetResources.optional(),
+  /** The host per phase of this repetition: load, CPU outside the run, pressure, busy flag. */
+  hostNoise: z.array(HostNoisePhase).optional(),
+});
+
+/**
+ * One figure of one target against the baseline target, over repetitions: the values behind it,
+ * the ratio of geometric means and its interval, and the verdict the interval allows.
+ */
+export const RatioSummary = z.object({
+  target: z.string(),
+  baseline: z.string(),
+  /** e.g. `oltp-tpcb TPS`, `oltp-tpcb latency p99`, `fdatasync p99`. */
+  metric: z.string(),
+  group: z.enum(['tps', 'latency', 'io', 'recovery', 'bulk']),
+  unit: z.string(),
+  better: z.enum(['higher', 'lower']),
+  /** Per repetition, in repetition order; completed repetitions only. */
+  baselineValues: z.array(z.number()),
+  targetValues: z.array(z.number()),
+  /** Geometric mean of targetValues / geometric mean of baselineValues. */
+  ratio: z.number().nullable(),
+  /** 95 % interval of the ratio (Welch's t on log values); null with fewer than 2 repetitions a side. */
+  ci95: z.object({ lo: z.number(), hi: z.number() }).nullable(),
+  df: z.number().nullable(),
+  method: z.enum(['welch-t-log', 'single-observation', 'not-comparable']),
+  verdict: z.enum(['better', 'worse', 'no-difference', 'single-observation', 'not-comparable']),
+  /** Repetitions per target after which the interval would be ±5 % at the noise measured; null when unknown or over 1000. */
+  repetitionsToResolve5pct: z.number().int().nullable(),
+  text: z.string(),
 });
 
 export const Summary = z.object({
-  schemaVersion: z.literal(SUMMARY_SCHEMA_VERSION),
+  schemaVersion: z.union([z.literal(1), z.literal(SUMMARY_SCHEMA_VERSION)]),
   runId: z.string(),
   profile: z.string(),
   baseline: z.string(),
@@ -160,7 +239,16 @@ export const Summary = z.object({
   finishedAt: z.string(),
   status: z.enum(['completed', 'failed', 'interrupted']),
   environment: z.record(z.string(), z.unknown()),
+  /** One entry per target and repetition, in the order they ran. */
   targets: z.array(TargetSummary),
+  /** Repetitions per target the profile asked for. */
+  repetitions: z.number().int().min(1).optional(),
+  /** The order targets ran in (`name#repetition`), and the seed that shuffled it, if any. */
+  order: z.object({ scheme: z.enum(['interleaved', 'randomized-blocks']), seed: z.number().int().nullable(), sequence: z.array(z.string()) }).optional(),
+  /** Every figure of every target against the baseline, with its interval. */
+  comparisons: z.array(RatioSummary).optional(),
+  /** Things that weaken a comparison: targets with different resources, a busy host. */
+  warnings: z.array(z.string()).optional(),
   /** Lines of samples/events/ledger files that could not be parsed (torn by a kill). */
   malformedLines: z.number().int(),
 });
@@ -173,6 +261,10 @@ export type SafetySummary = z.infer<typeof SafetySummary>;
 export type CheckResult = z.infer<typeof CheckResult>;
 export type Recovery = z.infer<typeof Recovery>;
 export type HaSummary = z.infer<typeof HaSummary>;
+export type RatioSummary = z.infer<typeof RatioSummary>;
+export type HostNoisePhase = z.infer<typeof HostNoisePhase>;
+export type ResourceGrant = z.infer<typeof ResourceGrant>;
+export type TargetResources = z.infer<typeof TargetResources>;
 export type KubernetesFaultTimeline = z.infer<typeof KubernetesFaultTimelineSchema>;
 
 export function summaryJsonSchema(): object {

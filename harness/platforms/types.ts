@@ -10,7 +10,7 @@ import type { Volume } from '../storage/types.ts';
 import type { FaultCycle } from '../model/plan.ts';
 import type { FaultMode } from '../fault/fault.ts';
 import type { FaultSubject } from '../fault/modes.ts';
-import type { KubernetesFaultTimeline } from '../model/summary.ts';
+import type { KubernetesFaultTimeline, ResourceGrant } from '../model/summary.ts';
 
 export interface TargetRuntime {
   registry: CleanupRegistry;
@@ -40,6 +40,10 @@ export interface ProvisionedTarget {
    * common one; undefined falls back to the NodeControl/volume based modes every platform shares.
    */
   faultMode?(cycle: FaultCycle, subject: FaultSubject): FaultMode | undefined;
+  /** CPUs and memory the database really has, as the platform applied them (read back where it can). */
+  resources?(): Promise<ResourceGrant>;
+  /** Processes of the target that are not descendants of this one (a container's init), for host-noise accounting. */
+  hostPids?(): Promise<number[]>;
   /** What the platform itself saw during a fault cycle (Kubernetes: nodes, pods, claims, leader). */
   faultTimeline?(record: { type: string; cycle: number; injectedAtMs: number }): KubernetesFaultTimeline | undefined;
 }

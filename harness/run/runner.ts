@@ -1,11 +1,13 @@
-// Runs a plan: for each target, provision → I/O probe → deploy → load → measured run (workload,
-// safety writer, fault schedule) → verify → teardown. Results stream to the run directory as they are
-// produced; the summary is rewritten after each target so an interrupted run still has one.
+// Runs a plan: for each target and repetition, in an interleaved or randomized-block order,
+// provision → I/O probe → deploy → load → measured run (workload, safety writer, fault schedule) →
+// verify → teardown — every repetition a fresh deploy. The host is sampled throughout. Results
+// stream to the run directory as they are produced; the summary (with the ratios between targets
+// and their intervals) is rewritten after each repetition so an interrupted run still has one.
 import { mkdirSync, writeFileSync, rmSync, readFileSync, readdirSync, type Dirent } from 'node:fs';
 import { redact, redactYaml, registerSecretsIn } from '../core/redact.ts';
 import { join, resolve } from 'node:path';
 import type { LoadedProfile } from '../model/load.ts';
-import type { PlannedTarget } from '../model/plan.ts';
+import { repetitionSlug, type PlannedTarget } from '../model/plan.ts';
 import { CleanupRegistry } from '../core/cleanup.ts';
 import { RunClock, type Clock } from '../core/clock.ts';
 import { JsonlWriter } from '../core/jsonl.ts';
@@ -15,10 +17,15 @@ import type { Progress } from './progress.ts';
 import { platformFor } from './platforms.ts';
 import type { TargetRuntime } from '../platforms/types.ts';
 import { workloadFor } from '../workload/index.ts';
-import type { TargetSummary, Summary } from '../model/summary.ts';
+import type { ResourceGrant, TargetSummary, Summary } from '../model/summary.ts';
 import { SUMMARY_SCHEMA_VERSION } from '../model/summary.ts';
 import { writeReports } from '../report/write.ts';
 import { TargetSession } from './target-session.ts';
+import { runOrder, drawSeed } from './order.ts';
+import { comparisonsOf, comparisonWarnings } from '../report/ratios.ts';
+import { HostNoiseSampler } from '../measure/host-noise.ts';
+import { affinityOf, checkCpuSet, formatCpuList, onlineCpus, setAffinity } from '../core/resources.ts';
+import { hasTool } from '../core/tools.ts';
 import { EXIT, InterruptedError, StatebenchError } from '../errors.ts';
 
 export interface RunOptions {
@@ -43,8 +50,13 @@ export async function runPlan(loaded: LoadedProfile, opts: RunOptions): Promise<
   const outDir = resolve(opts.outDir ?? join('reports', runId));
   mkdirSync(outDir, { recursive: true });
   const startedAt = new Date().toISOString();
+  const repetitions = plan.repetitions ?? 1;
+  const scheme = plan.order ?? 'interleaved';
+  const seed = scheme === 'randomized-blocks' ? (plan.seed ?? drawSeed()) : null;
+  const slots = runOrder(plan.targets.length, repetitions, scheme, seed ?? 0);
+  const order = { scheme, seed, sequence: slots.map((x) => `${plan.targets[x.target].name}#${x.repetition}`) };
   // Results are shared; secrets in the profile are not (harness/core/redact.ts).
-  writeFileSync(join(outDir, 'plan.json'), JSON.stringify(redact({ runId, ...plan }), null, 2));
+  writeFileSync(join(outDir, 'plan.json'), JSON.stringify(redact({ runId, ...plan, order }), null, 2));
   writeFileSync(join(outDir, 'profile.yaml'), redactYaml(loaded.source));
   const environment = await collectEnvironment();
   writeFileSync(join(outDir, 'env.json'), JSON.stringify(environment, null, 2));
@@ -61,26 +73,34 @@ export async function runPlan(loaded: LoadedProfile, opts: RunOptions): Promise<
 
   const targets: TargetSummary[] = [];
   let malformedLines = 0;
-  const summaryOf = (status: Summary['status']): Summary => ({
-    schemaVersion: SUMMARY_SCHEMA_VERSION,
-    runId,
-    profile: plan.profile,
-    baseline: plan.baseline,
-    startedAt,
-    finishedAt: new Date().toISOString(),
-    status,
-    environment,
-    targets,
-    malformedLines,
-  });
+  const summaryOf = (status: Summary['status']): Summary => {
+    const base = { targets, baseline: plan.baseline };
+    return {
+      schemaVersion: SUMMARY_SCHEMA_VERSION,
+      runId,
+      profile: plan.profile,
+      baseline: plan.baseline,
+      startedAt,
+      finishedAt: new Date().toISOString(),
+      status,
+      environment,
+      targets,
+      repetitions,
+      order,
+      comparisons: comparisonsOf(base),
+      warnings: comparisonWarnings(base),
+      malformedLines,
+    };
+  };
 
-  event(null, 'run-start', { runId, profile: plan.profile, targets: plan.targets.map((t) => t.name) });
-  opts.progress.log(`statebench run ${runId}: ${plan.targets.length} target(s), results in ${outDir}`);
+  event(null, 'run-start', { runId, profile: plan.profile, targets: plan.targets.map((t) => t.name), repetitions, order });
+  opts.progress.log(`statebench run ${runId}: ${plan.targets.length} target(s) × ${repetitions} repetition(s)${repetitions > 1 ? ` (${scheme}${seed === null ? '' : `, seed ${seed}`})` : ''}, results in ${outDir}`);
   let interrupted = false;
   try {
-    for (const target of plan.targets) {
+    for (const slot of slots) {
       if (opts.signal.aborted) break;
-      const { summary, malformed } = await runTarget(target, { registry, clock, workspace, outDir, event, samples, opts });
+      const target = plan.targets[slot.target];
+      const { summary, malformed } = await runTarget(target, slot.repetition, repetitions, { registry, clock, workspace, outDir, event, samples, opts });
       targets.push(summary);
       malformedLines += malformed;
       if (summary.status === 'interrupted') interrupted = true;
@@ -116,43 +136,77 @@ interface RunContext {
   opts: RunOptions;
 }
 
-async function runTarget(target: PlannedTarget, ctx: RunContext): Promise<{ summary: TargetSummary; malformed: number }> {
-  const artifactsDir = join(ctx.outDir, 'targets', target.slug);
+async function runTarget(target: PlannedTarget, repetition: number, repetitions: number, ctx: RunContext): Promise<{ summary: TargetSummary; malformed: number }> {
+  const slug = repetitionSlug(target.slug, repetition);
+  const artifactsDir = join(ctx.outDir, 'targets', slug);
   mkdirSync(artifactsDir, { recursive: true });
-  const stateDir = ctx.workspace.path(target.slug);
+  const stateDir = ctx.workspace.path(slug);
   mkdirSync(stateDir, { recursive: true, mode: 0o755 });
   const exits: object[] = [];
+  // With repetitions every record says which one it belongs to; a single run's records stay as they were.
+  const rep = repetitions > 1 ? { repetition } : {};
+  const label = repetitions > 1 ? `${target.name} #${repetition}` : target.name;
+
+  // Host noise: phases follow the session's status, except that a measured phase lasts from its
+  // measure-start to its workload-end whatever else reports status meanwhile.
+  let extraPids: number[] = [];
+  let measuring: string | undefined;
+  const sampler = new HostNoiseSampler({
+    now: () => ctx.clock.now(),
+    emit: (s) => ctx.samples.write({ target: target.name, ...rep, ...s }),
+    runRoots: () => [process.pid, ...extraPids],
+  });
   const rt: TargetRuntime = {
     registry: ctx.registry,
     clock: ctx.clock,
     stateDir,
     artifactsDir,
     event: (type, data) => {
+      if (type === 'measure-start') sampler.phase((measuring = `measure:${String((data as { workload?: string } | undefined)?.workload ?? '')}`));
+      if (type === 'workload-end') measuring = undefined;
       if (type === 'node-exited') exits.push(data ?? {});
-      ctx.event(target.name, type, data);
+      ctx.event(target.name, type, { ...rep, ...data });
     },
-    status: (phase, detail) => ctx.opts.progress.status(target.name, phase, detail),
+    status: (phase, detail) => {
+      if (!measuring) sampler.phase(phase);
+      ctx.opts.progress.status(label, phase, detail);
+    },
     signal: ctx.opts.signal,
   };
+  const loadGenerator = new LoadGeneratorPin(target.resources?.loadGenerator?.cpuset, target.name);
   const session = new TargetSession(target, rt, {
     platform: await platformFor(target.platform),
     workloads: target.workloads.map((w) => workloadFor(w, artifactsDir)),
-    sample: (record) => ctx.samples.write({ target: target.name, ...record }),
+    sample: (record) => ctx.samples.write({ target: target.name, ...rep, ...record }),
+    beforeWorkloads: () => loadGenerator.pin(),
+    afterWorkloads: () => loadGenerator.unpin(),
   });
+  const pidTimer = setInterval(() => void session.hostPids().then((p) => (extraPids = p)), 5000);
+  pidTimer.unref();
+  sampler.start('start');
   rt.event('target-start', { platform: target.platform, storage: target.storage });
+  const finish = async (summary: TargetSummary): Promise<TargetSummary> => {
+    clearInterval(pidTimer);
+    const hostNoise = sampler.stop();
+    const database = session.databaseResources;
+    const loadGen = loadGenerator.grant ?? (await loadGenerator.describeUnpinned());
+    return { ...summary, ...(repetitions > 1 ? { repetition } : {}), resources: database ? { database, loadGenerator: loadGen } : undefined, hostNoise };
+  };
   try {
     await session.run();
     const crash = crashEvidence(target, exits, artifactsDir);
     if (crash) throw new StatebenchError(crash, EXIT.runFailed);
     rt.event('target-end', { status: 'completed' });
-    return { summary: session.summary('completed'), malformed: session.malformedLines };
+    return { summary: await finish(session.summary('completed')), malformed: session.malformedLines };
   } catch (e) {
     const aborted = ctx.opts.signal.aborted;
     const message = aborted ? new InterruptedError('signal').message : (e as Error).message;
     rt.event('target-end', { status: aborted ? 'interrupted' : 'failed', error: message });
-    if (!aborted) ctx.opts.progress.log(`target ${target.name} failed: ${message}${e instanceof StatebenchError && e.hint ? `\n  ${e.hint}` : ''}`);
-    return { summary: session.summary(aborted ? 'interrupted' : 'failed', aborted ? undefined : message), malformed: session.malformedLines };
+    if (!aborted) ctx.opts.progress.log(`target ${label} failed: ${message}${e instanceof StatebenchError && e.hint ? `\n  ${e.hint}` : ''}`);
+    return { summary: await finish(session.summary(aborted ? 'interrupted' : 'failed', aborted ? undefined : message)), malformed: session.malformedLines };
   } finally {
+    clearInterval(pidTimer);
+    await loadGenerator.unpin();
     // Per-target teardown: the next target starts on a clean machine.
     await session.teardown();
     const errors = await ctx.registry.releaseAll((r) => rt.status('teardown', `${r.kind} ${r.what}`));
@@ -195,4 +249,39 @@ function serverLogs(dir: string): string[] {
   };
   walk(dir, 0);
   return out;
+}
+
+/**
+ * The load generator is this process (workload clients, the safety writer, the fault schedule): it is
+ * pinned with sched_setaffinity for the workloads and restored afterwards. Children started while it
+ * is pinned inherit the set, which is why a bare-metal database always starts under its own taskset.
+ */
+class LoadGeneratorPin {
+  grant?: ResourceGrant;
+  private original?: string;
+
+  constructor(
+    private readonly cpuset: string | undefined,
+    private readonly target: string,
+  ) {}
+
+  async pin(): Promise<void> {
+    if (!this.cpuset) return;
+    checkCpuSet(this.cpuset, `${this.target} loadGenerator.cpuset`);
+    this.original = await affinityOf(process.pid);
+    await setAffinity(process.pid, this.cpuset);
+    this.grant = { cpuset: await affinityOf(process.pid), cpus: null, memoryBytes: null, mechanism: 'taskset', notes: ['memory is not limited: the load generator is the harness process'] };
+  }
+
+  async unpin(): Promise<void> {
+    if (this.original === undefined) return;
+    const original = this.original;
+    this.original = undefined;
+    await setAffinity(process.pid, original);
+  }
+
+  async describeUnpinned(): Promise<ResourceGrant> {
+    const cpuset = hasTool('taskset') ? await affinityOf(process.pid).catch(() => formatCpuList(onlineCpus())) : formatCpuList(onlineCpus());
+    return { cpuset, cpus: null, memoryBytes: null, mechanism: 'none' };
+  }
 }

@@ -6,7 +6,7 @@ import type { Workload, WorkloadRuntime } from '../workload/types.ts';
 import type { DeployedEngine } from '../engine/types.ts';
 import { haObserverFor, type HaObserver } from '../safety/ha/observer.ts';
 import type { IoResult } from '../io/types.ts';
-import type { FaultSummary, HaSummary, SafetySummary, TargetSummary, WorkloadSummary } from '../model/summary.ts';
+import type { FaultSummary, HaSummary, ResourceGrant, SafetySummary, TargetSummary, WorkloadSummary } from '../model/summary.ts';
 import { storageLabel } from '../model/plan.ts';
 import { FaultSchedule } from '../fault/schedule.ts';
 import { SafetyMonitor } from '../safety/monitor.ts';
@@ -18,6 +18,9 @@ export interface SessionParts {
   platform: Platform;
   workloads: Workload[];
   sample(record: object): void;
+  /** Around the workloads (load and measured phases): where the load generator is pinned and unpinned. */
+  beforeWorkloads?(): Promise<void>;
+  afterWorkloads?(): Promise<void>;
 }
 
 export class TargetSession {
@@ -33,6 +36,8 @@ export class TargetSession {
   private safety?: SafetySummary;
   private observer?: HaObserver;
   private ha?: HaSummary;
+  /** What the database really had, as the platform applied it. */
+  databaseResources?: ResourceGrant;
 
   constructor(
     private readonly target: PlannedTarget,
@@ -58,6 +63,8 @@ export class TargetSession {
     const engine = (this.engine = await this.provisioned.deployEngine());
     this.engineVersion = await engine.version();
     rt.event('engine-ready', { version: this.engineVersion });
+    this.databaseResources = await this.provisioned.resources?.();
+    if (this.databaseResources) rt.event('resources', { part: 'database', ...this.databaseResources });
 
     const observer = (this.observer = haObserverFor(engine, rt.clock, rt.event));
     observer?.start();
@@ -74,6 +81,23 @@ export class TargetSession {
       status: rt.status,
     });
 
+    await this.parts.beforeWorkloads?.();
+    try {
+      await this.runWorkloads(engine, monitor);
+    } finally {
+      await this.parts.afterWorkloads?.();
+    }
+    rt.signal.throwIfAborted();
+    await this.verify();
+  }
+
+  /** Pids of the target outside this process's tree (a container's init), for host-noise accounting. */
+  async hostPids(): Promise<number[]> {
+    return (await this.provisioned?.hostPids?.().catch(() => [])) ?? [];
+  }
+
+  private async runWorkloads(engine: DeployedEngine, monitor: SafetyMonitor): Promise<void> {
+    const { rt } = this;
     for (const [i, workload] of this.parts.workloads.entries()) {
       rt.signal.throwIfAborted();
       await workload.load(engine.clientConn(), this.workloadRuntime());
@@ -83,7 +107,7 @@ export class TargetSession {
         this.safetyMonitor = monitor;
         await monitor.start();
       }
-      const schedule = this.schedule;
+      const schedule = this.schedule!;
       const result = await workload.run(() => engine.clientConn(), {
         ...this.workloadRuntime(),
         // Faults are scheduled against the first workload's measured phase.
@@ -93,8 +117,6 @@ export class TargetSession {
       rt.event('workload-end', { workload: workload.name, tps: result.tps, transactions: result.transactions, errors: result.errors });
       if (i === 0) await this.finishFaults();
     }
-    rt.signal.throwIfAborted();
-    await this.verify();
   }
 
   /** Waits for the remaining cycles (their recovery may outlast the workload) and recovers anything active. */

@@ -99,16 +99,21 @@ export class OltpTpcb implements Workload {
         rt.sample({ workload: this.name, ...s });
         rt.status('run', `${this.name}: ${s.second}s/${Math.round(duration / 1000)}s, ${s.tps} tps${s.errors ? `, ${s.errors} errors` : ''}`);
       },
+      // Transactions still in flight at the deadline finish after it: not part of the window.
+      { windowMs: duration },
     );
     const begin = rt.clock.now();
     const measureFrom = begin + warmup;
-    const deadline = measureFrom + duration;
+    // Moved to the measured window's real end once it starts: a warmup timer that fires late on a
+    // busy host must not shorten the window the recorder measures.
+    let deadline = measureFrom + duration;
     let warmupTransactions = 0;
     let measuring = false;
     const startMeasuring = () => {
       if (measuring) return;
       measuring = true;
       recorder.start();
+      deadline = recorder.startMs + duration;
       rt.onMeasureStart?.(recorder.startMs);
       rt.event('measure-start', { workload: this.name });
     };

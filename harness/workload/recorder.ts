@@ -1,43 +1,77 @@
 // Records transaction outcomes of a measured phase: a whole-run HDR histogram, and one sample per
 // second (TPS, errors by kind, latency percentiles, the second's encoded histogram) streamed out as
 // soon as the second is over.
+//
+// Edges of the measured window. A transaction counts only when it started and ended inside the
+// window: one that began during warmup carries warmup time in its latency, and one that ends after
+// the deadline (it was in flight when the clock ran out) is work outside the window — both are
+// counted in `edges` and nowhere else. Seconds are bucketed by the completion timestamp, not by when
+// the ticker happens to fire. A last bucket shorter than a second (a window that is not a whole
+// number of seconds, or a phase stopped early) is emitted flagged `partial` with its span and its
+// rate normalised to per second, and left out of the per-second spread; readers skip it where a
+// figure needs whole seconds.
 import { newHistogram, recordMs, latencyMs, encode, type Histogram } from '../measure/histogram.ts';
 import { spread } from '../measure/spread.ts';
 
 export interface SecondSample {
   second: number;
-  /** Run-clock ms at the end of the second. */
+  /** Run-clock ms at the end of the second (of the bucket, for a partial one). */
   tMs: number;
+  /** Transactions per second; for a partial bucket, its count scaled to a second. */
   tps: number;
   errors: number;
   errorsByKind: Record<string, number>;
   latencyMs: ReturnType<typeof latencyMs>;
   hist: string;
+  /** Present on a bucket shorter than a second. */
+  partial?: true;
+  /** Length of a partial bucket, ms. */
+  spanMs?: number;
+  /** Committed transactions in a partial bucket (tps is normalised). */
+  count?: number;
+}
+
+export interface PhaseEdges {
+  /** Completed inside the window but started before it (during warmup). */
+  startedBeforeWindow: number;
+  /** Completed or failed after the window closed. */
+  endedAfterWindow: number;
+}
+
+export interface PhaseRecorderOptions {
+  /** Length of the measured window; outcomes after start + windowMs are outside it. Default: until stop(). */
+  windowMs?: number;
 }
 
 export class PhaseRecorder {
   readonly total: Histogram = newHistogram();
   private current: Histogram = newHistogram();
   private currentErrors: Record<string, number> = {};
+  /** Whole seconds flushed so far. */
   private second = 0;
   private timer?: NodeJS.Timeout;
   readonly perSecondTps: number[] = [];
   transactions = 0;
   errors = 0;
   readonly errorsByKind: Record<string, number> = {};
+  readonly edges: PhaseEdges = { startedBeforeWindow: 0, endedAfterWindow: 0 };
   startMs = 0;
-  lastEndMs = 0;
+  private endMs = Infinity;
+  private stoppedAtMs?: number;
 
   constructor(
     private readonly now: () => number,
     private readonly emit: (s: SecondSample) => void,
+    private readonly opts: PhaseRecorderOptions = {},
   ) {}
 
   start(): void {
     this.startMs = this.now();
-    this.lastEndMs = this.startMs;
+    this.endMs = this.opts.windowMs === undefined ? Infinity : this.startMs + this.opts.windowMs;
     const tick = () => {
-      this.flushSecond();
+      const t = Math.min(this.now(), this.endMs);
+      this.advance(t);
+      if (t >= this.endMs) return;
       const next = this.startMs + (this.second + 1) * 1000 - this.now();
       this.timer = setTimeout(tick, Math.max(0, next));
     };
@@ -45,49 +79,82 @@ export class PhaseRecorder {
   }
 
   ok(latency: number): void {
+    const t = this.now();
+    if (t > this.endMs || this.stoppedAtMs !== undefined) {
+      this.edges.endedAfterWindow++;
+      return;
+    }
+    if (t - latency < this.startMs) {
+      this.edges.startedBeforeWindow++;
+      return;
+    }
+    this.advance(t);
     recordMs(this.total, latency);
     recordMs(this.current, latency);
     this.transactions++;
-    this.lastEndMs = this.now();
   }
 
   error(kind: string): void {
+    const t = this.now();
+    if (t > this.endMs || this.stoppedAtMs !== undefined) {
+      this.edges.endedAfterWindow++;
+      return;
+    }
+    this.advance(t);
     this.errors++;
     this.errorsByKind[kind] = (this.errorsByKind[kind] ?? 0) + 1;
     this.currentErrors[kind] = (this.currentErrors[kind] ?? 0) + 1;
-    this.lastEndMs = this.now();
   }
 
-  private flushSecond(): void {
+  /** Index of the bucket t falls in; the instant the window closes belongs to its last second. */
+  private bucketOf(t: number): number {
+    const b = Math.floor((t - this.startMs) / 1000);
+    return Number.isFinite(this.endMs) ? Math.min(b, Math.max(0, Math.ceil((this.endMs - this.startMs) / 1000) - 1)) : b;
+  }
+
+  /** Flushes every whole second before the one t falls in. */
+  private advance(t: number): void {
+    const bucket = this.bucketOf(t);
+    while (this.second < bucket) this.flush(1000);
+  }
+
+  private flush(spanMs: number): void {
     const h = this.current;
     const errs = this.currentErrors;
     this.current = newHistogram();
     this.currentErrors = {};
+    const partial = spanMs < 1000;
+    const tMs = this.startMs + this.second * 1000 + spanMs;
     this.second++;
-    this.perSecondTps.push(h.totalCount);
+    if (!partial) this.perSecondTps.push(h.totalCount);
     this.emit({
       second: this.second,
-      tMs: +this.now().toFixed(1),
-      tps: h.totalCount,
+      tMs: +tMs.toFixed(1),
+      tps: partial ? +((h.totalCount * 1000) / spanMs).toFixed(2) : h.totalCount,
       errors: Object.values(errs).reduce((a, b) => a + b, 0),
       errorsByKind: errs,
       latencyMs: latencyMs(h),
       hist: encode(h),
+      ...(partial ? { partial: true as const, spanMs: +spanMs.toFixed(1), count: h.totalCount } : {}),
     });
   }
 
-  /** Stops the ticker and flushes the partial last second (not counted in per-second TPS spread). */
+  /** Stops the ticker, flushes the whole seconds left and a partial last bucket if it holds anything. */
   stop(): void {
     clearTimeout(this.timer);
-    if (this.current.totalCount || Object.keys(this.currentErrors).length) {
-      this.flushSecond();
-      // A partial second would drag the per-second spread down.
-      this.perSecondTps.pop();
-    }
+    if (this.stoppedAtMs !== undefined) return;
+    const t = Math.min(this.now(), this.endMs);
+    this.stoppedAtMs = t;
+    this.advance(t);
+    const span = t - (this.startMs + this.second * 1000);
+    if (span >= 1000) this.flush(1000);
+    else if (span > 0 && (this.current.totalCount || Object.keys(this.currentErrors).length)) this.flush(span);
   }
 
   summary() {
-    const durationMs = Math.max(1, this.lastEndMs - this.startMs);
+    // The window, not the last completion: transactions per second of the measured window.
+    const end = this.stoppedAtMs ?? Math.min(this.now(), this.endMs);
+    const durationMs = Math.max(1, end - this.startMs);
     return {
       tps: +((this.transactions * 1000) / durationMs).toFixed(2),
       transactions: this.transactions,
@@ -97,6 +164,7 @@ export class PhaseRecorder {
       tpsPerSecond: spread(this.perSecondTps),
       durationMs: Math.round(durationMs),
       histogram: encode(this.total),
+      edges: { ...this.edges },
     };
   }
 }

@@ -14,6 +14,9 @@ import type { Platform, ProvisionedTarget, TargetRuntime } from '../types.ts';
 import type { PlannedTarget } from '../../model/plan.ts';
 import { storageFor } from '../../storage/index.ts';
 import { probeIo } from '../../io/probe.ts';
+import { affinityOf, checkCpuSet, formatCpuList, MemoryCgroup, onlineCpus, pinnedCommand } from '../../core/resources.ts';
+import { hasTool } from '../../core/tools.ts';
+import type { ResourceGrant } from '../../model/summary.ts';
 
 export { resolveBinDir } from '../../engine/binaries.ts';
 export { freePort } from '../../core/net.ts';
@@ -46,7 +49,12 @@ export interface PostgresNodeOptions {
   startTimeoutMs: number;
   registry: CleanupRegistry;
   onEvent?: (type: string, data: object) => void;
+  /** CPUs the server may run on (taskset), and its memory limit (a cgroup holding the whole tree). */
+  cpuset?: string;
+  memoryBytes?: number;
 }
+
+let cgroupSeq = 0;
 
 /** One PostgreSQL server process tree, with the verbs faults need. */
 export class PostgresProcess implements NodeControl {
@@ -54,6 +62,7 @@ export class PostgresProcess implements NodeControl {
   readonly logFile: string;
   private proc?: ManagedProcess;
   private runAs?: RunAs;
+  private cgroup?: MemoryCgroup;
   /** Set while we stop or kill the server ourselves, so its exit is not reported as a crash. */
   private stopping = false;
   conn!: ConnInfo;
@@ -73,6 +82,8 @@ export class PostgresProcess implements NodeControl {
 
   async init(): Promise<void> {
     this.runAs = await databaseUser();
+    if (this.o.cpuset) checkCpuSet(this.o.cpuset, `${this.o.name} cpuset`);
+    if (this.o.memoryBytes) this.cgroup = MemoryCgroup.create(this.o.registry, `${process.pid}-${this.o.name}-${++cgroupSeq}`, this.o.memoryBytes, this.runAs);
     mkdirSync(this.o.stateDir, { recursive: true });
     mkdirSync(this.o.volume, { recursive: true });
     if (this.runAs) {
@@ -116,11 +127,18 @@ export class PostgresProcess implements NodeControl {
   }
 
   private async startOnce(): Promise<'started' | string> {
+    // Pinned and limited from the first instruction: taskset and the cgroup's shell exec in place,
+    // so the pid is the postmaster's and every backend inherits both.
+    // Without a cpuset of its own the server still gets every online CPU explicitly: it must not
+    // inherit a CPU set the harness (the load generator) holds when it starts or restarts it.
+    const cpuset = this.o.cpuset ?? (hasTool('taskset') ? formatCpuList(onlineCpus()) : undefined);
+    const pinned = pinnedCommand(cpuset, join(this.o.binDir, 'postgres'), ['-D', this.dataDir, '-p', String(this.conn.port)]);
+    const command = this.cgroup ? this.cgroup.wrap(pinned.cmd, pinned.args) : pinned;
     const proc = await ManagedProcess.start(
       this.o.registry,
       `postgres ${this.o.name}`,
-      join(this.o.binDir, 'postgres'),
-      ['-D', this.dataDir, '-p', String(this.conn.port)],
+      command.cmd,
+      command.args,
       {
         logFile: this.logFile,
         runAs: this.runAs,
@@ -144,6 +162,15 @@ export class PostgresProcess implements NodeControl {
       });
     } else ready.catch(() => {});
     return outcome;
+  }
+
+  /** What the running server really has, read back from the kernel. */
+  async resources(): Promise<ResourceGrant> {
+    const notes: string[] = [];
+    const cpuset = this.proc?.running ? await affinityOf(this.proc.pid) : (this.o.cpuset ?? null);
+    const memoryBytes = this.cgroup?.limitBytes() ?? null;
+    if (this.cgroup && this.proc?.running && !this.cgroup.pids().includes(this.proc.pid)) notes.push(`postmaster ${this.proc.pid} is not in ${this.cgroup.dir}`);
+    return { cpuset, cpus: null, memoryBytes, mechanism: [this.o.cpuset ? 'taskset' : '', this.cgroup ? `cgroup v${this.cgroup.version}` : ''].filter(Boolean).join(' + ') || 'none', ...(notes.length ? { notes } : {}) };
   }
 
   async kill(): Promise<void> {
@@ -199,11 +226,15 @@ export class BareMetalPlatform implements Platform {
     const storage = storageFor(target.storage, { errorRate: target.storageErrorRate });
     const volume = await storage.prepare('node-0', { registry: rt.registry, stateDir: rt.stateDir, onEvent: rt.event });
     const binDir = await resolveBinDir(target.engine.binDir);
+    const limits = target.resources ?? {};
+    let engine: BareMetalPostgres | undefined;
     return {
       volumes: [volume],
       probeIo: () => probeIo(target.io, volume.path, join(rt.artifactsDir, 'fio.json')),
-      deployEngine: () =>
-        deployBareMetalPostgres({
+      deployEngine: async () =>
+        (engine = await deployBareMetalPostgres({
+          cpuset: limits.cpuset,
+          memoryBytes: limits.memory,
           binDir,
           volume: volume.path,
           stateDir: join(rt.stateDir, 'nodes'),
@@ -212,8 +243,14 @@ export class BareMetalPlatform implements Platform {
           startTimeoutMs: target.engine.startTimeout,
           registry: rt.registry,
           onEvent: rt.event,
-        }),
+        })),
       describe: async () => ({ binDir, volume: volume.describe }),
+      resources: async () => {
+        const grant = engine ? await engine.process.resources() : { cpuset: limits.cpuset ?? null, cpus: null, memoryBytes: limits.memory ?? null, mechanism: 'none', notes: ['the engine did not start'] };
+        // A CPU quota needs the cpu controller; bare metal pins instead (cpuset), which a fair comparison prefers anyway.
+        if (limits.cpus !== undefined) grant.notes = [...(grant.notes ?? []), `cpus: ${limits.cpus} is not applied on bare metal; use cpuset`];
+        return grant;
+      },
     };
   }
 }

@@ -19,6 +19,8 @@ import type { TargetSpec } from '../../model/profile.ts';
 import { storageFor } from '../../storage/index.ts';
 import type { Volume } from '../../storage/types.ts';
 import { freePort } from '../../core/net.ts';
+import { checkCpuSet, formatCpuList, onlineCpus } from '../../core/resources.ts';
+import type { ResourceGrant } from '../../model/summary.ts';
 import type { Platform, ProvisionedTarget, TargetRuntime } from '../types.ts';
 import { imageRef, RECIPE_LABEL } from '../../../images/build.ts';
 import {
@@ -139,6 +141,8 @@ class WritableWait implements WaitStrategy {
 
 export interface ContainerResources {
   cpus?: number;
+  /** CPU list (--cpuset-cpus). */
+  cpuset?: string;
   /** Bytes. */
   memory?: number;
 }
@@ -181,6 +185,17 @@ export class PostgresContainer implements NodeControl {
     return this.container?.id;
   }
 
+  /** CPUs and memory of the container as Docker holds them, and its init's pid on this host. */
+  async limits(): Promise<{ grant: ResourceGrant; pid: number | null }> {
+    const info = await this.need().inspect();
+    const hc = info.HostConfig as { CpusetCpus?: string; NanoCpus?: number; Memory?: number };
+    const cpuset = hc.CpusetCpus ? hc.CpusetCpus : formatCpuList(onlineCpus());
+    return {
+      grant: { cpuset, cpus: hc.NanoCpus ? hc.NanoCpus / 1e9 : null, memoryBytes: hc.Memory ? hc.Memory : null, mechanism: 'docker' },
+      pid: info.State.Running && info.State.Pid ? info.State.Pid : null,
+    };
+  }
+
   /** A paused node is running, as a SIGSTOPped process is on bare metal. */
   get running(): boolean {
     return this.state === 'running' || this.state === 'paused';
@@ -209,6 +224,7 @@ export class PostgresContainer implements NodeControl {
     const hostConfig: Partial<Dockerode.HostConfig> = {
       ShmSize: SHM_BYTES,
       ...(o.resources.cpus ? { NanoCpus: Math.round(o.resources.cpus * 1e9) } : {}),
+      ...(o.resources.cpuset ? { CpusetCpus: o.resources.cpuset } : {}),
       // No swap beyond the limit: the limit is what the database gets.
       ...(o.resources.memory ? { Memory: o.resources.memory, MemorySwap: o.resources.memory } : {}),
     };
@@ -371,7 +387,9 @@ export class DockerPlatform implements Platform {
     const client = await dockerClient();
     const image = imageFor(target.spec, target.engine.kind);
     const resolved = await resolveImage(image, target.spec.pull);
-    const resources: ContainerResources = { cpus: target.spec.resources?.cpus, memory: target.spec.resources?.memory };
+    const limits = target.resources ?? target.spec.resources ?? {};
+    if (limits.cpuset) checkCpuSet(limits.cpuset, `${target.name} cpuset`);
+    const resources: ContainerResources = { cpus: limits.cpus, cpuset: limits.cpuset, memory: limits.memory };
 
     const networkName = `statebench-${runId}-${target.slug}`;
     await createNetwork(networkName, runId, target.name, rt.registry);
@@ -400,6 +418,11 @@ export class DockerPlatform implements Platform {
         await node.create();
         return new DockerPostgres(node);
       },
+      resources: async () => (node?.id ? (await node.limits()).grant : { cpuset: resources.cpuset ?? null, cpus: resources.cpus ?? null, memoryBytes: resources.memory ?? null, mechanism: 'docker', notes: ['the container did not start'] }),
+      hostPids: async () => {
+        const pid = node?.id ? (await node.limits().catch(() => ({ pid: null }))).pid : null;
+        return pid ? [pid] : [];
+      },
       describe: async () => ({
         image,
         imageId: resolved.id,
@@ -413,6 +436,7 @@ export class DockerPlatform implements Platform {
         testcontainers: testcontainersVersion(),
         limits: {
           cpus: resources.cpus ?? 'unlimited',
+          cpuset: resources.cpuset ?? 'any',
           memoryBytes: resources.memory ?? 'unlimited',
           shmBytes: SHM_BYTES,
         },

@@ -13,6 +13,7 @@ import { writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { VersionApi, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import type { ResourceGrant } from '../../model/summary.ts';
 import type { Platform, ProvisionedTarget, TargetRuntime } from '../types.ts';
 import type { FaultCycle, PlannedTarget } from '../../model/plan.ts';
 import type { FaultMode } from '../../fault/fault.ts';
@@ -686,6 +687,14 @@ class KubernetesTarget implements ProvisionedTarget {
     }
     this.volumes.splice(0, this.volumes.length, ...placed);
     this.rt.event('kubernetes-volumes-placed', { volumes: placed.map((v, i) => ({ member: i, path: v.path })) });
+  }
+
+  /** Requests = limits as rendered into the StatefulSet (the scheduler's and kubelet's contract, not a read-back). */
+  async resources(): Promise<ResourceGrant> {
+    const r = this.target.resources ?? this.target.spec.resources ?? {};
+    const notes: string[] = [];
+    if (r.cpuset) notes.push(`cpuset ${r.cpuset} is not applied on Kubernetes: exclusive CPUs come from the kubelet's static CPU manager policy for Guaranteed pods with whole CPUs`);
+    return { cpuset: null, cpus: r.cpus ?? null, memoryBytes: r.memory ?? null, mechanism: 'kubernetes', ...(notes.length ? { notes } : {}) };
   }
 
   async describe(): Promise<Record<string, unknown>> {

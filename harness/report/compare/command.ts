@@ -21,12 +21,12 @@ export interface CompareCommandResult {
   htmlFile?: string;
 }
 
-export async function compareCommand(baseline: string, candidate: string, opts: CompareCommandOptions = {}): Promise<CompareCommandResult> {
+export async function compareCommand(baseline: string | string[], candidate: string | string[], opts: CompareCommandOptions = {}): Promise<CompareCommandResult> {
   let comparison: Comparison;
   try {
-    comparison = await compareRuns(baseline, candidate, { minEffect: opts.minEffect, alpha: opts.alpha, singleValueMinEffect: opts.singleValueMinEffect });
+    comparison = await compareRuns(baseline, candidate, { minEffect: opts.minEffect, alpha: opts.alpha, singleValueMinEffect: opts.singleValueMinEffect, busyHost: opts.busyHost });
   } catch (e) {
-    if (e instanceof RangeError) throw new StatebenchError(e.message, EXIT.usage, 'Thresholds are fractions: --min-effect 0.05 means 5 %, --alpha 0.05 a 5 % significance level.');
+    if (e instanceof RangeError) throw new StatebenchError(e.message, EXIT.usage, 'Thresholds are fractions: --min-effect 0.05 means 5 %, --alpha 0.05 a 95 % interval; --busy-host is decline or ignore.');
     throw e;
   }
   const markdown = renderCompareMarkdown(comparison);

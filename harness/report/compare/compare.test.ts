@@ -8,115 +8,178 @@ import { StatebenchError } from '../../errors.ts';
 
 const FIXTURES = join(import.meta.dirname, '../../../test/fixtures/runs');
 
-/** n evenly spaced values from a to b, interleaved so the series has no trend over time. */
-function spreadOf(a: number, b: number, n: number): number[] {
-  const v = Array.from({ length: n }, (_, i) => a + ((b - a) * i) / (n - 1));
-  return v.map((_, i) => v[(i * 7) % n]);
-}
-
 let root: string;
 const target = (over: Partial<SyntheticTarget>): SyntheticTarget => ({ name: 'baremetal/local', platform: 'baremetal', storage: 'local', latencyMs: 5, ...over });
 const run = (name: string, seed: number, t: Partial<SyntheticTarget>) =>
   writeRun(join(root, name), { runId: `run-${name}`, profile: 'cmp', startedAt: '2026-11-20T10:00:00.000Z', seed, targets: [target(t)] });
+/** One run with a repetition per mean TPS; each repetition 5 s of ±2 % per-second noise. */
+const reps = (name: string, seed: number, means: number[], over: Partial<SyntheticTarget> = {}) =>
+  writeRun(join(root, name), {
+    runId: `run-${name}`,
+    profile: 'cmp',
+    startedAt: '2026-11-20T10:00:00.000Z',
+    seed,
+    targets: means.map((m, i) => target({ tpsMean: m, tpsNoise: 0.02, seconds: 5, repetition: i + 1, latencyMs: 2000 / m, ...over })),
+  });
 
 beforeAll(() => {
   root = mkdtempSync(join(tmpdir(), 'sb-compare-'));
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-describe('compareRuns', () => {
+describe('compareRuns over repetitions', () => {
   it('identical runs: no regression, every figure unchanged', async () => {
-    const dir = run('same', 1, { tps: spreadOf(480, 520, 30), safety: {} });
+    const dir = reps('same', 1, [500, 510, 495], { safety: {} });
     const cmp = await compareRuns(dir, join(dir, 'summary.json'));
     expect(cmp.regressions).toEqual([]);
     expect(new Set(cmp.changes.map((c) => c.verdict))).toEqual(new Set(['unchanged']));
     const tps = cmp.changes.find((c) => c.metric === 'oltp-tpcb TPS')!;
-    expect(tps.test?.p).toBeCloseTo(1, 6);
+    expect(tps.basis).toBe('interval');
+    expect(tps.interval!.ratio).toBeCloseTo(1, 12);
+    expect(tps.samples!.baseline).toHaveLength(3);
   });
 
   it('two runs of the same distribution: no regression', async () => {
-    const a = run('steady-a', 11, { tpsMean: 500, tpsNoise: 0.05, seconds: 30, safety: {} });
-    const b = run('steady-b', 12, { tpsMean: 500, tpsNoise: 0.05, seconds: 30, safety: {} });
+    const a = reps('steady-a', 11, [500, 480, 515]);
+    const b = reps('steady-b', 12, [505, 490, 498]);
     const cmp = await compareRuns(a, b);
     expect(cmp.regressions.map((r) => `${r.metric}: ${r.reason}`)).toEqual([]);
   });
 
-  it('a 20 % TPS drop with low noise is a regression', async () => {
-    const base = spreadOf(495, 505, 30);
-    const a = run('low-a', 21, { tps: base });
-    const b = run('low-b', 21, { tps: base.map((x) => x * 0.8) });
+  it('a 20 % TPS drop that every repetition shows is a regression, with the interval as the reason', async () => {
+    const a = reps('low-a', 21, [500, 505, 495]);
+    const b = reps('low-b', 22, [400, 404, 396]);
     const cmp = await compareRuns(a, b);
     const tps = cmp.changes.find((c) => c.metric === 'oltp-tpcb TPS')!;
     expect(tps.verdict).toBe('regression');
-    expect(tps.change).toBeCloseTo(-0.2, 2);
-    expect(tps.test!.p).toBeLessThan(1e-6);
-    expect(tps.reason).toMatch(/−20\.0 % \(worse\), Mann–Whitney p<0\.0001 \(n=30 vs 30\)/);
+    expect(tps.interval!.hi).toBeLessThan(0.85);
+    expect(tps.interval!.n).toEqual({ baseline: 3, candidate: 3 });
+    expect(tps.reason).toMatch(/^−(19|20)\.\d % \(worse; 95 % CI −2\d\.\d % … −1\d\.\d %, n=3 vs 3 repetitions\)$/);
     expect(cmp.regressions.map((r) => r.metric)).toContain('oltp-tpcb TPS');
   });
 
-  it('the same 20 % drop inside high noise is not significant and not a regression', async () => {
-    const base = spreadOf(100, 900, 30);
-    const a = run('noisy-a', 31, { tps: base });
-    const b = run('noisy-b', 31, { tps: base.map((x) => x * 0.8) });
+  it('the same 20 % drop inside large run-to-run noise is not significant and not a regression', async () => {
+    const a = reps('noisy-a', 31, [300, 700, 500]);
+    const b = reps('noisy-b', 32, [240, 560, 400]);
     const cmp = await compareRuns(a, b);
     const tps = cmp.changes.find((c) => c.metric === 'oltp-tpcb TPS')!;
-    expect(tps.change).toBeCloseTo(-0.2, 2);
+    expect(tps.change!).toBeCloseTo(-0.2, 2);
     expect(tps.verdict).toBe('not-significant');
-    expect(tps.test!.p).toBeGreaterThan(0.05);
-    expect(tps.reason).toContain('within the noise');
+    expect(tps.interval!.hi).toBeGreaterThan(1);
+    expect(tps.reason).toContain('the interval includes no change, within the noise');
     expect(cmp.regressions.filter((r) => r.group === 'tps')).toEqual([]);
   });
 
-  it('a drop within the minimum effect is unchanged even when significant; a lower threshold makes it count', async () => {
-    const base = spreadOf(498, 502, 30);
-    const a = run('small-a', 41, { tps: base });
-    const b = run('small-b', 41, { tps: base.map((x) => x * 0.97) });
+  it('a consistent drop within the minimum effect is unchanged; a lower threshold makes it count', async () => {
+    const a = reps('small-a', 41, [500, 501, 499]);
+    const b = reps('small-b', 42, [485, 486, 484]);
     const tps = (await compareRuns(a, b)).changes.find((c) => c.metric === 'oltp-tpcb TPS')!;
-    expect(tps.test!.p).toBeLessThan(0.05);
+    expect(tps.interval!.hi).toBeLessThan(1);
     expect(tps.verdict).toBe('unchanged');
+    expect(tps.reason).toContain('within the 5.0 % minimum effect');
     const strict = (await compareRuns(a, b, { minEffect: 0.01 })).changes.find((c) => c.metric === 'oltp-tpcb TPS')!;
     expect(strict.verdict).toBe('regression');
   });
 
+  it('one repetition a side: a 10 % drop is no regression however tight its per-second samples are', async () => {
+    // 30 seconds of ±0.1 % noise each: a rank test over seconds would call this p < 0.0001.
+    const a = run('one-a', 51, { tpsMean: 500, tpsNoise: 0.001, seconds: 30 });
+    const b = run('one-b', 52, { tpsMean: 450, tpsNoise: 0.001, seconds: 30 });
+    const cmp = await compareRuns(a, b);
+    const tps = cmp.changes.find((c) => c.metric === 'oltp-tpcb TPS')!;
+    expect(tps.basis).toBe('single-value');
+    expect(tps.verdict).toBe('unchanged');
+    expect(tps.reason).toContain('one repetition on a side (1 vs 1): run-to-run noise unknown, threshold 20 %');
+    expect(cmp.notes.some((n) => n.includes('single completed repetition'))).toBe(true);
+    // A 30 % drop passes even that threshold.
+    const c = run('one-c', 53, { tpsMean: 350, tpsNoise: 0.001, seconds: 30 });
+    expect((await compareRuns(a, c)).changes.find((x) => x.metric === 'oltp-tpcb TPS')!.verdict).toBe('regression');
+  });
+
+  it('pools the repetitions of several runs per side, as for a history', async () => {
+    const a = [run('pool-a1', 61, { tpsMean: 500, seconds: 5 }), run('pool-a2', 62, { tpsMean: 505, seconds: 5 }), run('pool-a3', 63, { tpsMean: 495, seconds: 5 })];
+    const b = [run('pool-b1', 64, { tpsMean: 400, seconds: 5 }), run('pool-b2', 65, { tpsMean: 404, seconds: 5 }), run('pool-b3', 66, { tpsMean: 398, seconds: 5 })];
+    const tps = (await compareRuns(a, b)).changes.find((c) => c.metric === 'oltp-tpcb TPS')!;
+    expect(tps.basis).toBe('interval');
+    expect(tps.interval!.n).toEqual({ baseline: 3, candidate: 3 });
+    expect(tps.verdict).toBe('regression');
+  });
+
+  it('on a busy host a clear drop is reported without a verdict; --busy-host ignore judges by the interval alone', async () => {
+    const a = reps('busy-a', 75, [500, 505, 495], { outsideCpuCores: 1.6 });
+    const b = reps('busy-b', 76, [400, 404, 396]);
+    const declined = (await compareRuns(a, b)).changes.find((c) => c.metric === 'oltp-tpcb TPS')!;
+    expect(declined.verdict).toBe('not-significant');
+    expect(declined.interval!.hi).toBeLessThan(0.85);
+    expect(declined.reason).toContain('but the host was busy in 3 of 3 measured phases (processes outside the run: median 1.60 cores)');
+    const judged = (await compareRuns(a, b, { busyHost: 'ignore' })).changes.find((c) => c.metric === 'oltp-tpcb TPS')!;
+    expect(judged.verdict).toBe('regression');
+    // A quiet host (under half a core outside the run) keeps the verdict.
+    const q = reps('quiet-a', 77, [500, 505, 495], { outsideCpuCores: 0.2 });
+    expect((await compareRuns(q, b)).changes.find((c) => c.metric === 'oltp-tpcb TPS')!.verdict).toBe('regression');
+  });
+
+  it('with two or more runs a side, each run is one observation: a shift between runs is not hidden by tight repetitions', async () => {
+    // Repetitions agree within each run, but the runs of each side scatter by ±15 %.
+    const a = [reps('runs-a1', 81, [500, 501, 499]), reps('runs-a2', 82, [430, 431, 429]), reps('runs-a3', 83, [575, 576, 574])];
+    const b = [reps('runs-b1', 84, [470, 471, 469]), reps('runs-b2', 85, [400, 401, 399]), reps('runs-b3', 86, [540, 541, 539])];
+    const tps = (await compareRuns(a, b)).changes.find((c) => c.metric === 'oltp-tpcb TPS')!;
+    expect(tps.interval!.n).toEqual({ baseline: 3, candidate: 3 });
+    expect(tps.reason).toContain('n=3 vs 3 runs');
+    expect(tps.verdict).toBe('not-significant');
+    // Pooled as 9 repetitions a side the same data would look far more certain than it is.
+    const pooledReps = (await compareRuns(a[0], b[0])).changes.find((c) => c.metric === 'oltp-tpcb TPS')!;
+    expect(pooledReps.reason).toContain('repetitions');
+  });
+
   it('one lost write is a regression regardless of statistics', async () => {
-    const tps = spreadOf(480, 520, 30);
-    const a = run('safe-a', 51, { tps, safety: {} });
-    const b = run('safe-b', 51, { tps, safety: { lost: 1, lostIds: ['w0-000001'] } });
+    const a = reps('safe-a', 71, [500, 505, 495], { safety: {} });
+    const b = writeRun(join(root, 'safe-b'), {
+      runId: 'run-safe-b',
+      profile: 'cmp',
+      startedAt: '2026-11-20T10:00:00.000Z',
+      seed: 72,
+      targets: [500, 505, 495].map((m, i) => target({ tpsMean: m, tpsNoise: 0.02, seconds: 5, repetition: i + 1, latencyMs: 4, safety: i === 1 ? { lost: 1, lostIds: ['w0-000001'] } : {} })),
+    });
     const cmp = await compareRuns(a, b);
     expect(cmp.regressions.map((r) => r.metric)).toEqual(['lost writes']);
     expect(cmp.regressions[0].reason).toContain('regardless of statistics');
     expect(cmp.regressions[0].basis).toBe('count');
   });
 
-  it('recovery: longer unavailability over enough cycles regresses; unrecovered cycles always do', async () => {
+  it('recovery of single runs: longer unavailability over enough cycles regresses by a rank test over cycles; unrecovered cycles always do', async () => {
     const cycles = (ms: number[], recovered = true) => ms.map((m, i) => ({ type: 'node-crash', node: 'node-0', atS: 2 + i * 3, unavailableMs: m, recovered: i === ms.length - 1 ? recovered : true }));
-    const a = run('rec-a', 61, { seconds: 40, faults: cycles([1000, 1100, 1050, 980, 1020, 1060]) });
-    const b = run('rec-b', 61, { seconds: 40, faults: cycles([2000, 2100, 2050, 1980, 2020, 2060]) });
-    const c = run('rec-c', 61, { seconds: 40, faults: cycles([1000, 1100, 1050, 980, 1020, 1060], false) });
+    const a = run('rec-a', 81, { seconds: 40, faults: cycles([1000, 1100, 1050, 980, 1020, 1060]) });
+    const b = run('rec-b', 81, { seconds: 40, faults: cycles([2000, 2100, 2050, 1980, 2020, 2060]) });
+    const c = run('rec-c', 81, { seconds: 40, faults: cycles([1000, 1100, 1050, 980, 1020, 1060], false) });
     const slower = (await compareRuns(a, b)).changes.find((x) => x.metric.startsWith('writes unavailable'))!;
     expect(slower.verdict).toBe('regression');
+    expect(slower.basis).toBe('rank-test');
     expect(slower.test!.exact).toBe(true);
     const unrecovered = await compareRuns(a, c);
     expect(unrecovered.regressions.map((r) => r.metric)).toContain('cycles not recovered');
   });
 
-  it('I/O figures measured once need the larger single-value threshold', async () => {
-    const tps = spreadOf(480, 520, 30);
+  it('I/O figures: with one repetition the single-value threshold, with repetitions the interval', async () => {
     const io = { randWriteIops: 40000, seqWriteMiBps: 600, fsyncP50: 0.3, fsyncP99: 5 };
-    const a = run('io-a', 71, { tps, io });
-    const b = run('io-b', 71, { tps, io: { ...io, randWriteIops: 36000, fsyncP99: 7 } });
+    const a = run('io-a', 91, { seconds: 5, io });
+    const b = run('io-b', 91, { seconds: 5, io: { ...io, randWriteIops: 36000, fsyncP99: 7 } });
     const cmp = await compareRuns(a, b);
     expect(cmp.changes.find((c) => c.metric === 'rand 4k write IOPS')!.verdict).toBe('unchanged');
     const fsync = cmp.changes.find((c) => c.metric === 'fdatasync p99')!;
     expect(fsync.verdict).toBe('regression');
     expect(fsync.basis).toBe('single-value');
+    const ra = reps('io-ra', 92, [500, 500, 500], { io });
+    const rb = reps('io-rb', 93, [500, 500, 500], { io: { ...io, randWriteIops: 36000 } });
+    const iops = (await compareRuns(ra, rb)).changes.find((c) => c.metric === 'rand 4k write IOPS')!;
+    expect(iops.basis).toBe('interval');
+    expect(iops.verdict).toBe('regression');
   });
 
   it('a check that passed in the baseline and fails in the candidate is a regression', async () => {
-    const tps = spreadOf(480, 520, 30);
     const check = (passed: boolean) => [{ name: 'availability.recovery-within', passed, value: passed ? 2000 : 40000, threshold: 30000, message: passed ? 'ok' : 'slowest recovery 40000 ms > 30000 ms' }];
-    const a = run('chk-a', 81, { tps, checks: check(true) });
-    const b = run('chk-b', 81, { tps, checks: check(false) });
+    const a = run('chk-a', 101, { seconds: 5, checks: check(true) });
+    const b = run('chk-b', 101, { seconds: 5, checks: check(false) });
     const cmp = await compareRuns(a, b);
     expect(cmp.regressions.map((r) => r.metric)).toEqual(['availability.recovery-within']);
   });
@@ -130,9 +193,8 @@ describe('compareRuns', () => {
 
 describe('compareCommand', () => {
   it('exits 0 without a regression and 1 with one; writes Markdown and a self-contained HTML file', async () => {
-    const base = spreadOf(495, 505, 30);
-    const a = run('cmd-a', 91, { tps: base, safety: {} });
-    const b = run('cmd-b', 91, { tps: base.map((x) => x * 0.8), safety: {} });
+    const a = reps('cmd-a', 111, [500, 505, 495], { safety: {} });
+    const b = reps('cmd-b', 112, [400, 404, 396], { safety: {} });
     const ok = await compareCommand(a, a);
     expect(ok.exitCode).toBe(0);
     expect(ok.markdown).toContain('## No regression');
@@ -141,7 +203,7 @@ describe('compareCommand', () => {
     const bad = await compareCommand(a, b, { html: htmlFile, minEffect: 0.05, alpha: 0.05 });
     expect(bad.exitCode).toBe(1);
     expect(bad.markdown).toContain('## REGRESSION: ');
-    expect(bad.markdown).toMatch(/\| oltp-tpcb TPS \| 500(\.0)? tx\/s \| 400(\.0)? tx\/s \| −20\.0 % \|/);
+    expect(bad.markdown).toMatch(/\| oltp-tpcb TPS \| 50\d\.\d tx\/s \(4\d\d\.\d tx\/s–5\d\d\.\d tx\/s, n=3 reps\) \| 40\d\.\d tx\/s \(3\d\d\.\d tx\/s–4\d\d\.\d tx\/s, n=3 reps\) \| −(19|2\d)\.\d % \| 95 % CI −2\d\.\d % … −1\d\.\d % \(n=3\/3 reps\) \| \*\*REGRESSION\*\* \|/);
     expect(existsSync(htmlFile)).toBe(true);
     const html = readFileSync(htmlFile, 'utf8');
     expect(html).not.toMatch(/<script/i);
@@ -150,7 +212,7 @@ describe('compareCommand', () => {
   });
 
   it('rejects nonsense thresholds and missing run directories with usage errors', async () => {
-    const a = run('usage-a', 101, { tps: spreadOf(480, 520, 10) });
+    const a = run('usage-a', 121, { seconds: 5 });
     const e1 = await compareCommand(a, a, { minEffect: 5 }).catch((e) => e);
     expect(e1).toBeInstanceOf(StatebenchError);
     expect(e1.exitCode).toBe(2);

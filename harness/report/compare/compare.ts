@@ -1,27 +1,44 @@
-// Baseline run vs candidate run, figure by figure, with a verdict that knows about noise. A figure
-// with a distribution behind it (per-second TPS and latency percentiles from samples.jsonl, recovery
-// times across fault cycles) is a regression only when the Mann–Whitney test says the two samples
-// differ (p < alpha) AND the change is larger than the minimum effect size. A figure measured once per
-// run (the I/O probe) has no noise estimate, so it needs a larger change to count. Data safety is not
-// statistics: any lost, phantom, duplicated or corrupted write beyond the baseline's is a regression.
+// Baseline vs candidate, figure by figure, with a verdict that knows about noise. The observations
+// are repetitions — each a fresh deploy — pooled over every run given for a side (a run's
+// repetitions, or several runs of a history). Per-second samples of one run are never the
+// observations: consecutive seconds share checkpoints, caches and neighbours, so they are
+// autocorrelated and a test that treats them as independent raises false alarms (measured: see
+// bench/compare-calibration.ts and the README).
+//
+// A figure with at least two repetitions a side is a regression when the 95 % interval of the
+// candidate/baseline ratio (Welch's t on log values, harness/measure/interval.ts) lies entirely on
+// the worse side AND the ratio is worse than the minimum effect. With one repetition on a side the
+// run-to-run noise is unknown, so the figure needs the larger single-value change to count.
+// Recovery with one repetition falls back to a rank test over fault cycles: each cycle is a separate
+// event that starts after full recovery from the previous one. Data safety is not statistics: any
+// lost, phantom, duplicated or corrupted write beyond the baseline's is a regression.
 import type { Summary, TargetSummary } from '../../model/summary.ts';
 import { loadRun, samplesOf, type RunData } from '../html/run-data.ts';
 import { EXIT, StatebenchError } from '../../errors.ts';
+import { figureDefs, repetitionsByTarget } from '../ratios.ts';
+import { ratioInterval, welchLogP } from '../../measure/interval.ts';
 import { mannWhitneyU, median, type RankTest } from './stats.ts';
 
 export interface CompareThresholds {
   /** Smallest relative change that can be a regression, for figures with a distribution. @default 0.05 */
   minEffect?: number;
-  /** Significance level of the Mann–Whitney test. @default 0.05 */
+  /** 1 − the confidence level of the ratio interval (and the rank test's level for recovery). @default 0.05 */
   alpha?: number;
   /**
-   * Smallest relative change that counts for figures measured once per run (I/O probe; TPS and
-   * latency when samples.jsonl is missing), which carry no noise estimate. @default 0.2
+   * Smallest relative change that counts for a figure with one repetition on a side, which carries
+   * no estimate of run-to-run noise. @default 0.2
    */
   singleValueMinEffect?: number;
+  /**
+   * `decline`: a change measured while the host was busy (a measured phase flagged by the host-noise
+   * sampler on either side) is reported but never called a regression or an improvement — runs taken
+   * under different host load differ by more than their repetitions vary, and the interval cannot
+   * see that. `ignore`: judge by the interval alone. @default 'decline'
+   */
+  busyHost?: 'decline' | 'ignore';
 }
 
-export const DEFAULT_THRESHOLDS: Required<CompareThresholds> = { minEffect: 0.05, alpha: 0.05, singleValueMinEffect: 0.2 };
+export const DEFAULT_THRESHOLDS: Required<CompareThresholds> = { minEffect: 0.05, alpha: 0.05, singleValueMinEffect: 0.2, busyHost: 'decline' };
 
 /**
  * regression / improvement: a real change beyond the thresholds. unchanged: no change beyond the
@@ -43,13 +60,15 @@ export interface MetricChange {
   candidate: number | string | null;
   /** (candidate − baseline) / baseline; null when either is missing or the baseline is zero. */
   change: number | null;
-  /** How the verdict was reached: a rank test, a single value against a threshold, a count, a check. */
-  basis: 'rank-test' | 'single-value' | 'count' | 'check' | 'status';
+  /** How the verdict was reached: an interval over repetitions, a rank test over fault cycles, a single value against a threshold, a count, a check. */
+  basis: 'interval' | 'rank-test' | 'single-value' | 'count' | 'check' | 'status';
+  /** The ratio's interval, for basis `interval`. */
+  interval?: { ratio: number; lo: number; hi: number; level: number; df: number | null; p: number; n: { baseline: number; candidate: number } };
   test?: RankTest;
   verdict: Verdict;
   /** Why the verdict is what it is, with the numbers. */
   reason: string;
-  /** Per-sample values behind a tested figure, for the HTML charts. */
+  /** Per-repetition values (per-cycle for a rank test) behind a figure, for the HTML charts. */
   samples?: { baseline: number[]; candidate: number[] };
 }
 
@@ -71,8 +90,10 @@ export interface Comparison {
   notes: string[];
 }
 
-export async function compareRuns(baseline: string, candidate: string, thresholds: CompareThresholds = {}): Promise<Comparison> {
-  return compareRunData(loadRun(baseline), loadRun(candidate), thresholds);
+/** Each side is one run directory or several (their repetitions are pooled). */
+export async function compareRuns(baseline: string | string[], candidate: string | string[], thresholds: CompareThresholds = {}): Promise<Comparison> {
+  const load = (x: string | string[]) => (Array.isArray(x) ? x : [x]).map((d) => loadRun(d));
+  return compareRunData(load(baseline), load(candidate), thresholds);
 }
 
 /**
@@ -97,26 +118,37 @@ export function checkConsistent(run: RunData, label: string): void {
   }
 }
 
-export function compareRunData(a: RunData, b: RunData, thresholds: CompareThresholds = {}): Comparison {
+export function compareRunData(aIn: RunData | RunData[], bIn: RunData | RunData[], thresholds: CompareThresholds = {}): Comparison {
   const th = { ...DEFAULT_THRESHOLDS, ...dropUndefined(thresholds) };
   validateThresholds(th);
-  checkConsistent(a, 'baseline');
-  checkConsistent(b, 'candidate');
+  const aRuns = Array.isArray(aIn) ? aIn : [aIn];
+  const bRuns = Array.isArray(bIn) ? bIn : [bIn];
+  if (!aRuns.length || !bRuns.length) throw new RangeError('compare needs at least one run on each side');
+  aRuns.forEach((r) => checkConsistent(r, 'baseline'));
+  bRuns.forEach((r) => checkConsistent(r, 'candidate'));
+  const a = aRuns[0];
+  const b = bRuns[0];
   const notes: string[] = [];
-  if (a.summary.profile !== b.summary.profile) notes.push(`The runs used different profiles (${a.summary.profile} vs ${b.summary.profile}); figures are compared by target and workload name.`);
+  const profiles = new Set([...aRuns, ...bRuns].map((r) => r.summary.profile));
+  if (profiles.size > 1) notes.push(`The runs used different profiles (${[...profiles].join(', ')}); figures are compared by target and workload name.`);
+  for (const [runs, side] of [[aRuns, 'Baseline'], [bRuns, 'Candidate']] as const) {
+    if (runs.length > 1) notes.push(`${side}: ${runs.length} runs pooled (${runs.map((r) => r.summary.runId).join(', ')}).`);
+  }
   const changes: MetricChange[] = [];
-  const bNames = new Set(b.summary.targets.map((t) => t.name));
-  for (const ta of a.summary.targets) {
-    const tb = b.summary.targets.find((t) => t.name === ta.name);
-    if (!tb) {
-      notes.push(`Target ${ta.name} is in the baseline only: not compared.`);
+  const aReps = pooled(aRuns);
+  const bReps = pooled(bRuns);
+  for (const [name, ra] of aReps) {
+    const rb = bReps.get(name);
+    if (!rb) {
+      notes.push(`Target ${name} is in the baseline only: not compared.`);
       continue;
     }
-    changes.push(...compareTarget(a, ta, b, tb, th));
+    changes.push(...compareTarget(name, ra, rb, th));
   }
-  for (const name of bNames) if (!a.summary.targets.some((t) => t.name === name)) notes.push(`Target ${name} is in the candidate only: not compared.`);
-  for (const [run, label] of [[a, 'baseline'], [b, 'candidate']] as const) {
-    if (!run.samples.length) notes.push(`The ${label} has no samples.jsonl samples: TPS and latency are judged on single values, against ${pct(th.singleValueMinEffect)}.`);
+  for (const name of bReps.keys()) if (!aReps.has(name)) notes.push(`Target ${name} is in the candidate only: not compared.`);
+  const reps = (m: Map<string, Side>) => Math.min(...[...m.values()].map((x) => x.completed.length));
+  if ([...aReps.keys()].some((n) => bReps.has(n)) && (reps(aReps) < 2 || reps(bReps) < 2)) {
+    notes.push(`A side has a single completed repetition of some target: its run-to-run noise is unknown, so those figures need a change beyond ${pct(th.singleValueMinEffect)} to count. Run the profile with repetitions ≥ 3, or pass several runs per side.`);
   }
   return {
     baseline: ref(a),
@@ -132,6 +164,28 @@ function ref(r: RunData): RunRef {
   return { dir: r.dir, runId: r.summary.runId, profile: r.summary.profile, startedAt: r.summary.startedAt, status: r.summary.status };
 }
 
+/** Every repetition of a target over the runs of one side: all (for status and checks), and the completed ones (for figures). */
+interface Side {
+  all: TargetSummary[];
+  completed: TargetSummary[];
+  /** Completed repetitions grouped by run. */
+  byRun: TargetSummary[][];
+}
+
+function pooled(runs: RunData[]): Map<string, Side> {
+  const out = new Map<string, Side>();
+  for (const r of runs) {
+    for (const [name, completed] of repetitionsByTarget(r.summary.targets)) {
+      const side = out.get(name) ?? { all: [], completed: [], byRun: [] };
+      side.completed.push(...completed);
+      if (completed.length) side.byRun.push(completed);
+      side.all.push(...r.summary.targets.filter((t) => t.name === name));
+      out.set(name, side);
+    }
+  }
+  return out;
+}
+
 function dropUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
@@ -140,6 +194,7 @@ function validateThresholds(th: Required<CompareThresholds>): void {
   const bad: string[] = [];
   if (!(th.minEffect >= 0 && th.minEffect < 1)) bad.push(`minEffect ${th.minEffect} (use a fraction such as 0.05)`);
   if (!(th.alpha > 0 && th.alpha < 1)) bad.push(`alpha ${th.alpha} (use a probability such as 0.05)`);
+  if (th.busyHost !== 'decline' && th.busyHost !== 'ignore') bad.push(`busyHost ${String(th.busyHost)} (use decline or ignore)`);
   if (!(th.singleValueMinEffect >= 0 && th.singleValueMinEffect < 10)) bad.push(`singleValueMinEffect ${th.singleValueMinEffect} (use a fraction such as 0.2)`);
   if (bad.length) throw new RangeError(`invalid compare thresholds: ${bad.join('; ')}`);
 }
@@ -170,20 +225,64 @@ interface Figure {
   candidate: number | null | undefined;
 }
 
-/** A figure with per-sample values on both sides: rank test plus minimum effect. */
+/** Measured phases of these repetitions, and those the host-noise sampler flagged busy. */
+function busyPhases(ts: TargetSummary[]): { measured: number; busy: number; outsideMedian: number } {
+  const phases = ts.flatMap((t) => (t.hostNoise ?? []).filter((p) => p.phase.startsWith('measure')));
+  const busy = phases.filter((p) => p.busy);
+  const med = busy.map((p) => p.outsideCpuCores.median).sort((x, y) => x - y);
+  return { measured: phases.length, busy: busy.length, outsideMedian: med.length ? med[Math.floor((med.length - 1) / 2)] : 0 };
+}
+
+/** A regression or improvement measured on a busy host is reported as a change, without the verdict. */
+function declineOnBusyHost(c: MetricChange, busy: { measured: number; busy: number; outsideMedian: number }): MetricChange {
+  if (!busy.busy || (c.verdict !== 'regression' && c.verdict !== 'improvement')) return c;
+  return {
+    ...c,
+    verdict: 'not-significant',
+    reason: `${c.reason}; but the host was busy in ${busy.busy} of ${busy.measured} measured phases (processes outside the run: median ${busy.outsideMedian.toFixed(2)} cores), and runs under different host load differ by more than their repetitions vary: no verdict, rerun on a quiet host`,
+  };
+}
+
+/** A figure with at least two observations a side: the ratio's interval plus the minimum effect. */
+function intervalVerdict(f: Figure, xs: number[], ys: number[], th: Required<CompareThresholds>, unit: 'repetitions' | 'runs' = 'repetitions'): MetricChange {
+  const level = 1 - th.alpha;
+  const r = ratioInterval(xs, ys, level);
+  const base = { ...f, baseline: f.baseline ?? null, candidate: f.candidate ?? null, samples: { baseline: xs, candidate: ys } };
+  if (!r.ok) {
+    if (r.reason === 'single-observation') return { ...single(f, th, `one repetition on a side (${xs.length} vs ${ys.length}): run-to-run noise unknown`), samples: base.samples };
+    return { ...base, change: null, basis: 'interval', verdict: 'not-compared', reason: r.reason === 'no-data' ? 'not measured on both sides' : 'zero or negative values have no ratio' };
+  }
+  const iv = r.interval;
+  const change = iv.ratio - 1;
+  const interval = { ratio: iv.ratio, lo: iv.lo, hi: iv.hi, level, df: Number.isFinite(iv.df) ? iv.df : null, p: welchLogP(iv), n: iv.n };
+  const res = { ...base, baseline: geoMean(xs), candidate: geoMean(ys), change, basis: 'interval' as const, interval };
+  const ci = `${Math.round(level * 100)} % CI ${signedPct(iv.lo - 1)} … ${signedPct(iv.hi - 1)}, n=${iv.n.baseline} vs ${iv.n.candidate} ${unit}`;
+  const excludesOne = iv.lo > 1 || iv.hi < 1;
+  const dir = direction(change, f.better, th.minEffect);
+  if (!excludesOne) return { ...res, verdict: dir === 'within' ? 'unchanged' : 'not-significant', reason: `${signedPct(change)} (${ci}): the interval includes no change${dir === 'within' ? '' : ', within the noise'}` };
+  if (dir === 'within') return { ...res, verdict: 'unchanged', reason: `${signedPct(change)} (${ci}) is within the ${pct(th.minEffect)} minimum effect` };
+  return dir === 'worse' ? { ...res, verdict: 'regression', reason: `${signedPct(change)} (worse; ${ci})` } : { ...res, verdict: 'improvement', reason: `${signedPct(change)} (better; ${ci})` };
+}
+
+/** Fault cycles with one repetition: a rank test over cycles plus the minimum effect. */
 function tested(f: Figure, xs: number[], ys: number[], th: Required<CompareThresholds>): MetricChange {
-  if (xs.length < 2 || ys.length < 2) return single(f, th, `fewer than 2 samples on a side (${xs.length} vs ${ys.length})`);
+  if (xs.length < 2 || ys.length < 2) return single(f, th, `fewer than 2 cycles on a side (${xs.length} vs ${ys.length})`);
   const change = relChange(f.baseline, f.candidate);
   const test = mannWhitneyU(xs, ys);
   const base = { ...f, baseline: f.baseline ?? null, candidate: f.candidate ?? null, change, basis: 'rank-test' as const, test, samples: { baseline: xs, candidate: ys } };
   if (change === null) return { ...base, verdict: 'not-compared', reason: 'the baseline figure is zero or missing' };
   const dir = direction(change, f.better, th.minEffect);
-  const stat = `Mann–Whitney ${fmtP(test.p)} (n=${test.n1} vs ${test.n2})`;
+  const stat = `Mann–Whitney ${fmtP(test.p)} over fault cycles (n=${test.n1} vs ${test.n2})`;
   if (dir === 'within') return { ...base, verdict: 'unchanged', reason: `${signedPct(change)} is within the ${pct(th.minEffect)} minimum effect; ${stat}` };
   if (test.p >= th.alpha) return { ...base, verdict: 'not-significant', reason: `${signedPct(change)} but ${stat} ≥ α=${th.alpha}: within the noise` };
   return dir === 'worse'
     ? { ...base, verdict: 'regression', reason: `${signedPct(change)} (worse), ${stat} < α=${th.alpha}` }
     : { ...base, verdict: 'improvement', reason: `${signedPct(change)} (better), ${stat} < α=${th.alpha}` };
+}
+
+function geoMean(xs: number[]): number | null {
+  const v = xs.filter((x) => x > 0 && Number.isFinite(x));
+  return v.length ? Math.exp(v.reduce((a, b) => a + Math.log(b), 0) / v.length) : null;
 }
 
 /** A figure measured once per run: no noise estimate, so only a change beyond singleValueMinEffect counts. */
@@ -209,82 +308,89 @@ function count(f: Figure, what: string): MetricChange {
   return { ...base, verdict: 'unchanged', reason: c ? `still ${c} ${what}, as in the baseline` : `no ${what}` };
 }
 
-function compareTarget(a: RunData, ta: TargetSummary, b: RunData, tb: TargetSummary, th: Required<CompareThresholds>): MetricChange[] {
+function compareTarget(target: string, a: Side, b: Side, th: Required<CompareThresholds>): MetricChange[] {
   const out: MetricChange[] = [];
-  const target = ta.name;
-
-  if (tb.status !== 'completed' && ta.status === 'completed') {
-    out.push({ target, group: 'status', metric: 'status', unit: '', better: 'higher', baseline: ta.status, candidate: tb.status, change: null, basis: 'status', verdict: 'regression', reason: `the candidate target ${tb.status}${tb.error ? `: ${tb.error}` : ''}` });
+  const failedB = b.all.filter((t) => t.status !== 'completed');
+  if (failedB.length && a.all.every((t) => t.status === 'completed')) {
+    const tb = failedB[0];
+    out.push({ target, group: 'status', metric: 'status', unit: '', better: 'higher', baseline: 'completed', candidate: tb.status, change: null, basis: 'status', verdict: 'regression', reason: `${failedB.length} candidate repetition${failedB.length === 1 ? '' : 's'} ${tb.status}${tb.error ? `: ${tb.error}` : ''}` });
   }
 
-  // I/O probe: one fio run per target and run.
-  const io = (metric: string, unit: string, better: 'higher' | 'lower', get: (t: TargetSummary) => number | undefined) => {
-    if (!ta.io && !tb.io) return;
-    out.push(single({ target, group: 'io', metric, unit, better, baseline: ta.io ? get(ta) : null, candidate: tb.io ? get(tb) : null }, th));
-  };
-  io('rand 4k write IOPS', 'IOPS', 'higher', (t) => t.io?.randWriteIops);
-  io('seq write', 'MiB/s', 'higher', (t) => t.io?.seqWriteMiBps);
-  io('fdatasync p50', 'ms', 'lower', (t) => t.io?.fsyncLatencyMs.p50);
-  io('fdatasync p99', 'ms', 'lower', (t) => t.io?.fsyncLatencyMs.p99);
-
-  for (const wa of ta.workloads) {
-    const wb = tb.workloads.find((w) => w.name === wa.name);
-    if (!wb) {
-      out.push({ target, group: 'tps', metric: `${wa.name} TPS`, unit: 'tx/s', better: 'higher', baseline: wa.tps, candidate: null, change: null, basis: 'rank-test', verdict: 'not-compared', reason: 'the candidate did not run this workload' });
+  // Figures with one value per repetition: TPS, latency percentiles, the I/O probe, bulk MiB/s.
+  // With two or more runs a side the observations are the runs (each the geometric mean of its
+  // repetitions): repetitions of one run share its time and host state, so across runs the run is
+  // the unit that varies independently.
+  const ta = a.completed;
+  const tb = b.completed;
+  const byRun = a.byRun.length >= 2 && b.byRun.length >= 2;
+  const values = (side: Side, get: (t: TargetSummary) => number | undefined) =>
+    byRun
+      ? side.byRun.map((reps) => geoMean(reps.map(get).filter((x): x is number => x !== undefined))).filter((x): x is number => x !== null)
+      : side.completed.map(get).filter((x): x is number => x !== undefined);
+  const busy = busyPhases([...ta, ...tb]);
+  for (const d of figureDefs([...ta, ...tb])) {
+    if (d.group === 'recovery') continue;
+    const xs = values(a, d.get);
+    const ys = values(b, d.get);
+    const f: Figure = { target, group: d.group === 'bulk' ? 'tps' : d.group, metric: d.metric, unit: d.unit, better: d.better, baseline: geoMean(xs), candidate: geoMean(ys) };
+    if (!xs.length || !ys.length) {
+      out.push({ ...f, baseline: f.baseline ?? null, candidate: f.candidate ?? null, change: null, basis: 'interval', verdict: 'not-compared', reason: `${xs.length ? 'the candidate' : 'the baseline'} did not measure it` });
       continue;
     }
-    const sa = samplesOf(a, target, wa.name);
-    const sb = samplesOf(b, target, wa.name);
-    const tpsFigure: Figure = { target, group: 'tps', metric: `${wa.name} TPS`, unit: 'tx/s', better: 'higher', baseline: wa.tps, candidate: wb.tps };
-    out.push(sa.length && sb.length ? tested(tpsFigure, sa.map((s) => s.tps), sb.map((s) => s.tps), th) : single(tpsFigure, th, 'no per-second samples'));
-    for (const p of ['p50', 'p95', 'p99'] as const) {
-      const f: Figure = { target, group: 'latency', metric: `${wa.name} latency ${p}`, unit: 'ms', better: 'lower', baseline: wa.latencyMs[p], candidate: wb.latencyMs[p] };
-      // Seconds without a transaction have no latency, only a placeholder zero.
-      const xs = sa.filter((s) => s.tps > 0).map((s) => s.latencyMs[p]);
-      const ys = sb.filter((s) => s.tps > 0).map((s) => s.latencyMs[p]);
-      out.push(xs.length && ys.length ? tested(f, xs, ys, th) : single(f, th, 'no per-second samples'));
-    }
+    const judged = xs.length >= 2 && ys.length >= 2 ? intervalVerdict(f, xs, ys, th, byRun ? 'runs' : 'repetitions') : { ...single(f, th, `one repetition on a side (${xs.length} vs ${ys.length}): run-to-run noise unknown`), samples: { baseline: xs, candidate: ys } };
+    out.push(th.busyHost === 'decline' ? declineOnBusyHost(judged, busy) : judged);
   }
 
-  // Recovery across fault cycles.
-  if (ta.faults.length || tb.faults.length) {
-    const times = (t: TargetSummary) => t.faults.flatMap((f) => (typeof f.recovery.unavailableMs === 'number' ? [f.recovery.unavailableMs] : []));
-    const xa = times(ta);
-    const xb = times(tb);
-    const f: Figure = { target, group: 'recovery', metric: 'writes unavailable per cycle (median)', unit: 'ms', better: 'lower', baseline: median(xa), candidate: median(xb) };
-    if (!ta.faults.length || !tb.faults.length) {
-      out.push({ ...f, baseline: f.baseline ?? null, candidate: f.candidate ?? null, change: null, basis: 'rank-test', verdict: 'not-compared', reason: `${ta.faults.length ? 'the candidate' : 'the baseline'} injected no faults` });
+  // Recovery: per-repetition medians when both sides repeat; else the cycles of the single runs.
+  const faultsA = ta.flatMap((t) => t.faults);
+  const faultsB = tb.flatMap((t) => t.faults);
+  if (faultsA.length || faultsB.length) {
+    const times = (ts: TargetSummary[]) => ts.flatMap((t) => t.faults.flatMap((f) => (typeof f.recovery.unavailableMs === 'number' ? [f.recovery.unavailableMs] : [])));
+    const medians = (ts: TargetSummary[]) => ts.map((t) => median(t.faults.flatMap((f) => (typeof f.recovery.unavailableMs === 'number' ? [f.recovery.unavailableMs] : [])))).filter((x): x is number => x !== null);
+    const f: Figure = { target, group: 'recovery', metric: 'writes unavailable per cycle (median)', unit: 'ms', better: 'lower', baseline: median(times(ta)), candidate: median(times(tb)) };
+    if (!faultsA.length || !faultsB.length) {
+      out.push({ ...f, baseline: f.baseline ?? null, candidate: f.candidate ?? null, change: null, basis: 'rank-test', verdict: 'not-compared', reason: `${faultsA.length ? 'the candidate' : 'the baseline'} injected no faults` });
+    } else if (medians(ta).length >= 2 && medians(tb).length >= 2) {
+      const judged = intervalVerdict({ ...f, metric: 'writes unavailable per cycle (median per repetition)' }, medians(ta), medians(tb), th);
+      out.push(th.busyHost === 'decline' ? declineOnBusyHost(judged, busy) : judged);
     } else {
-      const r = tested(f, xa, xb, th);
+      const r = tested(f, times(ta), times(tb), th);
       // With only a handful of cycles no rank test can reach significance; say so instead of
       // leaving a reader to wonder why a doubling is "within the noise".
       if (r.verdict === 'not-significant' && r.test && r.test.n1 + r.test.n2 < 8) r.reason += `; ${r.test.n1}+${r.test.n2} cycles are too few to tell, schedule more with repeat`;
-      out.push(r);
+      out.push(th.busyHost === 'decline' ? declineOnBusyHost(r, busy) : r);
     }
-    const unrecovered = (t: TargetSummary) => t.faults.filter((x) => !x.recovery.recovered).length;
-    out.push(count({ target, group: 'recovery', metric: 'cycles not recovered', unit: 'cycles', better: 'lower', baseline: ta.faults.length ? unrecovered(ta) : null, candidate: tb.faults.length ? unrecovered(tb) : null }, 'unrecovered fault cycles'));
+    const unrecovered = (ts: TargetSummary[]) => ts.reduce((n, t) => n + t.faults.filter((x) => !x.recovery.recovered).length, 0);
+    out.push(count({ target, group: 'recovery', metric: 'cycles not recovered', unit: 'cycles', better: 'lower', baseline: faultsA.length ? unrecovered(ta) : null, candidate: faultsB.length ? unrecovered(tb) : null }, 'unrecovered fault cycles'));
   }
 
-  // Data safety.
-  if (ta.safety || tb.safety) {
+  // Data safety, summed over repetitions.
+  const anySafety = (ts: TargetSummary[]) => ts.some((t) => t.safety);
+  if (anySafety(ta) || anySafety(tb)) {
+    const total = (ts: TargetSummary[], get: (t: TargetSummary) => number | undefined) => (anySafety(ts) ? ts.reduce((n, t) => n + (get(t) ?? 0), 0) : null);
     const safety = (metric: string, what: string, get: (t: TargetSummary) => number | undefined) =>
-      out.push(count({ target, group: 'safety', metric, unit: 'writes', better: 'lower', baseline: ta.safety ? (get(ta) ?? 0) : null, candidate: tb.safety ? (get(tb) ?? 0) : null }, what));
+      out.push(count({ target, group: 'safety', metric, unit: 'writes', better: 'lower', baseline: total(ta, get), candidate: total(tb, get) }, what));
     safety('lost writes', 'lost acknowledged writes', (t) => t.safety?.lost);
     safety('phantom writes', 'phantom writes', (t) => t.safety?.phantom);
     safety('duplicated writes', 'duplicated writes', (t) => t.safety?.duplicated);
     safety('corrupted writes', 'corrupted writes', (t) => t.safety?.corrupted);
-    if (ta.safety?.bank || tb.safety?.bank) {
-      out.push(count({ target, group: 'safety', metric: 'bank invariant violations', unit: 'violations', better: 'lower', baseline: ta.safety?.bank?.violations ?? null, candidate: tb.safety?.bank?.violations ?? null }, 'bank invariant violations'));
+    if ([...ta, ...tb].some((t) => t.safety?.bank)) {
+      const bank = (ts: TargetSummary[]) => (ts.some((t) => t.safety?.bank) ? ts.reduce((n, t) => n + (t.safety?.bank?.violations ?? 0), 0) : null);
+      out.push(count({ target, group: 'safety', metric: 'bank invariant violations', unit: 'violations', better: 'lower', baseline: bank(ta), candidate: bank(tb) }, 'bank invariant violations'));
     }
   }
 
-  // Conformance checks: passing in the baseline and failing now is a regression.
-  for (const cb of tb.checks) {
-    const ca = ta.checks.find((c) => c.name === cb.name);
-    const figure = { target, group: 'check' as const, metric: cb.name, unit: '', better: 'higher' as const, baseline: ca ? (ca.passed ? 'pass' : 'fail') : null, candidate: cb.passed ? 'pass' : 'fail', change: null, basis: 'check' as const };
-    if (!cb.passed && (!ca || ca.passed)) out.push({ ...figure, verdict: 'regression', reason: `${ca ? 'passed in the baseline, fails now' : 'new check, fails'}: ${cb.message}` });
-    else if (cb.passed && ca && !ca.passed) out.push({ ...figure, verdict: 'improvement', reason: `failed in the baseline, passes now` });
-    else out.push({ ...figure, verdict: 'unchanged', reason: cb.passed ? 'passes' : `still fails: ${cb.message}` });
+  // Conformance checks: passing in every baseline repetition and failing in a candidate one is a regression.
+  const names = [...new Set(tb.flatMap((t) => t.checks.map((c) => c.name)))];
+  for (const name of names) {
+    const ca = ta.flatMap((t) => t.checks.filter((c) => c.name === name));
+    const cb = tb.flatMap((t) => t.checks.filter((c) => c.name === name));
+    const aPassed = ca.length ? ca.every((c) => c.passed) : null;
+    const failing = cb.find((c) => !c.passed);
+    const figure = { target, group: 'check' as const, metric: name, unit: '', better: 'higher' as const, baseline: aPassed === null ? null : aPassed ? 'pass' : 'fail', candidate: failing ? 'fail' : 'pass', change: null, basis: 'check' as const };
+    if (failing && aPassed !== false) out.push({ ...figure, verdict: 'regression', reason: `${aPassed === null ? 'new check, fails' : 'passed in the baseline, fails now'}: ${failing.message}` });
+    else if (!failing && aPassed === false) out.push({ ...figure, verdict: 'improvement', reason: `failed in the baseline, passes now` });
+    else out.push({ ...figure, verdict: 'unchanged', reason: failing ? `still fails: ${failing.message}` : 'passes' });
   }
   return out;
 }

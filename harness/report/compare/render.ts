@@ -29,7 +29,16 @@ function changeText(c: MetricChange): string {
   return c.change === null ? '—' : `${c.change >= 0 ? '+' : '−'}${Math.abs(c.change * 100).toFixed(1)} %`;
 }
 
+/** " (min–max, n=k)" behind a value with several observations: repetitions, or fault cycles. */
+function spreadText(c: MetricChange, side: 'baseline' | 'candidate'): string {
+  const xs = c.samples?.[side];
+  if (!xs || xs.length < 2) return xs?.length === 1 ? ' (n=1)' : '';
+  const what = c.basis === 'rank-test' ? 'cycles' : 'reps';
+  return ` (${value(Math.min(...xs), c.unit)}–${value(Math.max(...xs), c.unit)}, n=${xs.length} ${what})`;
+}
+
 const BASIS_TEXT: Record<MetricChange['basis'], string> = {
+  interval: 'interval over repetitions',
   'rank-test': 'rank test',
   'single-value': 'single value',
   count: 'any increase counts',
@@ -37,7 +46,13 @@ const BASIS_TEXT: Record<MetricChange['basis'], string> = {
   status: 'target status',
 };
 
-const testText = (c: MetricChange) => (c.test ? `${fmtP(c.test.p)} (n=${c.test.n1}/${c.test.n2}${c.test.exact ? ', exact' : ''})` : BASIS_TEXT[c.basis]);
+const pctText = (x: number) => (Math.abs(x * 100) < 0.05 ? '±0.0 %' : `${x > 0 ? '+' : '−'}${Math.abs(x * 100).toFixed(1)} %`);
+
+function testText(c: MetricChange): string {
+  if (c.interval) return `${Math.round(c.interval.level * 100)} % CI ${pctText(c.interval.lo - 1)} … ${pctText(c.interval.hi - 1)} (n=${c.interval.n.baseline}/${c.interval.n.candidate} reps)`;
+  if (c.test) return `${fmtP(c.test.p)} (n=${c.test.n1}/${c.test.n2} cycles${c.test.exact ? ', exact' : ''})`;
+  return BASIS_TEXT[c.basis];
+}
 
 function headline(cmp: Comparison): string {
   const n = cmp.regressions.length;
@@ -46,7 +61,7 @@ function headline(cmp: Comparison): string {
 
 function thresholdsText(cmp: Comparison): string {
   const t = cmp.thresholds;
-  return `A figure with samples regresses when Mann–Whitney p < ${t.alpha} and it is worse by more than ${(t.minEffect * 100).toFixed(1)} %; a single-value figure (I/O probe) when worse by more than ${(t.singleValueMinEffect * 100).toFixed(0)} %; any additional lost, phantom, duplicated or corrupted write, unrecovered cycle or newly failing check always.`;
+  return `Observations are repetitions (fresh deploys), pooled over the runs of each side; per-second samples are autocorrelated and are not used. A figure with ≥ 2 repetitions a side regresses when the ${Math.round((1 - t.alpha) * 100)} % interval of candidate/baseline (Welch's t on log values) lies entirely on the worse side and the change exceeds ${(t.minEffect * 100).toFixed(1)} %; with one repetition on a side, when worse by more than ${(t.singleValueMinEffect * 100).toFixed(0)} %; recovery of single runs by a rank test over fault cycles; any additional lost, phantom, duplicated or corrupted write, unrecovered cycle or newly failing check always.${t.busyHost === 'decline' ? ' A change measured while the host was busy (a measured phase flagged by the host-noise sampler) gets no verdict.' : ''} With two or more runs a side, each run (the geometric mean of its repetitions) is one observation.`;
 }
 
 export function renderCompareMarkdown(cmp: Comparison): string {
@@ -73,7 +88,7 @@ export function renderCompareMarkdown(cmp: Comparison): string {
     out.push('| --- | --- | --- | --- | --- | --- | --- |');
     for (const c of cmp.changes.filter((x) => x.target === t)) {
       const verdict = c.verdict === 'regression' ? `**${VERDICT_TEXT[c.verdict]}**` : VERDICT_TEXT[c.verdict];
-      out.push(`| ${c.metric} | ${value(c.baseline, c.unit)} | ${value(c.candidate, c.unit)} | ${changeText(c)} | ${testText(c)} | ${verdict} | ${c.reason.replace(/\|/g, '\\|')} |`);
+      out.push(`| ${c.metric} | ${value(c.baseline, c.unit)}${spreadText(c, 'baseline')} | ${value(c.candidate, c.unit)}${spreadText(c, 'candidate')} | ${changeText(c)} | ${testText(c)} | ${verdict} | ${c.reason.replace(/\|/g, '\\|')} |`);
     }
     out.push('');
   }
@@ -139,7 +154,7 @@ function distributionChart(c: MetricChange): string {
     return [s[0], q(0.25), q(0.5), q(0.75), s[s.length - 1]];
   };
   const option: ChartOption = {
-    ...frame(`${c.metric} (${c.group === 'recovery' ? 'per fault cycle' : 'per second'})`, { legend: false, left: 72 }),
+    ...frame(`${c.metric} (${c.basis === 'rank-test' ? 'per fault cycle' : 'per repetition'})`, { legend: false, left: 72 }),
     xAxis: { type: 'category', data: sides.map((s) => s.name) },
     yAxis: { type: 'value', min: 0, ...axisName(c.unit), nameGap: 50 },
     series: [

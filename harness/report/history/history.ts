@@ -114,11 +114,15 @@ function buildSeries(runs: HistoryRun[], opts: ChangePointOptions): HistorySerie
   const out: HistorySeries[] = [];
   const targets = [...new Set(runs.flatMap((r) => r.summary.targets.map((t) => t.name)))];
   const of = (run: HistoryRun, target: string) => run.summary.targets.find((t) => t.name === target);
+  // A run with repetitions contributes one value per figure: the geometric mean over its
+  // repetitions (lost writes: their sum), so runs with and without repetitions line up.
   const add = (metric: HistoryMetric, label: string, target: string, get: (t: TargetSummary) => number | null | undefined) => {
     const values = runs.map((r) => {
-      const t = of(r, target);
-      const v = t ? get(t) : undefined;
-      return typeof v === 'number' && Number.isFinite(v) ? v : null;
+      const vs = r.summary.targets.filter((t) => t.name === target).map(get).filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+      if (!vs.length) return null;
+      if (metric === 'lostWrites') return vs.reduce((a, b) => a + b, 0);
+      if (vs.length === 1 || vs.some((v) => v <= 0)) return vs.reduce((a, b) => a + b, 0) / vs.length;
+      return Math.exp(vs.reduce((a, b) => a + Math.log(b), 0) / vs.length);
     });
     if (values.every((v) => v === null)) return;
     const present = values.flatMap((v, i) => (v === null ? [] : [{ v, i }]));

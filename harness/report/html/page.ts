@@ -73,6 +73,7 @@ table.matrix tr.group td { background: var(--panel); font-weight: 600; text-alig
 .badge.fail { background: #f9d6d6; color: var(--bad); }
 .badge.info { background: #e3e8f0; color: var(--muted); }
 .not-measured { color: var(--muted); background: var(--panel); border: 1px dashed var(--line); border-radius: 6px; padding: 8px 12px; }
+.warning { background: #fff4e5; border: 1px solid #f0b46c; border-radius: 6px; padding: 8px 12px; }
 figure.chart { margin: 10px 0 18px; }
 figure.chart svg { width: 100%; height: auto; display: block; }
 figcaption { color: var(--muted); font-size: 12.5px; margin-top: 2px; }

@@ -35,26 +35,30 @@ describe('report.html from a run with two targets, faults and safety', () => {
     expect(html).toContain("default-src 'none'");
   });
 
-  it('puts the verdict first: failed check, and headline ratios against the baseline', () => {
+  it('puts the verdict first: failed check, and the comparison against the baseline', () => {
     const verdict = section(html, 'verdict');
     expect(html.indexOf('id="verdict"')).toBeLessThan(html.indexOf('id="matrix"'));
     expect(verdict).toContain('FAIL: 1 of 4 checks failed');
     expect(verdict).toContain('3 passed');
     expect(verdict).toContain('durability.no-lost-acknowledged-writes');
     expect(verdict).toContain('against the baseline <code>baremetal/local</code>');
-    // docker TPS 327.8 vs 432.3 → 0.76×, worse; recovery median 3700 vs 2100 → 1.76×.
-    expect(verdict).toMatch(/327\.8<span class="ratio worse"[^>]*>0\.76×/);
-    expect(verdict).toMatch(/3,700<span class="ratio worse"[^>]*>1\.76×/);
-    expect(verdict).toContain('<span class="lost">1</span>');
+    // One repetition per target: docker TPS 327.8 vs 432.3 is 0.758×, recovery median 3700 vs 2100
+    // is 1.762×, each a single observation with no verdict.
+    expect(verdict).toMatch(/<td>oltp-tpcb TPS<\/td><td>432\.3 tx\/s <span class="spread">n=1<\/span><\/td><td>327\.8 tx\/s <span class="spread">n=1<\/span><\/td><td>0\.758×<\/td><td>no interval<\/td><td><span class="badge info"[^>]*>single observation, no verdict</);
+    expect(verdict).toMatch(/<td>fault → first write, median<\/td>.*?<td>1\.762×<\/td>/);
+    expect(verdict).not.toMatch(/class="ratio (worse|better)"/);
+    expect(verdict).toContain('0.76× is a single observation (n=1/1 repetitions): no verdict');
   });
 
-  it('shows the target matrix side by side with ratios and spreads', () => {
+  it('shows the target matrix side by side with spreads and no single-run ratios', () => {
     const matrix = section(html, 'matrix');
     expect(matrix).toMatch(/<th>baremetal\/local <span class="badge info">baseline<\/span><\/th><th>docker\/local<\/th>/);
     for (const row of ['rand 4k write IOPS', 'seq write MiB/s', 'fdatasync p50 ms', 'fdatasync p99 ms', 'TPS', 'latency p50 ms', 'latency p95 ms', 'latency p99 ms', 'cycles recovered', 'median', 'lost', 'phantom']) {
       expect(matrix).toContain(`<td>${row}</td>`);
     }
-    expect(matrix).toMatch(/38,500<span class="ratio worse"[^>]*>0\.90×/);
+    // Ratios of single runs are not printed next to the figures.
+    expect(matrix).toContain('<td>38,500<span class="spread">');
+    expect(matrix).not.toContain('class="ratio');
     expect(matrix).toContain('per second 0–440–483 (min–median–max, n=40)');
     expect(matrix).toContain('n=1,200 fdatasyncs');
     expect(matrix).toContain('n=3 cycles');

@@ -7,10 +7,12 @@ import { rename, writeFile } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FaultSummary, Summary, TargetSummary } from '../../model/summary.ts';
-import { baselineOf, loadRun, samplesOf, type RunData, type RunEvent, type SecondSample } from './run-data.ts';
+import { artifactsSlug, baselineOf, loadRun, samplesOf, type RunData, type RunEvent, type SecondSample } from './run-data.ts';
+import { repetitionLabel, ciText } from '../markdown.ts';
+import { comparisonsOf, comparisonWarnings } from '../ratios.ts';
 import { renderSvg, frame, axisName, PALETTE, FAULT_COLOR, UNAVAILABLE_COLOR, type ChartOption } from './charts.ts';
 import { cdfPoints, workloadHistogram } from './latency.ts';
-import { esc, figure, notMeasured, num, page, ratioBadge, table } from './page.ts';
+import { esc, figure, notMeasured, num, page, table } from './page.ts';
 
 export async function renderHtml(runDir: string): Promise<string> {
   return renderRunHtml(loadRun(runDir));
@@ -73,13 +75,24 @@ class RunView {
     return PALETTE[this.summary.targets.indexOf(target) % PALETTE.length];
   }
 
-  samples(target: string, workload?: string): SecondSample[] {
-    return samplesOf(this.run, target, workload);
+  /** The target's samples; with repetitions, only this repetition's. */
+  samples(target: TargetSummary, workload?: string): SecondSample[] {
+    return samplesOf(this.run, target.name, workload, target.repetition ?? 1);
+  }
+
+  /** `docker/local #2` when targets repeat, else the name. */
+  label(target: TargetSummary): string {
+    return repetitionLabel(this.summary)(target);
+  }
+
+  private eventsOf(target: TargetSummary): RunEvent[] {
+    const rep = target.repetition ?? 1;
+    return this.run.events.filter((e) => e.target === target.name && ((e.repetition as number | undefined) ?? 1) === rep);
   }
 
   /** Run-clock ms the timeline of a target starts at: the first measured phase, else its first sample. */
-  originMs(target: string): number {
-    const start = this.run.events.find((e) => e.target === target && e.type === 'measure-start');
+  originMs(target: TargetSummary): number {
+    const start = this.eventsOf(target).find((e) => e.type === 'measure-start');
     if (start) return start.tMs;
     const first = this.samples(target)[0];
     return first ? first.tMs - 1000 : 0;
@@ -88,11 +101,11 @@ class RunView {
   /** Faults from the summary; from events.jsonl when an interrupted run's summary has none. */
   faults(target: TargetSummary): FaultSummary[] {
     if (target.faults.length) return target.faults;
-    return faultsFromEvents(this.run.events, target.name);
+    return faultsFromEvents(this.eventsOf(target), target.name);
   }
 
   isBase(t: TargetSummary): boolean {
-    return t === this.base;
+    return !!this.base && t.name === this.base.name;
   }
 }
 
@@ -119,13 +132,13 @@ function faultsFromEvents(events: RunEvent[], target: string): FaultSummary[] {
 
 function verdictSection(v: RunView): string {
   const s = v.summary;
-  const checks = s.targets.flatMap((t) => t.checks.map((c) => ({ target: t.name, ...c })));
+  const checks = s.targets.flatMap((t) => t.checks.map((c) => ({ target: v.label(t), ...c })));
   const failed = checks.filter((c) => !c.passed);
   let cls: 'pass' | 'fail' | 'neutral';
   let headline: string;
   if (s.status !== 'completed') {
     cls = 'fail';
-    const why = s.targets.filter((t) => t.error).map((t) => `${t.name}: ${t.error}`).join('; ') || 'the run did not finish';
+    const why = s.targets.filter((t) => t.error).map((t) => `${v.label(t)}: ${t.error}`).join('; ') || 'the run did not finish';
     headline = `${s.status.toUpperCase()}: ${esc(why)}`;
   } else if (!checks.length) {
     cls = 'neutral';
@@ -166,30 +179,39 @@ function headlineRatios(v: RunView): string {
   const s = v.summary;
   const base = v.base;
   if (!base) return notMeasured('Targets', 'the run has no target results');
-  const lead = `<h3>Headline figures against the baseline <code>${esc(base.name)}</code></h3>`;
-  const header = ['target'];
-  for (const w of v.workloadNames) header.push(`${esc(w)} TPS`, `${esc(w)} p99 ms`);
-  header.push('fdatasync p99 ms', 'recovery median ms', 'lost writes');
-  const rows = s.targets.map((t) => {
-    const cells = [`${esc(t.name)}${v.isBase(t) ? ' <span class="badge info">baseline</span>' : ''}`];
-    for (const name of v.workloadNames) {
-      const w = t.workloads.find((x) => x.name === name);
-      const bw = base.workloads.find((x) => x.name === name);
-      cells.push(w ? `${num(w.tps, 1)}${v.isBase(t) ? '' : ratioBadge(w.tps, bw?.tps, 'higher')}` : 'not run');
-      cells.push(w ? `${num(w.latencyMs.p99, 3)}${v.isBase(t) ? '' : ratioBadge(w.latencyMs.p99, bw?.latencyMs.p99, 'lower')}` : 'not run');
-    }
-    cells.push(t.io ? `${num(t.io.fsyncLatencyMs.p99, 3)}${v.isBase(t) ? '' : ratioBadge(t.io.fsyncLatencyMs.p99, base.io?.fsyncLatencyMs.p99, 'lower')}` : 'not measured');
-    const rec = recoverySpread(t, v.faults(t));
-    const baseRec = recoverySpread(base, v.faults(base));
-    cells.push(rec ? `${num(rec.median, 0)}${v.isBase(t) ? '' : ratioBadge(rec.median, baseRec?.median, 'lower')}` : 'not measured');
-    cells.push(t.safety ? (t.safety.lost ? `<span class="lost">${t.safety.lost}</span>` : '0') : 'not measured');
-    return cells;
-  });
-  const note =
-    s.targets.length === 1
-      ? '<p class="not-measured">Only one target ran: ratios to a baseline need a second target. Figures are absolute.</p>'
-      : '<p class="meta">Ratios are target ÷ baseline; green is better, red worse, grey within ±5 %. For TPS higher is better; for latency and recovery lower is better.</p>';
-  return lead + table(header, rows) + note;
+  const comparisons = s.comparisons ?? comparisonsOf(s);
+  const warnings = s.warnings ?? comparisonWarnings(s);
+  const out = [`<h3>Comparison against the baseline <code>${esc(base.name)}</code></h3>`];
+  for (const w of warnings) out.push(`<p class="warning"><strong>Warning:</strong> ${esc(w)}</p>`);
+  if (!comparisons.length) {
+    out.push('<p class="not-measured">Only one target ran: there is nothing to compare it with. Figures are absolute.</p>');
+    return out.join('\n');
+  }
+  const values = (xs: number[], unit: string) => {
+    if (!xs.length) return 'not measured';
+    const gm = Math.exp(xs.reduce((a, b) => a + Math.log(b), 0) / xs.length);
+    const d = unit === 'ms' ? 3 : 1;
+    return xs.length === 1 ? `${num(xs[0], d)} ${esc(unit)} <span class="spread">n=1</span>` : `${num(gm, d)} ${esc(unit)}<span class="spread">${num(Math.min(...xs), d)}–${num(Math.max(...xs), d)}, n=${xs.length}</span>`;
+  };
+  const badge = (verdict: string) => (verdict === 'worse' ? 'fail' : verdict === 'better' ? 'pass' : 'info');
+  const text: Record<string, string> = { better: 'better', worse: 'worse', 'no-difference': 'no difference detectable', 'single-observation': 'single observation, no verdict', 'not-comparable': 'not comparable' };
+  out.push(
+    table(
+      ['target', 'figure', 'baseline', 'target', 'ratio', 'change, 95 % CI', 'verdict'],
+      comparisons.map((c) => [
+        esc(c.target),
+        esc(c.metric),
+        values(c.baselineValues, c.unit),
+        values(c.targetValues, c.unit),
+        c.ratio === null ? '—' : `${c.ratio.toFixed(3)}×`,
+        c.ci95 ? esc(ciText(c)) : 'no interval',
+        `<span class="badge ${badge(c.verdict)}" title="${esc(c.text)}">${esc(text[c.verdict])}</span>`,
+      ]),
+    ),
+  );
+  out.push('<p class="meta">Values: geometric mean over repetitions (each a fresh deploy), range and n. Ratio = target ÷ baseline with a 95 % interval from Welch’s t on the logarithms of per-repetition values; per-second samples are autocorrelated and are not used as observations. A difference is stated only when the interval excludes no change; one repetition is a single observation with no verdict.</p>');
+  out.push(`<ul class="verdicts">${comparisons.filter((c) => c.group === 'tps' || c.group === 'bulk').map((c) => `<li>${esc(c.text)}</li>`).join('')}</ul>`);
+  return out.join('\n');
 }
 
 // ───────────────────────────── matrix ─────────────────────────────
@@ -227,7 +249,7 @@ function matrixSection(v: RunView): string {
         const value = t.io ? get(t) : undefined;
         if (!t.io) return { value: 'not measured' };
         if (value === undefined) return { value: 'not measured' };
-        return { value: num(value, digits), ratio: isBase(t) || !base?.io ? '' : ratioBadge(value, get(base), better), spread: spread(t, i) };
+        return { value: num(value, digits), spread: spread(t, i) };
       }),
     );
   if (targets.some((t) => t.io)) io('rand 4k write IOPS', (t) => t.io?.randWriteIops, 0, 'higher', (_t, i) => ioSpreads[i]?.randwrite);
@@ -237,17 +259,15 @@ function matrixSection(v: RunView): string {
 
   for (const name of v.workloadNames) {
     group(`Workload <code>${esc(name)}</code>`);
-    const bw = base?.workloads.find((w) => w.name === name);
     const per = (t: TargetSummary) => t.workloads.find((w) => w.name === name);
     line(
       'TPS',
       targets.map((t) => {
         const w = per(t);
         if (!w) return { value: 'not run' };
-        const sp = w.tpsPerSecond ?? tpsSpread(v.samples(t.name, name));
+        const sp = w.tpsPerSecond ?? tpsSpread(v.samples(t, name).filter((x) => !x.partial));
         return {
           value: num(w.tps, 1),
-          ratio: isBase(t) ? '' : ratioBadge(w.tps, bw?.tps, 'higher'),
           spread: sp ? `per second ${num(sp.min, 0)}–${num(sp.median, 0)}–${num(sp.max, 0)} (min–median–max, n=${sp.count})` : `${num(w.transactions, 0)} transactions`,
         };
       }),
@@ -259,10 +279,9 @@ function matrixSection(v: RunView): string {
           const w = per(t);
           if (!w) return { value: 'not run' };
           // A second without a transaction has no latency; its zeros would only drag the minimum down.
-          const perSecond = v.samples(t.name, name).filter((x) => x.tps > 0).map((x) => x.latencyMs[p]).filter((x) => Number.isFinite(x));
+          const perSecond = v.samples(t, name).filter((x) => x.tps > 0 && !x.partial).map((x) => x.latencyMs[p]).filter((x) => Number.isFinite(x));
           return {
             value: num(w.latencyMs[p], 3),
-            ratio: isBase(t) ? '' : ratioBadge(w.latencyMs[p], bw?.latencyMs[p], 'lower'),
             spread: perSecond.length ? `per-second ${p} ${num(Math.min(...perSecond), 2)}–${num(Math.max(...perSecond), 2)} (n=${perSecond.length})` : `n=${num(w.transactions, 0)} transactions`,
           };
         }),
@@ -281,7 +300,6 @@ function matrixSection(v: RunView): string {
 
   group('Recovery (writes unavailable per fault cycle, ms)');
   const rec = targets.map((t) => recoverySpread(t, v.faults(t)));
-  const baseRec = base ? recoverySpread(base, v.faults(base)) : undefined;
   const anyFaults = targets.some((t) => v.faults(t).length);
   if (!anyFaults) line('recovery', targets.map(() => ({ value: 'not measured', spread: 'no faults scheduled' })));
   else line(
@@ -298,7 +316,7 @@ function matrixSection(v: RunView): string {
       targets.map((t, i) => {
         const r = rec[i];
         if (!r) return { value: 'not measured' };
-        return { value: num(r[k], 0), ratio: isBase(t) ? '' : ratioBadge(r[k], baseRec?.[k], 'lower'), spread: k === 'median' ? `n=${r.count} cycles` : undefined };
+        return { value: num(r[k], 0), spread: k === 'median' ? `n=${r.count} cycles` : undefined };
       }),
     );
   }
@@ -325,9 +343,9 @@ function matrixSection(v: RunView): string {
   if (anySafety) safetyRow('duplicated', (t) => t.safety?.duplicated, true);
   if (anySafety) safetyRow('corrupted', (t) => t.safety?.corrupted, true);
 
-  const header = `<tr><th>figure</th>${targets.map((t) => `<th>${esc(t.name)}${isBase(t) ? ' <span class="badge info">baseline</span>' : ''}</th>`).join('')}</tr>`;
+  const header = `<tr><th>figure</th>${targets.map((t) => `<th>${esc(v.label(t))}${isBase(t) ? ' <span class="badge info">baseline</span>' : ''}</th>`).join('')}</tr>`;
   return `<section id="matrix"><h2>Targets side by side</h2>
-<p class="meta">Each cell: the figure, its ratio to the baseline target where there is one, and the spread behind it.</p>
+<p class="meta">Each cell: the figure of one target and repetition, and the spread behind it. Ratios between targets are in the comparison above.</p>
 <table class="matrix"><thead>${header}</thead><tbody>${rows.join('')}</tbody></table></section>`;
 }
 
@@ -349,7 +367,7 @@ export function recoverySpread(t: TargetSummary, faults: FaultSummary[]) {
 function fioSpread(run: RunData, t: TargetSummary): { randwrite?: string; seqwrite?: string } | undefined {
   if (!t.io) return undefined;
   const slug = ((run.plan?.targets as Array<{ name: string; slug: string }> | undefined) ?? []).find((x) => x.name === t.name)?.slug ?? t.name.replace(/[^A-Za-z0-9._-]+/g, '_');
-  const file = t.io.raw ? join(run.dir, 'targets', slug, t.io.raw) : undefined;
+  const file = t.io.raw ? join(run.dir, 'targets', artifactsSlug(slug, t.repetition), t.io.raw) : undefined;
   const single = `one ${esc(t.io.tool)} run`;
   if (!file || !existsSync(file)) return { randwrite: single, seqwrite: single };
   try {
@@ -375,7 +393,7 @@ interface FaultMarks {
 }
 
 function faultMarks(v: RunView, t: TargetSummary, endX: number): FaultMarks {
-  const origin = v.originMs(t.name);
+  const origin = v.originMs(t);
   const x = (ms: number) => +((ms - origin) / 1000).toFixed(3);
   const lines: object[] = [];
   const areas: object[] = [];
@@ -414,13 +432,13 @@ function timelineSection(v: RunView): string {
   );
   if (!v.summary.targets.length) out.push(notMeasured('Timelines', 'the run has no target results'));
   for (const t of v.summary.targets) {
-    out.push(`<h3>${esc(t.name)}</h3>`);
-    const samples = v.samples(t.name);
+    out.push(`<h3>${esc(v.label(t))}</h3>`);
+    const samples = v.samples(t);
     if (!samples.length) {
-      out.push(notMeasured(`Per-second timeline of ${t.name}`, 'samples.jsonl has no samples for this target'));
+      out.push(notMeasured(`Per-second timeline of ${v.label(t)}`, 'samples.jsonl has no samples for this target'));
       continue;
     }
-    const origin = v.originMs(t.name);
+    const origin = v.originMs(t);
     const x = (ms: number) => +((ms - origin) / 1000).toFixed(3);
     const workloads = [...new Set(samples.map((s) => s.workload))];
     const endX = Math.max(...samples.map((s) => x(s.tMs)));
@@ -440,7 +458,7 @@ function timelineSection(v: RunView): string {
       return i === 0 ? withMarks(series, marks) : series;
     });
     const tpsOption: ChartOption = {
-      ...frame(`${t.name}: transactions per second`),
+      ...frame(`${v.label(t)}: transactions per second`),
       xAxis: { type: 'value', min: 0, max: Math.ceil(endX), ...axisName('seconds into the measured phase') },
       yAxis: { type: 'value', min: 0, ...axisName('TPS'), nameGap: 44 },
       series: tpsSeries as ChartOption['series'],
@@ -454,13 +472,13 @@ function timelineSection(v: RunView): string {
       return i === 0 ? [withMarks(p50, marks), p99] : [p50, p99];
     });
     const latOption: ChartOption = {
-      ...frame(`${t.name}: latency per second`),
+      ...frame(`${v.label(t)}: latency per second`),
       xAxis: { type: 'value', min: 0, max: Math.ceil(endX), ...axisName('seconds into the measured phase') },
       yAxis: { type: 'value', min: 0, ...axisName('ms'), nameGap: 44 },
       series: latSeries as ChartOption['series'],
     };
-    out.push(figure(`tps:${t.name}`, renderSvg(tpsOption, { height: 280 }), faults.length ? `${faults.length} fault cycle${faults.length === 1 ? '' : 's'} on this target.` : 'No faults were injected on this target.'));
-    out.push(figure(`latency:${t.name}`, renderSvg(latOption, { height: 260 }), 'Per-second p50 (solid) and p99 (dashed) of transaction latency.'));
+    out.push(figure(`tps:${v.label(t)}`, renderSvg(tpsOption, { height: 280 }), faults.length ? `${faults.length} fault cycle${faults.length === 1 ? '' : 's'} on this target.` : 'No faults were injected on this target.'));
+    out.push(figure(`latency:${v.label(t)}`, renderSvg(latOption, { height: 260 }), 'Per-second p50 (solid) and p99 (dashed) of transaction latency.'));
   }
   out.push('</section>');
   return out.join('\n');
@@ -477,12 +495,12 @@ function latencySection(v: RunView): string {
     const series = v.summary.targets.flatMap((t) => {
       const w = t.workloads.find((x) => x.name === name);
       if (!w) return [];
-      const h = workloadHistogram(w.histogram, v.samples(t.name, name));
+      const h = workloadHistogram(w.histogram, v.samples(t, name));
       if (!h) {
-        missing.push(t.name);
+        missing.push(v.label(t));
         return [];
       }
-      return [{ type: 'line', name: `${t.name} (n=${h.totalCount.toLocaleString('en-US')})`, showSymbol: false, color: v.color(t), lineStyle: { width: 1.8 }, data: cdfPoints(h) }];
+      return [{ type: 'line', name: `${v.label(t)} (n=${h.totalCount.toLocaleString('en-US')})`, showSymbol: false, color: v.color(t), lineStyle: { width: 1.8 }, data: cdfPoints(h) }];
     });
     out.push(`<h3>Workload <code>${esc(name)}</code></h3>`);
     if (!series.length) {
@@ -512,7 +530,7 @@ function recoverySection(v: RunView): string {
     return out.join('\n');
   }
   out.push('<p class="meta">Writes unavailable per fault cycle: from the last acknowledged write before the fault to the first acknowledged write after it, as the safety writer saw it. Box: quartiles and median; whiskers: min and max; dots: single cycles.</p>');
-  const cats = withFaults.map((t) => t.name);
+  const cats = withFaults.map((t) => v.label(t));
   const boxes = withFaults.map((t) => {
     const values = v.faults(t).map((f) => f.recovery.unavailableMs).filter((x): x is number => typeof x === 'number').sort((a, b) => a - b);
     if (!values.length) return { value: [] as number[] };
@@ -538,12 +556,12 @@ function recoverySection(v: RunView): string {
   }
   for (const t of v.summary.targets) {
     const faults = v.faults(t);
-    out.push(`<h3>${esc(t.name)}: fault cycles</h3>`);
+    out.push(`<h3>${esc(v.label(t))}: fault cycles</h3>`);
     if (!faults.length) {
-      out.push(notMeasured(`Recovery on ${t.name}`, 'no faults were scheduled on this target'));
+      out.push(notMeasured(`Recovery on ${v.label(t)}`, 'no faults were scheduled on this target'));
       continue;
     }
-    const origin = v.originMs(t.name);
+    const origin = v.originMs(t);
     const at = (ms: number | null) => (ms === null ? '—' : `${num((ms - origin) / 1000, 2)} s`);
     out.push(
       table(
@@ -599,19 +617,19 @@ function safetySection(v: RunView): string {
       ['target', 'attempted', 'acknowledged', 'failed', 'indeterminate (present / absent)', 'lost', 'phantom', 'duplicated', 'corrupted', 'bank invariant'],
       targets.map((t) => {
         const s = t.safety;
-        if (!s) return [esc(t.name), 'not measured', '', '', '', '', '', '', '', ''];
+        if (!s) return [esc(v.label(t)), 'not measured', '', '', '', '', '', '', '', ''];
         const bad = (n: number) => (n ? `<span class="lost">${n}</span>` : '0');
         const bank = s.bank
           ? s.bank.violations === 0 && s.bank.negativeBalances === 0 && s.bank.finalTotal === s.bank.expectedTotal
             ? `held (${s.bank.checks} checks, ${s.bank.transfers} transfers)`
             : `<span class="lost">violated</span> (${s.bank.violations} violations, total ${num(s.bank.finalTotal, 0)} of ${num(s.bank.expectedTotal, 0)})`
           : 'not measured';
-        return [esc(t.name), num(s.attempted, 0), num(s.acknowledged, 0), num(s.failed, 0), `${s.indeterminate} (${s.indeterminatePresent} / ${s.indeterminateAbsent})`, bad(s.lost), bad(s.phantom), bad(s.duplicated), bad(s.corrupted), bank];
+        return [esc(v.label(t)), num(s.attempted, 0), num(s.acknowledged, 0), num(s.failed, 0), `${s.indeterminate} (${s.indeterminatePresent} / ${s.indeterminateAbsent})`, bad(s.lost), bad(s.phantom), bad(s.duplicated), bad(s.corrupted), bank];
       }),
     ),
   );
   for (const t of targets.filter((x) => x.safety?.lostIds?.length)) {
-    out.push(`<details><summary>${esc(t.name)}: ids of lost writes</summary><pre>${esc(t.safety!.lostIds!.join('\n'))}</pre></details>`);
+    out.push(`<details><summary>${esc(v.label(t))}: ids of lost writes</summary><pre>${esc(t.safety!.lostIds!.join('\n'))}</pre></details>`);
   }
   out.push('</section>');
   return out.join('\n');
@@ -620,7 +638,8 @@ function safetySection(v: RunView): string {
 // ───────────────────────────── checks, environment, profile ─────────────────────────────
 
 function checksSection(s: Summary): string {
-  const checks = s.targets.flatMap((t) => t.checks.map((c) => ({ target: t.name, ...c })));
+  const label = repetitionLabel(s);
+  const checks = s.targets.flatMap((t) => t.checks.map((c) => ({ target: label(t), ...c })));
   const body = checks.length
     ? table(
         ['target', 'check', 'result', 'value', 'threshold', 'detail'],
@@ -640,7 +659,7 @@ function environmentSection(run: RunData): string {
     ['CPU', `${e.cpuModel ?? '—'} × ${e.cpus ?? '—'}`],
     ['memory', typeof e.memoryBytes === 'number' ? `${num(e.memoryBytes / 1024 ** 3, 1)} GiB` : '—'],
     ['host', `${e.hostname ?? '—'} (user ${e.user ?? '—'})`],
-    ...run.summary.targets.map((t): [string, string] => [`engine on ${t.name}`, `${t.engine.kind} ${t.engine.version ?? '(not started)'}`]),
+    ...[...new Map(run.summary.targets.map((t) => [t.name, `${t.engine.kind} ${t.engine.version ?? '(not started)'}`])).entries()].map(([name, version]): [string, string] => [`engine on ${name}`, version]),
     ...Object.entries(tools).map(([k, val]): [string, string] => [k, val ?? 'not installed']),
   ];
   const known = new Set(['statebench', 'node', 'os', 'kernel', 'arch', 'cpuModel', 'cpus', 'memoryBytes', 'hostname', 'user', 'tools']);
@@ -648,7 +667,7 @@ function environmentSection(run: RunData): string {
   const out = [`<section id="environment"><h2>Environment and versions</h2>`, table(['fact', 'value'], facts.map(([k, val]) => [esc(k), esc(val)]))];
   for (const t of run.summary.targets) {
     const detail = { storageSpec: t.storageSpec, engineSettings: t.engine.settings, platformInfo: t.platformInfo ?? {} };
-    out.push(`<details><summary>${esc(t.name)}: storage, engine settings, platform</summary><pre>${esc(JSON.stringify(detail, null, 2))}</pre></details>`);
+    out.push(`<details><summary>${esc(repetitionLabel(run.summary)(t))}: storage, engine settings, platform</summary><pre>${esc(JSON.stringify(detail, null, 2))}</pre></details>`);
   }
   out.push('</section>');
   return out.join('\n');

@@ -22,6 +22,11 @@ export interface SecondSample {
   latencyMs: { p50: number; p95: number; p99: number; max: number; mean: number; min: number };
   /** Base64 compressed HDR histogram of this second, microseconds. */
   hist?: string;
+  /** A last bucket shorter than a second: tps is normalised to per second; skip it where whole seconds matter. */
+  partial?: boolean;
+  spanMs?: number;
+  /** Which repetition of the target; absent means 1. */
+  repetition?: number;
 }
 
 /** One line of events.jsonl. Fault events carry {type: 'fault-inject' | …, fault, node, cycle}. */
@@ -127,9 +132,13 @@ function isSample(s: SecondSample): boolean {
   return typeof s?.target === 'string' && typeof s.workload === 'string' && typeof s.tps === 'number' && typeof s.tMs === 'number' && !!s.latencyMs;
 }
 
-export function samplesOf(run: RunData, target: string, workload?: string): SecondSample[] {
-  return run.samples.filter((s) => s.target === target && (workload === undefined || s.workload === workload));
+/** Samples of one target (and repetition, when given; a sample without one is repetition 1). */
+export function samplesOf(run: RunData, target: string, workload?: string, repetition?: number): SecondSample[] {
+  return run.samples.filter((s) => s.target === target && (workload === undefined || s.workload === workload) && (repetition === undefined || (s.repetition ?? 1) === repetition));
 }
+
+/** The directory under targets/ holding one repetition's artifacts. */
+export { repetitionSlug as artifactsSlug } from '../../model/plan.ts';
 
 /** The target ratios are computed against: the named baseline, else the first target. */
 export function baselineOf(summary: Summary) {

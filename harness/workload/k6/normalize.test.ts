@@ -79,8 +79,10 @@ describe('measuredPhase', () => {
     expect(decode(phase.histogram).totalCount).toBe(60);
     expect(phase.seconds.map((s) => [s.second, s.tMs, s.tps, s.errors])).toEqual([
       [1, 1500, 39, 1],
-      [2, 2500, 21, 1],
+      [2, 2025, 40, 1],
     ]);
+    // The last bucket spans 525 ms (to the last completion): 21 transactions, 40 per second.
+    expect(phase.seconds[1]).toMatchObject({ partial: true, spanMs: 525, count: 21 });
     expect(phase.seconds[0].errorsByKind).toEqual({ deadlock: 1 });
     // The partial last second is a sample but not part of the per-second spread.
     expect(phase.tpsPerSecond).toMatchObject({ count: 1, median: 39 });
@@ -189,7 +191,7 @@ describe('K6Workload with runner k6 (stand-in binary replaying recorded output)'
     expect(s.details).toMatchObject({ runner: 'k6', k6: 'v0.54.0', exitCode: 99, warmupTransactions: 18, iterations: 80, thresholdsOk: false, droppedIterations: 0 });
     expect(samples.map((x) => [x.workload, x.second, x.tps, x.errors])).toEqual([
       ['oltp', 1, 39, 1],
-      ['oltp', 2, 21, 1],
+      ['oltp', 2, 40, 1],
     ]);
     expect(measureStarts).toHaveLength(1);
     expect(events.some((e) => e.type === 'k6-log' && /fake run done/.test(JSON.stringify(e.data)))).toBe(true);

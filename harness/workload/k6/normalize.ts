@@ -144,10 +144,14 @@ export function measuredPhase(iterations: IterationRecord[], measureStartAbs: nu
     const errs = current.errs;
     const n = Object.values(errs).reduce((a, b) => a + b, 0);
     if (partial && current.h.totalCount === 0 && n === 0) return;
+    // A partial last bucket is flagged, spans up to the last completion and carries a per-second
+    // rate, as PhaseRecorder does.
+    const spanMs = partial ? Math.max(1, lastEnd - (measureStartAbs + (current.second - 1) * 1000)) : 1000;
     seconds.push({
       second: current.second,
-      tMs: +toRunMs(measureStartAbs + current.second * 1000).toFixed(1),
-      tps: current.h.totalCount,
+      tMs: +toRunMs(measureStartAbs + (current.second - 1) * 1000 + spanMs).toFixed(1),
+      tps: partial ? +((current.h.totalCount * 1000) / spanMs).toFixed(2) : current.h.totalCount,
+      ...(partial ? { partial: true as const, spanMs: +spanMs.toFixed(1), count: current.h.totalCount } : {}),
       errors: n,
       errorsByKind: errs,
       latencyMs: latencyMs(current.h),

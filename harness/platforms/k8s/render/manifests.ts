@@ -240,7 +240,7 @@ function pullPolicy(pull: PlannedTarget['spec']['pull']): 'Never' | 'IfNotPresen
 }
 
 function resources(target: PlannedTarget) {
-  const r = target.spec.resources;
+  const r = target.resources ?? target.spec.resources;
   if (!r || (r.cpus === undefined && r.memory === undefined)) return {};
   const amounts: Record<string, string> = {};
   if (r.cpus !== undefined) amounts.cpu = `${Math.round(r.cpus * 1000)}m`;

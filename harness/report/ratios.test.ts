@@ -1,0 +1,121 @@
+import { describe, it, expect } from 'vitest';
+import { comparisonsOf, comparisonWarnings, ratioEntry } from './ratios.ts';
+import type { TargetSummary } from '../model/summary.ts';
+
+function target(name: string, repetition: number, tps: number, over: Partial<TargetSummary> = {}): TargetSummary {
+  return {
+    name,
+    repetition,
+    platform: name.split('/')[0],
+    storage: 'local',
+    storageSpec: {},
+    engine: { kind: 'postgres', settings: {} },
+    status: 'completed',
+    workloads: [
+      {
+        name: 'oltp',
+        kind: 'oltp-tpcb',
+        tps,
+        transactions: tps * 20,
+        errors: 0,
+        errorsByKind: {},
+        latencyMs: { p50: 4000 / tps, p95: 8000 / tps, p99: 12000 / tps, max: 50, mean: 4000 / tps, min: 1 },
+        durationMs: 20_000,
+        clients: 4,
+      },
+    ],
+    faults: [],
+    checks: [],
+    ...over,
+  };
+}
+
+const TPS = { group: 'tps' as const, metric: 'oltp TPS', unit: 'tx/s', better: 'higher' as const };
+
+describe('ratioEntry', () => {
+  it('states a difference with its interval when the interval excludes 1', () => {
+    const e = ratioEntry(TPS, 'docker/local', 'baremetal/local', [1000, 1010, 990, 1005], [920, 930, 915, 925]);
+    expect(e.verdict).toBe('worse');
+    expect(e.method).toBe('welch-t-log');
+    expect(e.ratio!).toBeCloseTo(0.9214, 4);
+    expect(e.ci95!.hi).toBeLessThan(1);
+    expect(e.text).toMatch(/^docker\/local oltp TPS is 7\.9 % lower than baremetal\/local \(95 % CI \d\.\d–\d\.\d % lower, n=4\/4\): worse$/);
+  });
+
+  it('says no difference is detectable, with the interval and the repetitions that would resolve 5 %', () => {
+    const e = ratioEntry(TPS, 'docker/local', 'baremetal/local', [1000, 1150, 880], [1040, 900, 1100]);
+    expect(e.verdict).toBe('no-difference');
+    expect(e.ci95!.lo).toBeLessThan(1);
+    expect(e.ci95!.hi).toBeGreaterThan(1);
+    expect(e.repetitionsToResolve5pct).toBeGreaterThan(3);
+    expect(e.text).toMatch(/no difference detectable at this noise \([+−]\d+\.\d %, 95 % CI −\d+\.\d % … \+\d+\.\d %, n=3\/3\); about \d+ repetitions per target would resolve 5 %$/);
+  });
+
+  it('with one repetition gives the ratio as a single observation and no verdict', () => {
+    const e = ratioEntry(TPS, 'docker/local', 'baremetal/local', [1000], [1560]);
+    expect(e).toMatchObject({ verdict: 'single-observation', method: 'single-observation', ci95: null });
+    expect(e.ratio).toBeCloseTo(1.56, 12);
+    expect(e.text).toContain('1.56× is a single observation (n=1/1 repetitions): no verdict');
+  });
+
+  it('a latency that rose is worse, a latency that fell is better', () => {
+    const lat = { group: 'latency' as const, metric: 'oltp latency p99', unit: 'ms', better: 'lower' as const };
+    expect(ratioEntry(lat, 'b', 'a', [10, 10.2, 9.9], [12, 12.1, 11.9]).verdict).toBe('worse');
+    expect(ratioEntry(lat, 'b', 'a', [10, 10.2, 9.9], [8, 8.1, 7.9]).verdict).toBe('better');
+  });
+});
+
+describe('comparisonsOf', () => {
+  it('pairs every target with the baseline over completed repetitions, keeping the values', () => {
+    const targets = [
+      target('baremetal/local', 1, 1000),
+      target('docker/local', 1, 900),
+      target('baremetal/local', 2, 1010),
+      target('docker/local', 2, 880, { status: 'failed' }),
+      target('docker/local', 3, 910),
+      target('baremetal/local', 3, 990),
+    ];
+    const c = comparisonsOf({ targets, baseline: 'baremetal/local' });
+    const tps = c.find((x) => x.metric === 'oltp TPS')!;
+    expect(tps).toMatchObject({ target: 'docker/local', baseline: 'baremetal/local', baselineValues: [1000, 1010, 990], targetValues: [900, 910] });
+    // Recomputable from the values alone: the geometric-mean ratio.
+    const gm = (xs: number[]) => Math.exp(xs.reduce((a, b) => a + Math.log(b), 0) / xs.length);
+    expect(tps.ratio!).toBeCloseTo(gm([900, 910]) / gm([1000, 1010, 990]), 12);
+    expect(c.map((x) => x.metric)).toEqual(['oltp TPS', 'oltp latency p50', 'oltp latency p95', 'oltp latency p99']);
+  });
+});
+
+describe('comparisonWarnings', () => {
+  const grant = (cpuset: string | null, memoryBytes: number | null) => ({ cpuset, cpus: null, memoryBytes, mechanism: 'taskset' });
+  it('warns when compared targets had different resources, and about busy repetitions with figures', () => {
+    const a = target('baremetal/local', 1, 1000, { resources: { database: grant('0', 1024 ** 3), loadGenerator: grant('1', null) } });
+    const b = target('docker/local', 1, 900, {
+      resources: { database: grant('0-1', 1024 ** 3), loadGenerator: grant('1', null) },
+      hostNoise: [
+        {
+          phase: 'measure',
+          samples: 20,
+          durationMs: 20_000,
+          cores: 2,
+          load1: { median: 3, p95: 4, max: 4 },
+          runQueue: { median: 3, p95: 5, max: 6 },
+          runQueueAboveCoresShare: 0.8,
+          iowaitPct: { median: 1, p95: 2, max: 2 },
+          stealPct: { median: 0, p95: 0, max: 0 },
+          runCpuCores: { median: 1, p95: 1.2, max: 1.3 },
+          outsideCpuCores: { median: 0.9, p95: 1, max: 1.1 },
+          memoryPressure: null,
+          cpuPressure: null,
+          busyShare: 0.9,
+          busy: true,
+          reasons: ['90 % of 20 one-second samples had processes outside the run using more than 0.5 of 2 cores'],
+        },
+      ],
+    });
+    const w = comparisonWarnings({ targets: [a, b], baseline: 'baremetal/local' });
+    expect(w).toHaveLength(2);
+    expect(w[0]).toBe('Targets gave the database different resources: baremetal/local: CPUs 0, 1024 MiB; docker/local: CPUs 0-1, 1024 MiB. Differences between them may come from that, not from the platform or storage.');
+    expect(w[1]).toBe('Busy host in 1 of 1 measured phases — processes outside the run used more than a quarter of the cores (at least half a core) or steal exceeded 5 % in over a tenth of the phase: docker/local #1 measure (90 % of 20 s; outside the run median 0.90, max 1.10 of 2 cores; steal max 0.0 %). Figures measured then carry that host\'s noise.');
+    expect(comparisonWarnings({ targets: [a, { ...a, name: 'x' }], baseline: 'baremetal/local' })).toEqual([]);
+  });
+});
