@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { probeIo } from '../harness/io/probe.ts';
 import type { IoResult } from '../harness/io/types.ts';
 import { median } from '../harness/testing/scratch-postgres.ts';
-import { hasTool } from '../harness/testing/tools.ts';
+import { hasTool } from '../harness/core/tools.ts';
 
 const { values } = parseArgs({
   options: {

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer } from 'node:net';
 import { withClient } from '../engine/pg.ts';
-import { RunClock } from '../run/clock.ts';
+import { RunClock } from '../core/clock.ts';
 import { startScratchPostgres, type ScratchPostgres } from '../testing/scratch-postgres.ts';
 import { PipelinedSession, PgServerError } from './pg-pipeline.ts';
 import { OltpTpcb, TPCB_VALUES, tpcbValues } from './oltp-tpcb.ts';
