@@ -1,6 +1,7 @@
 // report.md: verdict, target matrix with ratios to the baseline, checks, environment. Suitable for
 // $GITHUB_STEP_SUMMARY. Every figure carries its unit; what was not measured says so.
 import type { Summary, TargetSummary } from '../model/summary.ts';
+import { ioComparable } from '../io/types.ts';
 
 const fmt = (v: number | undefined | null, digits = 2) => (v === undefined || v === null ? '—' : Number(v.toFixed(digits)).toLocaleString('en-US'));
 
@@ -44,15 +45,19 @@ export function renderMarkdown(s: Summary): string {
   out.push(
     table(
       ['target', 'status', 'I/O tool', 'rand 4k write IOPS', 'seq write MiB/s', 'fdatasync p50 ms', 'fdatasync p99 ms'],
-      s.targets.map((t) => [
-        t.name,
-        t.status,
-        t.io?.tool ?? 'not measured',
-        fmt(t.io?.randWriteIops, 0) + ratio(t.io?.randWriteIops, base?.io?.randWriteIops),
-        fmt(t.io?.seqWriteMiBps) + ratio(t.io?.seqWriteMiBps, base?.io?.seqWriteMiBps),
-        fmt(t.io?.fsyncLatencyMs.p50, 3) + ratio(t.io?.fsyncLatencyMs.p50, base?.io?.fsyncLatencyMs.p50),
-        fmt(t.io?.fsyncLatencyMs.p99, 3) + ratio(t.io?.fsyncLatencyMs.p99, base?.io?.fsyncLatencyMs.p99),
-      ]),
+      s.targets.map((t) => {
+        // A ratio between figures from fio and from the built-in probe would measure the tools.
+        const ioRatio = t === base || ioComparable(t.io, base?.io).comparable ? ratio : () => (t.io && base?.io ? ' (not comparable: other tool)' : '');
+        return [
+          t.name,
+          t.status,
+          t.io?.tool ?? 'not measured',
+          fmt(t.io?.randWriteIops, 0) + ioRatio(t.io?.randWriteIops, base?.io?.randWriteIops),
+          fmt(t.io?.seqWriteMiBps) + ioRatio(t.io?.seqWriteMiBps, base?.io?.seqWriteMiBps),
+          fmt(t.io?.fsyncLatencyMs.p50, 3) + ioRatio(t.io?.fsyncLatencyMs.p50, base?.io?.fsyncLatencyMs.p50),
+          fmt(t.io?.fsyncLatencyMs.p99, 3) + ioRatio(t.io?.fsyncLatencyMs.p99, base?.io?.fsyncLatencyMs.p99),
+        ];
+      }),
     ),
   );
   out.push('');

@@ -8,6 +8,7 @@ import type { Summary, TargetSummary } from '../../model/summary.ts';
 import { loadRun, samplesOf, type RunData } from '../html/run-data.ts';
 import { EXIT, StatebenchError } from '../../errors.ts';
 import { mannWhitneyU, median, type RankTest } from './stats.ts';
+import { ioComparable } from '../../io/types.ts';
 
 export interface CompareThresholds {
   /** Smallest relative change that can be a regression, for figures with a distribution. @default 0.05 */
@@ -217,10 +218,17 @@ function compareTarget(a: RunData, ta: TargetSummary, b: RunData, tb: TargetSumm
     out.push({ target, group: 'status', metric: 'status', unit: '', better: 'higher', baseline: ta.status, candidate: tb.status, change: null, basis: 'status', verdict: 'regression', reason: `the candidate target ${tb.status}${tb.error ? `: ${tb.error}` : ''}` });
   }
 
-  // I/O probe: one fio run per target and run.
+  // I/O probe: one fio (or built-in probe) run per target and run. Figures from different tools are
+  // never set against each other: the difference would be the tools'.
+  const ioTools = ioComparable(ta.io, tb.io);
   const io = (metric: string, unit: string, better: 'higher' | 'lower', get: (t: TargetSummary) => number | undefined) => {
     if (!ta.io && !tb.io) return;
-    out.push(single({ target, group: 'io', metric, unit, better, baseline: ta.io ? get(ta) : null, candidate: tb.io ? get(tb) : null }, th));
+    const f: Figure = { target, group: 'io', metric, unit, better, baseline: ta.io ? get(ta) : null, candidate: tb.io ? get(tb) : null };
+    if (ta.io && tb.io && !ioTools.comparable) {
+      out.push({ ...f, baseline: f.baseline ?? null, candidate: f.candidate ?? null, change: null, basis: 'single-value', verdict: 'not-compared', reason: ioTools.reason! });
+      return;
+    }
+    out.push(single(f, th));
   };
   io('rand 4k write IOPS', 'IOPS', 'higher', (t) => t.io?.randWriteIops);
   io('seq write', 'MiB/s', 'higher', (t) => t.io?.seqWriteMiBps);

@@ -4,6 +4,7 @@
 // charts.ts); the page has no script and loads nothing. What a run did not measure says so, rather
 // than showing an empty chart.
 import { rename, writeFile } from 'node:fs/promises';
+import { ioComparable } from '../../io/types.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FaultSummary, Summary, TargetSummary } from '../../model/summary.ts';
@@ -178,7 +179,8 @@ function headlineRatios(v: RunView): string {
       cells.push(w ? `${num(w.tps, 1)}${v.isBase(t) ? '' : ratioBadge(w.tps, bw?.tps, 'higher')}` : 'not run');
       cells.push(w ? `${num(w.latencyMs.p99, 3)}${v.isBase(t) ? '' : ratioBadge(w.latencyMs.p99, bw?.latencyMs.p99, 'lower')}` : 'not run');
     }
-    cells.push(t.io ? `${num(t.io.fsyncLatencyMs.p99, 3)}${v.isBase(t) ? '' : ratioBadge(t.io.fsyncLatencyMs.p99, base.io?.fsyncLatencyMs.p99, 'lower')}` : 'not measured');
+    const ioRatio = v.isBase(t) || !base.io ? '' : ioComparable(t.io, base.io).comparable ? ratioBadge(t.io?.fsyncLatencyMs.p99, base.io.fsyncLatencyMs.p99, 'lower') : ' <span class="ratio same">other tool</span>';
+    cells.push(t.io ? `${num(t.io.fsyncLatencyMs.p99, 3)}${ioRatio}` : 'not measured');
     const rec = recoverySpread(t, v.faults(t));
     const baseRec = recoverySpread(base, v.faults(base));
     cells.push(rec ? `${num(rec.median, 0)}${v.isBase(t) ? '' : ratioBadge(rec.median, baseRec?.median, 'lower')}` : 'not measured');
@@ -227,7 +229,11 @@ function matrixSection(v: RunView): string {
         const value = t.io ? get(t) : undefined;
         if (!t.io) return { value: 'not measured' };
         if (value === undefined) return { value: 'not measured' };
-        return { value: num(value, digits), ratio: isBase(t) || !base?.io ? '' : ratioBadge(value, get(base), better), spread: spread(t, i) };
+        if (isBase(t) || !base?.io) return { value: num(value, digits), spread: spread(t, i) };
+        const cmp = ioComparable(t.io, base.io);
+        return cmp.comparable
+          ? { value: num(value, digits), ratio: ratioBadge(value, get(base), better), spread: spread(t, i) }
+          : { value: num(value, digits), ratio: ` <span class="ratio same" title="${esc(cmp.reason!)}">not comparable</span>`, spread: spread(t, i) };
       }),
     );
   if (targets.some((t) => t.io)) io('rand 4k write IOPS', (t) => t.io?.randWriteIops, 0, 'higher', (_t, i) => ioSpreads[i]?.randwrite);
