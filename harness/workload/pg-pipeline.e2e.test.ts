@@ -128,6 +128,9 @@ describe('OLTP driver', () => {
     expect(d.historyRows).toBe(s.transactions + d.warmupTransactions);
     expect(samples.length).toBeGreaterThanOrEqual(2);
     expect(samples.reduce((a, x) => a + x.tps, 0)).toBe(s.transactions);
+    // The driver's own CPU goes into every second's sample and the summary.
+    expect((samples[0] as never as { loadGenerator: { cpuCores: number } }).loadGenerator.cpuCores).toBeGreaterThan(0);
+    expect(s.loadGenerator).toMatchObject({ saturated: false });
     const balances = await withClient(conn, async (c) => (await c.query('select (select sum(abalance) from pgbench_accounts)::bigint as a, (select sum(delta) from pgbench_history)::bigint as h')).rows[0]);
     expect(balances.a).toBe(balances.h);
   });

@@ -3,6 +3,7 @@
 // soon as the second is over.
 import { newHistogram, recordMs, latencyMs, encode, type Histogram } from '../measure/histogram.ts';
 import { spread } from '../measure/spread.ts';
+import { LoadGeneratorMeter, type LoadGeneratorSecond } from './load-generator-cpu.ts';
 
 export interface SecondSample {
   second: number;
@@ -13,6 +14,8 @@ export interface SecondSample {
   errorsByKind: Record<string, number>;
   latencyMs: ReturnType<typeof latencyMs>;
   hist: string;
+  /** statebench's own CPU over the second (see load-generator-cpu.ts); absent for the k6 binary. */
+  loadGenerator?: LoadGeneratorSecond;
 }
 
 export class PhaseRecorder {
@@ -27,6 +30,7 @@ export class PhaseRecorder {
   readonly errorsByKind: Record<string, number> = {};
   startMs = 0;
   lastEndMs = 0;
+  private readonly meter = new LoadGeneratorMeter();
 
   constructor(
     private readonly now: () => number,
@@ -36,6 +40,7 @@ export class PhaseRecorder {
   start(): void {
     this.startMs = this.now();
     this.lastEndMs = this.startMs;
+    this.meter.start();
     const tick = () => {
       this.flushSecond();
       const next = this.startMs + (this.second + 1) * 1000 - this.now();
@@ -73,6 +78,7 @@ export class PhaseRecorder {
       errorsByKind: errs,
       latencyMs: latencyMs(h),
       hist: encode(h),
+      loadGenerator: this.meter.lap(),
     });
   }
 
@@ -97,6 +103,7 @@ export class PhaseRecorder {
       tpsPerSecond: spread(this.perSecondTps),
       durationMs: Math.round(durationMs),
       histogram: encode(this.total),
+      loadGenerator: this.meter.summary(),
     };
   }
 }
