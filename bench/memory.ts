@@ -1,0 +1,87 @@
+// The CLI's resident memory over a long mixed run: OLTP with the safety writer, the bank and node
+// crash/hang faults (profiles/crash-recovery.yaml, lengthened), sampled from /proc every few seconds
+// and printed as a curve. Targets: peak RSS under 200 MB, and flat: the last minute's mean within
+// 10 % of the second minute's (the first holds startup and the load phase).
+//
+//   npx tsx bench/memory.ts [--minutes 10] [--every 5] [--json FILE]
+//
+// Only the CLI's own process is counted: the database runs in processes of its own.
+import { parseArgs } from 'node:util';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const { values } = parseArgs({
+  options: {
+    minutes: { type: 'string', default: '10' },
+    every: { type: 'string', default: '5' },
+    json: { type: 'string' },
+  },
+});
+const minutes = Number(values.minutes);
+const everyMs = Number(values.every) * 1000;
+const seconds = Math.round(minutes * 60);
+
+const dir = mkdtempSync(join(tmpdir(), 'statebench-bench-mem-'));
+const profile = join(dir, 'crash-recovery-long.yaml');
+// crash-recovery.yaml stretched to the run length: crashes and hangs keep coming all the way through.
+const cycles = Math.max(1, Math.floor((seconds - 20) / 20));
+writeFileSync(
+  profile,
+  `name: memory-soak
+description: crash-recovery.yaml lengthened to ${minutes} minutes, for bench/memory.ts.
+targets:
+  - platform: baremetal
+    storage: { kind: local }
+io: { enabled: false }
+workloads:
+  - kind: oltp-tpcb
+    clients: 4
+    warmup: 2s
+    duration: ${seconds}s
+faults:
+  - { type: node-crash, at: 5s, downFor: 2s, repeat: ${cycles}, every: 20s }
+  - { type: node-hang, at: 15s, duration: 3s, repeat: ${cycles}, every: 20s }
+safety:
+  writer: { clients: 2, timeout: 1s }
+  bank: { enabled: true, accounts: 10, clients: 2 }
+`,
+);
+
+const rssMb = (pid: number): number | null => {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+};
+
+const cli = fileURLToPath(new URL('../bin/statebench.js', import.meta.url));
+const child = spawn(process.execPath, [cli, 'run', profile, '--out', join(dir, 'run'), '--quiet'], { stdio: ['ignore', 'inherit', 'inherit'] });
+const curve: Array<{ s: number; rssMb: number; load: number }> = [];
+const t0 = performance.now();
+const timer = setInterval(() => {
+  const r = rssMb(child.pid!);
+  if (r !== null) curve.push({ s: Math.round((performance.now() - t0) / 1000), rssMb: +r.toFixed(1), load: +loadavg()[0].toFixed(2) });
+}, everyMs);
+const code: number = await new Promise((resolve) => child.on('exit', (c) => resolve(c ?? 1)));
+clearInterval(timer);
+
+const peak = Math.max(...curve.map((c) => c.rssMb));
+const width = 50;
+console.log(`CLI RSS every ${everyMs / 1000}s over a ${minutes}-minute crash-recovery run (exit ${code}):`);
+for (const c of curve) console.log(`${String(c.s).padStart(5)}s ${c.rssMb.toFixed(0).padStart(4)} MB ${'#'.repeat(Math.round((c.rssMb / Math.max(200, peak)) * width))}  load ${c.load}`);
+const window = (from: number, to: number) => curve.filter((c) => c.s >= from && c.s < to).map((c) => c.rssMb);
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+const end = curve.at(-1)?.s ?? 0;
+const early = mean(window(60, 120));
+const late = mean(window(end - 60, end + 1));
+const growth = late / early;
+console.log(`peak ${peak.toFixed(0)} MB (target < 200); second-minute mean ${early.toFixed(0)} MB, last-minute mean ${late.toFixed(0)} MB: ${growth.toFixed(3)}× (flat: ≤ 1.10)`);
+if (values.json) {
+  writeFileSync(values.json, JSON.stringify({ bench: 'memory', peakMb: peak, earlyMb: early, lateMb: late, growth, exitCode: code, curve, loadAverage: `${Math.min(...curve.map((c) => c.load))}–${Math.max(...curve.map((c) => c.load))}` }));
+}
+rmSync(dir, { recursive: true, force: true });
