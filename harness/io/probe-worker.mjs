@@ -22,19 +22,19 @@ function alignedBuffer(bytes, fill) {
   return Buffer.from(mem.buffer, 0, bytes).fill(fill);
 }
 
-function seqwrite({ file, size, ms, direct, depth, thread, gate }) {
-  const block = alignedBuffer(MiB, 0xa5);
-  const blocks = Math.max(1, Math.floor(size / MiB));
+function seqwrite({ file, size, ms, direct, threads, writeBytes, thread, gate }) {
+  const block = alignedBuffer(writeBytes, 0xa5);
+  const blocks = Math.max(1, Math.floor(size / writeBytes));
   const fd = openSync(file, constants.O_WRONLY | (direct ? constants.O_DIRECT : 0));
   try {
     // O_DIRECT refusal shows on the first write, not at open: find out before the gate.
-    writeSync(fd, block, 0, MiB, (thread % blocks) * MiB);
+    writeSync(fd, block, 0, writeBytes, (thread % blocks) * writeBytes);
     const flag = new Int32Array(gate);
     parentPort.postMessage({ ready: true });
     Atomics.wait(flag, 0, 0);
     const t0 = performance.now();
     let written = 0;
-    for (let i = thread; performance.now() - t0 < ms; i += depth) written += writeSync(fd, block, 0, MiB, (i % blocks) * MiB);
+    for (let i = thread; performance.now() - t0 < ms; i += threads) written += writeSync(fd, block, 0, writeBytes, (i % blocks) * writeBytes);
     if (!direct) fsyncSync(fd);
     return { bytes: written, seconds: (performance.now() - t0) / 1000 };
   } finally {

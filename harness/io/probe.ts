@@ -92,7 +92,7 @@ async function fioProbe(spec: IoProbeSpec, dir: string, rawOut?: string): Promis
 const PROBE_WORKER = new URL('./probe-worker.mjs', import.meta.url);
 
 type ProbeJob =
-  | { job: 'seqwrite'; file: string; size: number; ms: number; direct: boolean; depth: number; thread: number; gate: SharedArrayBuffer }
+  | { job: 'seqwrite'; file: string; size: number; ms: number; direct: boolean; threads: number; writeBytes: number; thread: number; gate: SharedArrayBuffer }
   | { job: 'walsync'; file: string; walSize: number; ms: number; maxSamples: number };
 
 /** Runs one probe job in its own thread; `onReady` hears its "ready" message. Rejects with the system call's error code. */
@@ -115,7 +115,7 @@ function inProbeThread<T>(job: ProbeJob, onReady?: () => void): Promise<T> {
  * fallocate, the file is written out in full instead, which makes the first pass of writes cheaper than
  * fio's; the result says which was used.
  */
-async function layOut(file: string, bytes: number): Promise<'fallocate' | 'written'> {
+export async function layOut(file: string, bytes: number): Promise<'fallocate' | 'written'> {
   await rm(file, { force: true });
   if (hasTool('fallocate')) {
     try {
@@ -136,20 +136,26 @@ async function layOut(file: string, bytes: number): Promise<'fallocate' | 'writt
   return 'written';
 }
 
-/** fio's queue depth for seqwrite (fioArgs), mirrored by as many writing threads. */
-const SEQ_DEPTH = 4;
+/** How the seqwrite job keeps fio's four 1 MiB writes in flight (see SEQ_SHAPE). */
+export interface SeqShape {
+  threads: number;
+  writeBytes: number;
+}
 
-async function seqWrite(file: string, size: number, ms: number, direct: boolean): Promise<{ bytes: number; seconds: number }> {
+/** fio's seqwrite: --bs=1M --iodepth=4, i.e. 4 MiB in flight. */
+export const SEQ_SHAPE: SeqShape = { threads: 4, writeBytes: MiB };
+
+export async function seqWrite(file: string, size: number, ms: number, direct: boolean, shape: SeqShape = SEQ_SHAPE): Promise<{ bytes: number; seconds: number }> {
   const gate = new SharedArrayBuffer(4);
   let ready = 0;
   const open = () => {
-    if (++ready === SEQ_DEPTH) {
+    if (++ready === shape.threads) {
       Atomics.store(new Int32Array(gate), 0, 1);
       Atomics.notify(new Int32Array(gate), 0);
     }
   };
-  const threads = Array.from({ length: SEQ_DEPTH }, (_, thread) =>
-    inProbeThread<{ bytes: number; seconds: number }>({ job: 'seqwrite', file, size, ms, direct, depth: SEQ_DEPTH, thread, gate }, open),
+  const threads = Array.from({ length: shape.threads }, (_, thread) =>
+    inProbeThread<{ bytes: number; seconds: number }>({ job: 'seqwrite', file, size, ms, direct, threads: shape.threads, writeBytes: shape.writeBytes, thread, gate }, open),
   );
   const settled = await Promise.allSettled(threads);
   const failed = settled.find((s) => s.status === 'rejected');
