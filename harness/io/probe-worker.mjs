@@ -1,9 +1,11 @@
 // The built-in I/O probe's jobs, each thread making synchronous system calls so the timings are the
 // disk's, not the event loop's. They mirror fio's jobs in probe.ts (fioArgs), option by option:
 //
-//   seqwrite  --rw=write --bs=1M --direct=1 --iodepth=4: `depth` threads, each writing 1 MiB blocks
-//             with O_DIRECT from page-aligned buffers, thread k taking blocks k, k+depth, …, so
-//             `depth` writes are in flight as with fio's libaio queue; where the filesystem refuses
+//   seqwrite  --rw=write --bs=1M --direct=1 --iodepth=4: `threads` threads (SEQ_SHAPE in probe.ts),
+//             each writing `writeBytes` blocks with O_DIRECT from page-aligned buffers, thread k taking
+//             blocks k, k+threads, …, so as many writes are in flight as in fio's libaio queue. fio
+//             submits them from one thread; on a host with far more runnable threads than CPUs, four
+//             threads get more CPU time than fio's one (bench/io-probe.ts). Where the filesystem refuses
 //             O_DIRECT, buffered writes and one fsync at the end (fio's end_fsync=1). --time_based:
 //             wraps over the file until the time is up.
 //   walsync   --rw=write --bs=8k --ioengine=sync --direct=0 --fdatasync=1: one thread, each 8 KiB
