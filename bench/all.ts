@@ -38,6 +38,7 @@ interface BenchJson {
   loadAverage?: string;
   vuSteps?: { workload: string; cpuSet: number; sustainedVus: number; steps: Array<{ vus: number; tps: number; cpuCores: number }> };
   peakMb?: number;
+  duringRunMb?: number;
   growth?: number;
 }
 
@@ -86,7 +87,9 @@ try {
       console.log(`${pad(`k6 runner VUs (${v.workload})`, 46)} own CPU < 80 % of ${v.cpuSet} CPUs up to ${v.sustainedVus} VUs (${v.steps.map((s) => `${s.vus}: ${s.tps.toFixed(0)} tps/${s.cpuCores.toFixed(2)} CPUs`).join(', ')})`);
     }
     if (r.json.peakMb !== undefined) {
-      console.log(`${pad('CLI RSS, mixed run', 46)} peak ${r.json.peakMb.toFixed(0)} MB (target < 200), last/second minute ${r.json.growth!.toFixed(3)}× (flat ≤ 1.10)  load ${r.json.loadAverage}`);
+      console.log(
+        `${pad('CLI RSS, mixed run', 46)} workload peak ${r.json.duringRunMb!.toFixed(0)} MB, whole run ${r.json.peakMb.toFixed(0)} MB (target < 200), last/second minute ${r.json.growth!.toFixed(3)}× (flat ≤ 1.10)  load ${r.json.loadAverage}`,
+      );
     }
   }
 } finally {
