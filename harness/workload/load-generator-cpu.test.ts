@@ -52,6 +52,13 @@ describe('LoadGeneratorMeter', () => {
     m.lap();
     expect(m.summary().warning).toBe('figures may measure the load generator: its event loop was busy 92 % of the time (limit 80 %)');
 
+    // A loop that waited for a CPU on a busy host is not a loop doing too much work.
+    const starved = fakeProcess([{ cpuMs: 200, busyMs: 950 }]);
+    const st = new LoadGeneratorMeter(2, starved.clock);
+    starved.tick();
+    st.lap();
+    expect(st.summary().saturated).toBe(false);
+
     const threads = fakeProcess([{ cpuMs: 1800, busyMs: 300 }]);
     const t = new LoadGeneratorMeter(2, threads.clock);
     threads.tick();
