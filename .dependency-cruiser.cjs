@@ -63,6 +63,6 @@ module.exports = {
     exclude: { path: ['node_modules', '/fixtures/'] },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
-    enhancedResolveOptions: { extensions: ['.ts', '.mts', '.mjs', '.js', '.d.mts'] },
+    enhancedResolveOptions: { extensions: ['.ts', '.mts', '.mjs', '.js', '.d.mts'], exportsFields: ['exports'], conditionNames: ['import', 'node', 'default'] },
   },
 };

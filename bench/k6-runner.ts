@@ -3,6 +3,12 @@
 //
 //   npx tsx bench/k6-runner.ts [--workload oltp-read-write|point-select|insert-heavy] [--clients 4]
 //                              [--seconds 10] [--rounds 3] [--warmup 1] [--table-size 10000] [--bridge]
+//                              [--vu-steps 1,2,4,8,16,32,64] [--json FILE]
+//
+// --vu-steps: after the rounds, the built-in runner alone at each VU count (point-select is the
+// cheapest statement, so the runner's own cost per second is highest): TPS and the process's CPU in
+// cores. The runner sustains a VU count while its own CPU stays below 80 % of the CPU set; where TPS
+// stops growing first, the database is the limit, not the runner.
 //
 // The built-in side runs the unchanged script from workloads/k6/ with statebench's vus/duration
 // override (constant-vus, closed loop). The native side runs N async node-postgres clients on one
@@ -11,6 +17,8 @@
 // drift (page cache, checkpoints, autovacuum, other load) hits both alike; the ratio reported is the
 // median of the per-round ratios.
 import { parseArgs } from 'node:util';
+import { writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { startScratchPostgres, median } from '../harness/testing/scratch-postgres.ts';
@@ -30,6 +38,8 @@ const { values } = parseArgs({
     'table-size': { type: 'string', default: '10000' },
     /** Also measure the bridge mode (every statement through the SQL host thread). */
     bridge: { type: 'boolean', default: false },
+    'vu-steps': { type: 'string' },
+    json: { type: 'string' },
   },
 });
 const workload = values.workload!;
@@ -183,6 +193,7 @@ try {
   const nat: number[] = [];
   const blt: number[] = [];
   const brg: number[] = [];
+  const loads: number[] = [];
   const runBuiltinRound = async (sql: SqlMode) => {
     // A fresh session per round: VU threads, SQL host and connections start cold, as in a real run.
     const session = await K6Session.open(script, env, () => {}, { sql });
@@ -193,23 +204,83 @@ try {
     }
   };
   for (let r = 0; r < rounds; r++) {
-    const n = await native(conn);
-    const b = await runBuiltinRound('direct');
+    // Alternate which goes first, so drift within a round hits both alike.
+    let n: Awaited<ReturnType<typeof native>>;
+    let b: Awaited<ReturnType<typeof builtin>>;
+    if (r % 2 === 0) {
+      n = await native(conn);
+      b = await runBuiltinRound('direct');
+    } else {
+      b = await runBuiltinRound('direct');
+      n = await native(conn);
+    }
     nat.push(n.tps);
     blt.push(b.tps);
+    loads.push(loadavg()[0]);
     let line = `round ${r + 1}: native ${n.tps.toFixed(0)} tps (${n.errors} errors, ${n.cpuUsPerTx.toFixed(0)} µs client CPU/tx), built-in runner ${b.tps.toFixed(0)} tps (${b.errors} errors, p99 ${b.p99.toFixed(2)} ms, ${b.cpuUsPerTx.toFixed(0)} µs client CPU/tx)`;
     if (values.bridge) {
       const g = await runBuiltinRound('bridge');
       brg.push(g.tps);
       line += `, built-in runner in bridge mode ${g.tps.toFixed(0)} tps`;
     }
-    console.log(line);
+    console.log(`${line}, load average ${loadavg()[0].toFixed(2)}`);
   }
   // Each round's two measurements are back to back, so their ratio is the least disturbed by load
   // that comes and goes; the median of those ratios is the headline.
-  const paired = median(blt.map((b, i) => b / nat[i]));
-  console.log(`built-in runner TPS / native node-postgres TPS = ${paired.toFixed(3)} (median of per-round ratios; medians ${median(blt).toFixed(0)} / ${median(nat).toFixed(0)} tps; target >= 0.9)`);
+  const paired = rounds ? median(blt.map((b, i) => b / nat[i])) : NaN;
+  if (rounds) console.log(`built-in runner TPS / native node-postgres TPS = ${paired.toFixed(3)} (median of per-round ratios; medians ${median(blt).toFixed(0)} / ${median(nat).toFixed(0)} tps; target >= 0.9)`);
   if (brg.length) console.log(`bridge mode TPS / native node-postgres TPS = ${median(brg.map((b, i) => b / nat[i])).toFixed(3)}`);
+  const result: Record<string, unknown> = {
+    bench: 'k6-runner',
+    ratios: rounds ? [{ name: `k6 built-in runner ${workload} vs node-postgres`, ratio: paired, ours: median(blt), peer: median(nat), unit: 'tps', target: 0.9 }] : [],
+    loadAverage: loads.length ? `${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}` : undefined,
+  };
+  if (values['vu-steps']) {
+    const cpuSet = availableParallelism();
+    const steps: Array<{ vus: number; tps: number; cpuCores: number; load: number }> = [];
+    for (const vus of values['vu-steps'].split(',').map(Number)) {
+      const session = await K6Session.open(script, env, () => {}, { sql: 'direct' });
+      try {
+        const plan = session.plan({ vus, durationMs: warmupMs + seconds * 1000 });
+        let from = Infinity;
+        let n = 0;
+        let last = 0;
+        let cpu0: NodeJS.CpuUsage | undefined;
+        let cpuAt = 0;
+        let warm: NodeJS.Timeout | undefined;
+        await session.run(plan, JSON.stringify({ tableSize, batch: 10 }), {
+          log: () => {},
+          onStart: () => {
+            from = performance.timeOrigin + performance.now() + warmupMs;
+            warm = setTimeout(() => {
+              cpu0 = process.cpuUsage();
+              cpuAt = performance.now();
+            }, warmupMs);
+          },
+          onIteration: (e) => {
+            if (e.startAbs < from || e.failedKind) return;
+            n++;
+            last = Math.max(last, e.startAbs + e.durationMs);
+          },
+        });
+        clearTimeout(warm);
+        const cpu = cpu0 ? process.cpuUsage(cpu0) : { user: 0, system: 0 };
+        const cpuCores = (cpu.user + cpu.system) / 1000 / Math.max(1, performance.now() - cpuAt);
+        steps.push({ vus, tps: (n * 1000) / Math.max(1, last - from), cpuCores, load: loadavg()[0] });
+        console.log(`${String(vus).padStart(4)} VUs: ${steps.at(-1)!.tps.toFixed(0)} tps, runner CPU ${cpuCores.toFixed(2)} of ${cpuSet} CPUs, load average ${loadavg()[0].toFixed(2)}`);
+      } finally {
+        await session.close();
+      }
+    }
+    const sustained = steps.filter((x) => x.cpuCores < 0.8 * cpuSet).map((x) => x.vus);
+    const best = steps.reduce((a, b) => (b.tps > a.tps ? b : a));
+    console.log(
+      `the runner's own CPU stays below 80 % of ${cpuSet} CPUs up to ${Math.max(0, ...sustained)} VUs; TPS peaks at ${best.vus} VUs (${best.tps.toFixed(0)} tps)` +
+        (sustained.length === steps.length ? ': the database, not the runner, is the limit on this host' : ''),
+    );
+    result.vuSteps = { workload, cpuSet, steps, sustainedVus: Math.max(0, ...sustained) };
+  }
+  if (values.json) writeFileSync(values.json, JSON.stringify(result));
 } finally {
   await server.release();
 }

@@ -1,7 +1,10 @@
 // The I/O probe runs on the volume the database will use, before the database starts: random 4 KiB
 // write IOPS, sequential write MiB/s, and 8 KiB write+fdatasync latency (the WAL pattern, which is
-// what bounds commit latency). fio when installed; otherwise a built-in probe for the last two.
+// what bounds commit latency). fio when installed; otherwise a built-in probe for the last two,
+// which mirrors fio's job options (bench/io-probe.ts measures the two against each other). Figures
+// from different tools are not compared (see ioComparable).
 import { open, rm, writeFile } from 'node:fs/promises';
+import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import { hasTool } from '../core/tools.ts';
 import { run } from '../core/exec.ts';
@@ -86,40 +89,118 @@ async function fioProbe(spec: IoProbeSpec, dir: string, rawOut?: string): Promis
   return parseFio(out, dir, version, rawOut ? rawOut.split('/').pop() : undefined);
 }
 
+const PROBE_WORKER = new URL('./probe-worker.mjs', import.meta.url);
+
+type ProbeJob =
+  | { job: 'seqwrite'; file: string; size: number; ms: number; direct: boolean; threads: number; writeBytes: number; thread: number; gate: SharedArrayBuffer }
+  | { job: 'walsync'; file: string; walSize: number; ms: number; maxSamples: number };
+
+/** Runs one probe job in its own thread; `onReady` hears its "ready" message. Rejects with the system call's error code. */
+function inProbeThread<T>(job: ProbeJob, onReady?: () => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const worker = new Worker(PROBE_WORKER, { workerData: job, execArgv: [] });
+    worker.on('message', (m: { ready?: boolean; ok: boolean; result?: T; code?: string; message?: string }) => {
+      if (m.ready) return onReady?.();
+      if (m.ok) resolve(m.result as T);
+      else reject(Object.assign(new Error(m.message), { code: m.code }));
+    });
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`I/O probe thread exited with code ${code}`)));
+  });
+}
+
+/**
+ * Lays a file out as fio does before a job (not timed): fallocate(2) of the whole size, here through
+ * util-linux's fallocate(1) since Node has no binding. Without it, or on a filesystem that refuses
+ * fallocate, the file is written out in full instead, which makes the first pass of writes cheaper than
+ * fio's; the result says which was used.
+ */
+export async function layOut(file: string, bytes: number): Promise<'fallocate' | 'written'> {
+  await rm(file, { force: true });
+  if (hasTool('fallocate')) {
+    try {
+      await run('fallocate', ['-l', String(bytes), file]);
+      return 'fallocate';
+    } catch {
+      // fall through to writing it out
+    }
+  }
+  const block = Buffer.alloc(MiB);
+  const fh = await open(file, 'w');
+  try {
+    for (let at = 0; at < bytes; at += MiB) await fh.write(block, 0, Math.min(MiB, bytes - at), at);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  return 'written';
+}
+
+/** How the seqwrite job keeps fio's four 1 MiB writes in flight (see SEQ_SHAPE). */
+export interface SeqShape {
+  threads: number;
+  writeBytes: number;
+}
+
+/** fio's seqwrite: --bs=1M --iodepth=4, i.e. 4 MiB in flight. */
+export const SEQ_SHAPE: SeqShape = { threads: 4, writeBytes: MiB };
+
+export async function seqWrite(file: string, size: number, ms: number, direct: boolean, shape: SeqShape = SEQ_SHAPE): Promise<{ bytes: number; seconds: number }> {
+  const gate = new SharedArrayBuffer(4);
+  let ready = 0;
+  const open = () => {
+    if (++ready === shape.threads) {
+      Atomics.store(new Int32Array(gate), 0, 1);
+      Atomics.notify(new Int32Array(gate), 0);
+    }
+  };
+  const threads = Array.from({ length: shape.threads }, (_, thread) =>
+    inProbeThread<{ bytes: number; seconds: number }>({ job: 'seqwrite', file, size, ms, direct, threads: shape.threads, writeBytes: shape.writeBytes, thread, gate }, open),
+  );
+  const settled = await Promise.allSettled(threads);
+  const failed = settled.find((s) => s.status === 'rejected');
+  if (failed) {
+    // A thread that failed before the gate leaves the others waiting on it: let them go.
+    Atomics.store(new Int32Array(gate), 0, 1);
+    Atomics.notify(new Int32Array(gate), 0);
+    throw (failed as PromiseRejectedResult).reason;
+  }
+  const results = settled.map((s) => (s as PromiseFulfilledResult<{ bytes: number; seconds: number }>).value);
+  return { bytes: results.reduce((a, r) => a + r.bytes, 0), seconds: Math.max(...results.map((r) => r.seconds)) };
+}
+
+/** Seconds each job runs: the same as each of fio's jobs gets. */
+export function jobSeconds(spec: IoProbeSpec): number {
+  return Math.max(1, Math.round(spec.runtime / 3000));
+}
+
+/**
+ * fio's seqwrite and walsync jobs (see fioArgs) mirrored in one dedicated thread making synchronous
+ * system calls: O_DIRECT 1 MiB writes (buffered plus a final fsync where the filesystem refuses
+ * O_DIRECT, as fio falls back), and 8 KiB writes each followed by a timed fdatasync.
+ */
 async function builtinProbe(spec: IoProbeSpec, dir: string): Promise<IoResult> {
   const file = join(dir, 'statebench-probe.dat');
-  const block = Buffer.alloc(MiB, 0xa5);
+  const ms = jobSeconds(spec) * 1000;
+  const size = Math.max(4 * MiB, spec.size);
   try {
-    // Sequential write: MiB blocks until size or half the runtime, then one fdatasync, all timed.
-    let fh = await open(file, 'w');
-    const t0 = performance.now();
-    let written = 0;
-    while (written < spec.size && performance.now() - t0 < spec.runtime / 2) {
-      written += (await fh.write(block, 0, block.length, written)).bytesWritten;
+    await layOut(file, Math.floor(size / MiB) * MiB);
+    let seq: { bytes: number; seconds: number };
+    try {
+      seq = await seqWrite(file, size, ms, true);
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'EINVAL') throw e;
+      seq = await seqWrite(file, size, ms, false);
     }
-    await fh.datasync();
-    const seconds = (performance.now() - t0) / 1000;
-    await fh.close();
-    await rm(file, { force: true });
-
-    // WAL pattern: 8 KiB append + fdatasync, for the other half of the runtime.
+    const walSize = Math.min(size, 16 * MiB);
+    await layOut(file, walSize);
+    const wal = await inProbeThread<{ samples: Float64Array }>({ job: 'walsync', file, walSize, ms, maxSamples: 1_000_000 });
     const h = newHistogram();
-    const page = Buffer.alloc(8192, 0x5a);
-    fh = await open(file, 'w');
-    const t1 = performance.now();
-    let pos = 0;
-    for (let i = 0; i < 100_000 && performance.now() - t1 < spec.runtime / 2; i++) {
-      await fh.write(page, 0, page.length, pos);
-      pos += page.length;
-      const s = performance.now();
-      await fh.datasync();
-      recordMs(h, performance.now() - s);
-    }
-    await fh.close();
+    for (const s of wal.samples) recordMs(h, s);
     return {
       tool: 'builtin',
       path: dir,
-      seqWriteMiBps: +(written / MiB / seconds).toFixed(2),
+      seqWriteMiBps: +(seq.bytes / MiB / seq.seconds).toFixed(2),
       fsyncLatencyMs: { p50: +(h.getValueAtPercentile(50) / 1000).toFixed(3), p99: +(h.getValueAtPercentile(99) / 1000).toFixed(3) },
       fsyncSamples: h.totalCount,
     };

@@ -43,6 +43,22 @@ export const WorkloadSummary = z.object({
   edges: z.object({ startedBeforeWindow: z.number().int(), endedAfterWindow: z.number().int() }).optional(),
   /** Workload-specific figures (scale, rows loaded, MiB/s…). */
   details: z.record(z.string(), z.unknown()).optional(),
+  /**
+   * statebench's own CPU during the measured phase: process CPU in cores and the main event loop's
+   * busy share, per-second mean and max. `saturated` (with `warning`) when either is above 80 % of its
+   * limit: the figures may then measure the load generator rather than the database.
+   */
+  loadGenerator: z
+    .object({
+      cpuSet: z.number(),
+      cpuCoresMean: z.number(),
+      cpuCoresMax: z.number(),
+      eventLoopMean: z.number(),
+      eventLoopMax: z.number(),
+      saturated: z.boolean(),
+      warning: z.string().optional(),
+    })
+    .optional(),
 });
 
 export const Recovery = z.object({

@@ -95,6 +95,10 @@ export function renderMarkdown(s: Summary): string {
       ),
     );
     out.push('');
+    for (const t of s.targets) {
+      const g = t.workloads.find((x) => x.name === name)?.loadGenerator;
+      if (g?.saturated) out.push(`> **Warning** (${t.name}): ${g.warning}.`, '');
+    }
   }
 
   out.push(...bigDataSection(s.targets, label));

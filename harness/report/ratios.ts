@@ -1,6 +1,7 @@
 // Ratios between targets, over repetitions, with their 95 % intervals and the verdict the interval
 // allows. The same figures feed summary.json (`comparisons`), report.md, report.html and `compare`,
 // so a reader can recompute every ratio and interval from the per-repetition values next to it.
+import { ioComparable } from '../io/types.ts';
 import type { RatioSummary, Summary, TargetSummary } from '../model/summary.ts';
 import { ratioInterval, repetitionsToResolve } from '../measure/interval.ts';
 
@@ -117,6 +118,14 @@ export function comparisonsOf(summary: Pick<Summary, 'targets' | 'baseline'>): R
       const bv = base.map(d.get).filter((x): x is number => x !== undefined);
       const tv = list.map(d.get).filter((x): x is number => x !== undefined);
       if (!bv.length && !tv.length) continue;
+      if (d.group === 'io') {
+        // A ratio between fio's and the built-in probe's figures would measure the tools.
+        const tools = ioComparable(base.find((t) => t.io)?.io, list.find((t) => t.io)?.io);
+        if (bv.length && tv.length && !tools.comparable) {
+          out.push({ target: name, baseline: baseName, metric: d.metric, group: d.group, unit: d.unit, better: d.better, baselineValues: bv, targetValues: tv, ratio: null, ci95: null, df: null, method: 'not-comparable', verdict: 'not-comparable', repetitionsToResolve5pct: null, text: `${name} ${d.metric}: ${tools.reason}` });
+          continue;
+        }
+      }
       out.push(ratioEntry(d, name, baseName, bv, tv));
     }
   }

@@ -29,6 +29,8 @@ import type { WorkloadSummary } from '../model/summary.ts';
 import { BULK_LOAD_DEFAULT_SIZE, type BulkLoadSpec } from '../model/big-data.ts';
 import { loadChunks, markerTableDdl, withRetry, type ChunkedDataSet, type CopyLoadResult, type GeneratedChunk } from './chunked-copy.ts';
 import { PhaseRecorder } from './recorder.ts';
+import { GeneratorThreads, type DataSetRecipe } from './generator-threads.ts';
+import { availableParallelism } from 'node:os';
 import { COLON, NEWLINE, SPACE, TAB, ZERO, writeCents, writeUint } from './copy-text.ts';
 import { Rng, chunkSeed } from './rng.ts';
 import { serverStats, statsDelta, type ServerStats } from '../measure/server-stats.ts';
@@ -157,6 +159,11 @@ export class BulkData implements ChunkedDataSet<BulkChunk> {
   static fromSpec(spec: Pick<BulkLoadSpec, 'table' | 'seed' | 'size' | 'rows' | 'chunk'>): BulkData {
     const rows = spec.rows ?? BulkData.rowsForSize(spec.size ?? BULK_LOAD_DEFAULT_SIZE, spec.chunk);
     return new BulkData(spec.table, spec.seed, rows, BulkData.chunkRowsFor(spec.chunk, rows));
+  }
+
+  /** How a generator thread rebuilds this data set (generator-threads.ts). */
+  recipe(): DataSetRecipe {
+    return { module: import.meta.url, exportName: 'BulkData', args: [this.table, this.seed, this.rows, this.chunkRows] };
   }
 
   firstRow(chunk: number): number {
@@ -399,9 +406,13 @@ export class BulkLoad implements Workload {
     if (warmup > 0) rt.status('warmup', `${this.name}: ${streams} streams, ${Math.round(warmup / 1000)}s warmup`);
     else startMeasuring();
 
+    // Rows are made on other threads: on a host the database shares, the thread driving the COPY
+    // streams should only move bytes (bench/copy-throughput.ts measures the difference).
+    const generators = new GeneratorThreads<BulkChunk>(d.recipe(), Math.max(1, Math.min(streams, availableParallelism() - 1)));
     let res: CopyLoadResult;
     try {
       res = await loadChunks(d, {
+        generate: (chunk) => generators.generate(chunk),
         conn,
         clock: rt.clock,
         signal: rt.signal,
@@ -429,6 +440,7 @@ export class BulkLoad implements Workload {
       clearTimeout(warmupTimer);
       if (!measuring) startMeasuring();
       recorder.stop();
+      await generators.close();
     }
 
     rt.status('verify', `${this.name}: counting rows and checksums`);

@@ -68,6 +68,12 @@ export interface CopyLoadOptions<C extends GeneratedChunk = GeneratedChunk> {
   deadlineMs?: number;
   /** Extra `reconcile → reload missing chunks` rounds after the streams finish. */
   repairRounds?: number;
+  /**
+   * Makes a chunk elsewhere (generator threads); the stream then asks for its next chunk as soon as
+   * it starts one. Without it, or when it fails, chunks are generated on this thread with
+   * ds.generate(), the next one while the server works through the tail of the current one.
+   */
+  generate?(chunk: number): Promise<C>;
   onSent?(bytes: number): void;
   onCommitted?(chunk: number, c: C, latencyMs: number): void;
   /** Every failed attempt and failed connect, for error counts; `chunk` is -1 for a connect. */
@@ -267,11 +273,26 @@ export async function loadChunks<C extends GeneratedChunk>(ds: ChunkedDataSet<C>
     let lostConnection = false;
     let checkFailures = 0;
     /** The next chunk, generated while the server works through the tail of the current one. */
-    let prefetched: { chunk: number; gen: C } | undefined;
+    let prefetched: { chunk: number; gen: C | Promise<C> } | undefined;
+    const produce = (c: number): C | Promise<C> => {
+      if (!o.generate) return ds.generate(c);
+      const p = o.generate(c);
+      p.catch(() => {});
+      return p;
+    };
+    /** A chunk made elsewhere, or here if that failed: the bytes are the same either way. */
+    const obtain = async (c: number, g: C | Promise<C>): Promise<C> => {
+      try {
+        return await g;
+      } catch (e) {
+        o.event?.('chunk-generated-locally', { table: ds.table, chunk: c, reason: (e as Error).message });
+        return ds.generate(c);
+      }
+    };
     const prefetch = () => {
       if (prefetched || o.signal.aborted || pastDeadline()) return;
       const next = queue.shift();
-      if (next !== undefined) prefetched = { chunk: next, gen: ds.generate(next) };
+      if (next !== undefined) prefetched = { chunk: next, gen: produce(next) };
     };
     try {
       for (;;) {
@@ -282,14 +303,17 @@ export async function loadChunks<C extends GeneratedChunk>(ds: ChunkedDataSet<C>
             break;
           }
           if (prefetched) {
-            chunk = prefetched.chunk;
-            gen = prefetched.gen;
+            const p = prefetched;
             prefetched = undefined;
+            chunk = p.chunk;
+            gen = await obtain(p.chunk, p.gen);
           } else {
             chunk = queue.shift();
             if (chunk === undefined) break;
-            gen = ds.generate(chunk);
+            gen = await obtain(chunk, produce(chunk));
           }
+          // Made elsewhere, the next chunk can be under way for the whole of this one.
+          if (o.generate) prefetch();
           pendingFailure = undefined;
           checkFailures = 0;
         }

@@ -4,7 +4,8 @@ import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import copyStreams from 'pg-copy-streams';
 import type pg from 'pg';
-import { connect, withClient } from '../engine/pg.ts';
+import { withClient } from '../engine/pg.ts';
+import { PipelinedSession, type BatchTemplate } from './pg-pipeline.ts';
 import type { ConnInfo } from '../engine/types.ts';
 import type { OltpTpcbSpec } from '../model/profile.ts';
 import type { WorkloadSummary } from '../model/summary.ts';
@@ -46,23 +47,41 @@ async function copyInto(client: pg.Client, table: string, rows: Iterable<string>
 }
 
 /**
- * One transaction as a single simple-protocol query string: one round trip instead of seven. The
- * statements and their order are pgbench's; values are integers we generated, never user input.
+ * pgbench's TPC-B statements, prepared once per connection (`-M prepared`). Parameters are int4, as
+ * the columns are.
  */
-export function tpcbTransaction(scale: number, rand: () => number = Math.random): string {
+export const TPCB_STATEMENTS = [
+  'BEGIN',
+  'UPDATE pgbench_accounts SET abalance = abalance + $1 WHERE aid = $2',
+  'SELECT abalance FROM pgbench_accounts WHERE aid = $1',
+  'UPDATE pgbench_tellers SET tbalance = tbalance + $1 WHERE tid = $2',
+  'UPDATE pgbench_branches SET bbalance = bbalance + $1 WHERE bid = $2',
+  'INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES ($1, $2, $3, $4, CURRENT_TIMESTAMP)',
+  'END',
+];
+/** One transaction: every statement once, in pgbench's order, sent as one pipelined batch. */
+const TPCB_BATCH = [0, 1, 2, 3, 4, 5, 6];
+/** Parameter values of one batch: delta, aid | aid | delta, tid | delta, bid | tid, bid, aid, delta. */
+export const TPCB_VALUES = 11;
+
+/** Draws one transaction's values (pgbench's distributions) into `out`, in TPCB_BATCH's order. */
+export function tpcbValues(scale: number, out: Int32Array, rand: () => number = Math.random): Int32Array {
   const aid = 1 + Math.floor(rand() * ACCOUNTS_PER_SCALE * scale);
   const bid = 1 + Math.floor(rand() * scale);
   const tid = 1 + Math.floor(rand() * TELLERS_PER_SCALE * scale);
   const delta = Math.floor(rand() * 10_001) - 5000;
-  return (
-    'begin;' +
-    `update pgbench_accounts set abalance = abalance + ${delta} where aid = ${aid};` +
-    `select abalance from pgbench_accounts where aid = ${aid};` +
-    `update pgbench_tellers set tbalance = tbalance + ${delta} where tid = ${tid};` +
-    `update pgbench_branches set bbalance = bbalance + ${delta} where bid = ${bid};` +
-    `insert into pgbench_history (tid, bid, aid, delta, mtime) values (${tid}, ${bid}, ${aid}, ${delta}, current_timestamp);` +
-    'end;'
-  );
+  out[0] = delta;
+  out[1] = aid;
+  out[2] = aid;
+  out[3] = delta;
+  out[4] = tid;
+  out[5] = delta;
+  out[6] = bid;
+  out[7] = tid;
+  out[8] = bid;
+  out[9] = aid;
+  out[10] = delta;
+  return out;
 }
 
 export class OltpTpcb implements Workload {
@@ -121,43 +140,53 @@ export class OltpTpcb implements Workload {
     rt.status('warmup', `${this.name}: ${clients} clients, ${Math.round(warmup / 1000)}s warmup`);
 
     const client = async () => {
-      let db: pg.Client | undefined;
+      let db: PipelinedSession | undefined;
+      let tx: BatchTemplate | undefined;
       let backoff = 10;
+      const values = new Int32Array(TPCB_VALUES);
       while (rt.clock.now() < deadline && !rt.signal.aborted) {
         if (!db) {
           try {
-            db = await connect(conn(), { statement_timeout: statementTimeout, query_timeout: statementTimeout + 1000 });
+            db = await PipelinedSession.connect(conn(), {
+              settings: { statement_timeout: String(statementTimeout) },
+              batchTimeoutMs: statementTimeout + 1000,
+            });
+            await db.prepare(TPCB_STATEMENTS);
+            tx = db.batch(TPCB_BATCH);
             backoff = 10;
           } catch (e) {
+            void db?.close();
+            db = undefined;
             if (measuring) recorder.error(errorKind(e));
             await sleep(backoff).catch(() => {});
             backoff = Math.min(backoff * 2, 200);
             continue;
           }
         }
-        const sql = tpcbTransaction(scale);
+        tpcbValues(scale, values);
         const t = performance.now();
         try {
-          await db.query(sql);
+          const status = await db.run(tx!, values);
           const latency = performance.now() - t;
+          if (status !== 'I') throw new Error(`transaction left open (status ${status})`);
           if (measuring) recorder.ok(latency);
           else warmupTransactions++;
         } catch (e) {
           const kind = errorKind(e);
           if (measuring) recorder.error(kind);
-          if (kind === 'connection' || kind === 'timeout' || kind === 'server-shutdown') {
-            // A timed-out query leaves the connection in an unknown state; start over.
-            db.end().catch(() => {});
+          if (!db.usable) {
             db = undefined;
           } else {
+            // A failed statement aborts the transaction; the batch's END then only rolled it back if
+            // the server got that far, so end it here whatever state it is in.
             await db.query('rollback').catch(() => {
-              db?.end().catch(() => {});
+              void db?.close();
               db = undefined;
             });
           }
         }
       }
-      await db?.end().catch(() => {});
+      await db?.close();
     };
 
     try {

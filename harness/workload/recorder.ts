@@ -12,6 +12,7 @@
 // figure needs whole seconds.
 import { newHistogram, recordMs, latencyMs, encode, type Histogram } from '../measure/histogram.ts';
 import { spread } from '../measure/spread.ts';
+import { LoadGeneratorMeter, type LoadGeneratorSecond } from './load-generator-cpu.ts';
 
 export interface SecondSample {
   second: number;
@@ -29,6 +30,8 @@ export interface SecondSample {
   spanMs?: number;
   /** Committed transactions in a partial bucket (tps is normalised). */
   count?: number;
+  /** statebench's own CPU over the second (see load-generator-cpu.ts); absent for the k6 binary. */
+  loadGenerator?: LoadGeneratorSecond;
 }
 
 export interface PhaseEdges {
@@ -58,6 +61,8 @@ export class PhaseRecorder {
   startMs = 0;
   private endMs = Infinity;
   private stoppedAtMs?: number;
+  lastEndMs = 0;
+  private readonly meter = new LoadGeneratorMeter();
 
   constructor(
     private readonly now: () => number,
@@ -68,6 +73,8 @@ export class PhaseRecorder {
   start(): void {
     this.startMs = this.now();
     this.endMs = this.opts.windowMs === undefined ? Infinity : this.startMs + this.opts.windowMs;
+    this.lastEndMs = this.startMs;
+    this.meter.start();
     const tick = () => {
       const t = Math.min(this.now(), this.endMs);
       this.advance(t);
@@ -136,6 +143,7 @@ export class PhaseRecorder {
       latencyMs: latencyMs(h),
       hist: encode(h),
       ...(partial ? { partial: true as const, spanMs: +spanMs.toFixed(1), count: h.totalCount } : {}),
+      loadGenerator: this.meter.lap(),
     });
   }
 
@@ -165,6 +173,7 @@ export class PhaseRecorder {
       durationMs: Math.round(durationMs),
       histogram: encode(this.total),
       edges: { ...this.edges },
+      loadGenerator: this.meter.summary(),
     };
   }
 }

@@ -176,6 +176,20 @@ describe('compareRuns over repetitions', () => {
     expect(iops.verdict).toBe('regression');
   });
 
+  it('I/O figures from fio and from the built-in probe are not compared, and the reason names both tools', async () => {
+    const io = { randWriteIops: 40000, seqWriteMiBps: 600, fsyncP50: 0.3, fsyncP99: 5 };
+    const a = run('io-tool-a', 72, { seconds: 5, io });
+    const b = run('io-tool-b', 72, { seconds: 5, io: { ...io, fsyncP99: 9, tool: 'builtin' } });
+    const cmp = await compareRuns(a, b);
+    const fsync = cmp.changes.find((c) => c.metric === 'fdatasync p99')!;
+    expect(fsync.verdict).toBe('not-compared');
+    expect(fsync.reason).toBe('not comparable: measured by different tools (fio-3.33 vs builtin)');
+    expect(cmp.regressions).toEqual([]);
+    // Two fio versions are the same instrument.
+    const c = run('io-tool-c', 72, { seconds: 5, io: { ...io, fsyncP99: 9, tool: 'fio-3.35' } });
+    expect((await compareRuns(a, c)).changes.find((x) => x.metric === 'fdatasync p99')!.verdict).toBe('regression');
+  });
+
   it('a check that passed in the baseline and fails in the candidate is a regression', async () => {
     const check = (passed: boolean) => [{ name: 'availability.recovery-within', passed, value: passed ? 2000 : 40000, threshold: 30000, message: passed ? 'ok' : 'slowest recovery 40000 ms > 30000 ms' }];
     const a = run('chk-a', 101, { seconds: 5, checks: check(true) });

@@ -18,6 +18,7 @@ import { EXIT, StatebenchError } from '../../errors.ts';
 import { figureDefs, repetitionsByTarget } from '../ratios.ts';
 import { ratioInterval, welchLogP } from '../../measure/interval.ts';
 import { mannWhitneyU, median, type RankTest } from './stats.ts';
+import { ioComparable } from '../../io/types.ts';
 
 export interface CompareThresholds {
   /** Smallest relative change that can be a regression, for figures with a distribution. @default 0.05 */
@@ -336,6 +337,15 @@ function compareTarget(target: string, a: Side, b: Side, th: Required<CompareThr
     if (!xs.length || !ys.length) {
       out.push({ ...f, baseline: f.baseline ?? null, candidate: f.candidate ?? null, change: null, basis: 'interval', verdict: 'not-compared', reason: `${xs.length ? 'the candidate' : 'the baseline'} did not measure it` });
       continue;
+    }
+    if (d.group === 'io') {
+      // Figures from fio and from the built-in probe are never set against each other: the
+      // difference would be the tools'.
+      const tools = ioComparable(ta.find((t) => t.io)?.io, tb.find((t) => t.io)?.io);
+      if (!tools.comparable) {
+        out.push({ ...f, baseline: f.baseline ?? null, candidate: f.candidate ?? null, change: null, basis: 'single-value', verdict: 'not-compared', reason: tools.reason! });
+        continue;
+      }
     }
     const judged = xs.length >= 2 && ys.length >= 2 ? intervalVerdict(f, xs, ys, th, byRun ? 'runs' : 'repetitions') : { ...single(f, th, `one repetition on a side (${xs.length} vs ${ys.length}): run-to-run noise unknown`), samples: { baseline: xs, candidate: ys } };
     out.push(th.busyHost === 'decline' ? declineOnBusyHost(judged, busy) : judged);

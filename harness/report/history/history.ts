@@ -3,6 +3,7 @@
 // the level flagged (see changepoint.ts). Any lost write is flagged in the run it happened, whatever
 // the trend.
 import { existsSync, readdirSync } from 'node:fs';
+import { ioComparable } from '../../io/types.ts';
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Summary, TargetSummary } from '../../model/summary.ts';
@@ -135,7 +136,9 @@ function buildSeries(runs: HistoryRun[], opts: ChangePointOptions): HistorySerie
       add('tps', `${target} · ${w}`, target, (t) => t.workloads.find((x) => x.name === w)?.tps);
       add('p99', `${target} · ${w}`, target, (t) => t.workloads.find((x) => x.name === w)?.latencyMs.p99);
     }
-    add('fsyncP99', target, target, (t) => t.io?.fsyncLatencyMs.p99);
+    // One series per I/O tool's figures would be two instruments on one axis: keep the latest tool's.
+    const latestIo = runs.map((r) => of(r, target)?.io).filter((io) => io !== undefined).at(-1);
+    add('fsyncP99', target, target, (t) => (ioComparable(t.io, latestIo).comparable ? t.io?.fsyncLatencyMs.p99 : null));
     add('recoveryMedian', target, target, (t) => recoverySpread(t, t.faults)?.median);
     add('lostWrites', target, target, (t) => t.safety?.lost);
   }

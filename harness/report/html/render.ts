@@ -4,6 +4,7 @@
 // charts.ts); the page has no script and loads nothing. What a run did not measure says so, rather
 // than showing an empty chart.
 import { rename, writeFile } from 'node:fs/promises';
+import { ioComparable } from '../../io/types.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FaultSummary, Summary, TargetSummary } from '../../model/summary.ts';
@@ -296,6 +297,17 @@ function matrixSection(v: RunView): string {
         return { value: num(w.errors, 0), spread: kinds || undefined };
       }),
     );
+    if (targets.some((t) => per(t)?.loadGenerator)) {
+      line(
+        'load generator CPU',
+        targets.map((t) => {
+          const g = per(t)?.loadGenerator;
+          if (!g) return { value: 'not measured' };
+          const value = `${num(g.cpuCoresMean, 2)} of ${g.cpuSet} CPUs, event loop ${num(g.eventLoopMean * 100, 0)} %`;
+          return g.saturated ? { value: `<span class="lost">${value}</span>`, spread: esc(g.warning ?? '') } : { value, spread: `max ${num(g.cpuCoresMax, 2)} CPUs, ${num(g.eventLoopMax * 100, 0)} %` };
+        }),
+      );
+    }
   }
 
   group('Recovery (writes unavailable per fault cycle, ms)');

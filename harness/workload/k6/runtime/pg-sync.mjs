@@ -44,6 +44,20 @@ export class SyncConnection {
     this.parser = new Parser();
     this.chunk = Buffer.allocUnsafe(64 * 1024);
     this.broken = false;
+    /** Parse messages by statement text: a script repeats a handful of statements. */
+    this.parses = new Map();
+  }
+
+  /** The Parse message of an unnamed statement, serialized once per text (the bytes are the same). */
+  parseMessage(sql) {
+    let m = this.parses.get(sql);
+    if (!m) {
+      m = serialize.parse({ text: sql });
+      // A script that builds statement texts on the fly must not grow this without bound.
+      if (this.parses.size >= 256) this.parses.clear();
+      this.parses.set(sql, m);
+    }
+    return m;
   }
 
   send(buf) {
@@ -63,7 +77,7 @@ export class SyncConnection {
   query(sql, args) {
     if (this.broken) throw new ConnectionLost('connection is closed');
     if (args.length) {
-      this.send(Buffer.concat([serialize.parse({ text: sql }), serialize.bind({ values: args, valueMapper: utils.prepareValue }), DESCRIBE_PORTAL, EXECUTE, SYNC]));
+      this.send(Buffer.concat([this.parseMessage(sql), serialize.bind({ values: args, valueMapper: utils.prepareValue }), DESCRIBE_PORTAL, EXECUTE, SYNC]));
     } else {
       this.send(serialize.query(sql));
     }
