@@ -99,6 +99,22 @@ export interface MemberConfigInput {
   options: PatroniOptions;
 }
 
+/**
+ * The cluster-wide settings Patroni keeps in its DCS, from the options the planner resolved: the same
+ * on every platform (bare metal with etcd, Kubernetes with its API as the DCS).
+ */
+export function dcsSettings(o: PatroniOptions, parameters: Settings): PatroniConfig['bootstrap']['dcs'] {
+  return {
+    ttl: o.ttl,
+    loop_wait: o.loopWait,
+    retry_timeout: o.retryTimeout,
+    maximum_lag_on_failover: o.maximumLagOnFailover,
+    synchronous_mode: o.replication !== 'async',
+    synchronous_mode_strict: o.replication === 'sync-strict',
+    postgresql: { use_pg_rewind: o.usePgRewind, use_slots: true, parameters },
+  };
+}
+
 export function memberConfig(i: MemberConfigInput): PatroniConfig {
   const o = i.options;
   return {
@@ -109,15 +125,7 @@ export function memberConfig(i: MemberConfigInput): PatroniConfig {
     restapi: { listen: `127.0.0.1:${i.apiPort}`, connect_address: `127.0.0.1:${i.apiPort}` },
     etcd3: { hosts: [`127.0.0.1:${i.etcdClientPort}`], protocol: 'http' },
     bootstrap: {
-      dcs: {
-        ttl: o.ttl,
-        loop_wait: o.loopWait,
-        retry_timeout: o.retryTimeout,
-        maximum_lag_on_failover: o.maximumLagOnFailover,
-        synchronous_mode: o.replication !== 'async',
-        synchronous_mode_strict: o.replication === 'sync-strict',
-        postgresql: { use_pg_rewind: o.usePgRewind, use_slots: true, parameters: clusterParameters(i.settings) },
-      },
+      dcs: dcsSettings(o, clusterParameters(i.settings)),
       // --no-sync as the single-node engine's initdb: the bootstrap is not what is measured.
       initdb: [{ encoding: 'UTF8' }, { locale: 'C' }, 'no-sync'],
     },

@@ -34,6 +34,7 @@ import type { PatroniOptions } from '../../../model/patroni.ts';
 import type { PlannedTarget } from '../../../model/plan.ts';
 import { BASE_SETTINGS, renderConf, type Settings } from '../../../engine/postgres-config.ts';
 import { fioArgs } from '../../../io/probe.ts';
+import { dcsSettings } from '../../../engine/patroni/config.ts';
 import { StatebenchError, EXIT } from '../../../errors.ts';
 import {
   KIND_CLIENT_NODE_PORT,
@@ -291,17 +292,9 @@ export function engineSettings(target: PlannedTarget): Settings {
 function patroniConfig(settings: Settings, o: PatroniOptions): object {
   return {
     bootstrap: {
-      dcs: {
-        ttl: o.ttl,
-        loop_wait: o.loopWait,
-        retry_timeout: o.retryTimeout,
-        maximum_lag_on_failover: o.maximumLagOnFailover,
-        synchronous_mode: o.replication !== 'async',
-        synchronous_mode_strict: o.replication === 'sync-strict',
-        // Patroni passes some parameters (max_connections, wal_level, …) on the postmaster's command
-        // line from here, which would override custom_conf; giving it the same values keeps them equal.
-        postgresql: { use_pg_rewind: o.usePgRewind, use_slots: true, parameters: settings },
-      },
+      // Patroni passes some parameters (max_connections, wal_level, …) on the postmaster's command
+      // line from here, which would override custom_conf; giving it the same values keeps them equal.
+      dcs: dcsSettings(o, settings),
       initdb: [{ encoding: 'UTF8' }, { locale: 'C' }],
     },
     postgresql: {
