@@ -29,7 +29,7 @@ workloads: [{ kind: oltp-tpcb, clients: 2, warmup: 0s, duration: 60s }]
     );
     const out = join(dir, 'out');
     const { child, result } = startCli(['run', join(dir, 'p.yaml'), '--out', out], { STATEBENCH_HOME: home });
-    await until(() => lines(join(out, 'samples.jsonl')).length >= 1, 90_000, 'a sample');
+    await until(() => lines(join(out, 'samples.jsonl')).some((l) => l.includes('"workload"')), 90_000, 'a workload sample');
     child.kill('SIGKILL');
     await result;
     const [runId] = readdirSync(join(home, 'runs'));
