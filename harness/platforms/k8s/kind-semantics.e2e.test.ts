@@ -52,7 +52,7 @@ function whyNot(): string | undefined {
 }
 
 const reason = whyNot();
-const required = process.env.STATEBENCH_REQUIRE_KIND === '1';
+const required = process.env.STATEBENCH_REQUIRE_KIND === '1' || process.env.CI === 'true';
 if (reason && !required) console.warn(`SKIP ${reason}`);
 
 type Pod = KubernetesObject & { spec?: { nodeName?: string; volumes?: { persistentVolumeClaim?: { claimName: string } }[] }; status?: { podIP?: string } };
