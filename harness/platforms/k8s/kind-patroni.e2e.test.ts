@@ -81,8 +81,8 @@ function writer(engine: DeployedEngine, clock: Clock): { stop(): Promise<Write[]
       try {
         const c = await connect(engine.clientConn(), { connectionTimeoutMillis: 2_000, query_timeout: 2_000 });
         try {
-          const r = await c.query("insert into patroni_e2e values ($1) returning trim(pg_read_file('/etc/hostname')) as member", [++n]);
-          writes.push({ atMs, member: r.rows[0].member });
+          const r = await c.query("insert into patroni_e2e values ($1) returning pg_read_file('/etc/hostname') as member", [++n]);
+          writes.push({ atMs, member: String(r.rows[0].member).trim() });
         } finally {
           await c.end().catch(() => {});
         }
@@ -179,7 +179,8 @@ describe('kind: Patroni on Local PVs', () => {
           await sleep(3_000);
           writes.push(await w.stop());
           const t = timelineOf({ type: cycle.type, cycle: cycle.cycle, injectedAtMs });
-          console.log(`[kind patroni] ${cycle.type} of ${pod}:\n  ${t.findings.join('\n  ')}`);
+          const answered = writes.at(-1)!.reduce<Record<string, number>>((m, x) => ((m[x.member ?? 'failed'] = (m[x.member ?? 'failed'] ?? 0) + 1), m), {});
+          console.log(`[kind patroni] ${cycle.type} of ${pod}:\n  ${t.findings.join('\n  ')}\n  writes answered: ${JSON.stringify(answered)}\n  member ${JSON.stringify(t.member)} replacement ${JSON.stringify(t.replacement)} claim ${JSON.stringify(t.claim)} key ${JSON.stringify(t.leader.key)}`);
           timelines.push(t);
           logs.push(log);
         }
