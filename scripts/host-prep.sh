@@ -7,7 +7,10 @@
 #      default runtime: without it `docker run --privileged` (and so every kind node) fails with
 #      "unable to apply caps: operation not permitted";
 #   3. starts dockerd (`--iptables=false`), or reloads it when its configuration changed, and waits for it;
-#   4. creates the `kind` docker network, IPv4 only (kind would first try an IPv6 subnet).
+#   4. creates the `kind` docker network, IPv4 only (kind would first try an IPv6 subnet);
+#   5. raises fs.inotify.max_user_instances to 512 and fs.inotify.max_user_watches to 524288 (never
+#      lowers them): every kind node's systemd, kubelet and kube-proxy take inotify instances from the
+#      host's one pool, and with Debian's default of 128 kube-proxy crash-loops with "too many open files".
 #
 # Prints one line per step and the host quirks it found. Environment:
 #   STATEBENCH_HOST_PREP_NO_APT=1   never run apt-get (fail instead when a package is missing)
@@ -160,4 +163,12 @@ else
   docker "${args[@]}" kind >/dev/null
   say "created docker network kind ($(docker network inspect kind --format '{{range $i, $c := .IPAM.Config}}{{if $i}} {{end}}{{$c.Subnet}}{{end}}'), IPv4 only)"
 fi
+# --- inotify limits (shared by every kind node) ------------------------------------------------
+raise_sysctl() { # key minimum
+  local cur; cur=$(sysctl -n "$1")
+  if [ "$cur" -ge "$2" ]; then say "$1 = $cur (>= $2)"
+  else sysctl -qw "$1=$2"; say "$1 raised from $cur to $2"; fi
+}
+raise_sysctl fs.inotify.max_user_instances 512
+raise_sysctl fs.inotify.max_user_watches 524288
 say "ready"

@@ -46,7 +46,7 @@ function whyNot(): string | undefined {
 }
 
 const reason = whyNot();
-const required = process.env.STATEBENCH_REQUIRE_KIND === '1';
+const required = process.env.STATEBENCH_REQUIRE_KIND === '1' || process.env.CI === 'true';
 if (reason && !required) console.warn(`SKIP ${reason}`);
 
 describe('kind end to end', () => {
