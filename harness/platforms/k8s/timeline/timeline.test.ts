@@ -296,6 +296,20 @@ test('a graceful delete of the Patroni primary: the leader key is released befor
   expect(t.findings).toContain('pg-0 released the leader key +1.3s after injection, 0.7s before its pod was gone');
 });
 
+test('pod-force-delete: a key released after the pod object is gone is said so, not as a negative "before"', () => {
+  const tl = offlineTimeline(LEADER);
+  const p0 = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'pg-0', namespace: NS, uid: 'u0', labels: { role: 'master' } }, spec: { nodeName: W[0] }, status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] } };
+  (tl as unknown as { o: { leaderEndpoints?: string } }).o.leaderEndpoints = 'pg';
+  replay(tl, [
+    { atMs: 1_000, type: 'ADDED', object: p0 },
+    { atMs: 1_001, type: 'ADDED', object: { apiVersion: 'v1', kind: 'Endpoints', metadata: { name: 'pg', namespace: NS, annotations: { leader: 'pg-0' } }, subsets: [{ addresses: [{ ip: '10.244.1.5' }] }] } },
+    { atMs: 60_100, type: 'DELETED', object: p0 },
+    { atMs: 61_800, type: 'MODIFIED', object: { apiVersion: 'v1', kind: 'Endpoints', metadata: { name: 'pg', namespace: NS }, subsets: [] } },
+  ]);
+  tl.beginCycle({ cycle: 0, type: 'pod-force-delete', node: 'node-0', pod: 'pg-0', kubeNode: W[0], forceDeleteAfterMs: null, injectedAtMs: 60_000 });
+  expect(only(tl).findings).toContain('pg-0 released the leader key +1.8s after injection, 1.7s after its pod object was gone');
+});
+
 test('two cycles split the observations at the second injection', () => {
   const tl = offlineTimeline(LEADER);
   replay(tl, recorded('watch-kubelet-stop-patroni.jsonl'));

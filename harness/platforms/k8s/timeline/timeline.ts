@@ -627,7 +627,12 @@ function findings(t: KubernetesFaultTimeline, terminatingUntilNodeReady: boolean
   }
   const key = t.leader.key;
   if (key) {
-    if (key.releasedAtMs !== null) f.push(`${t.pod} released the leader key ${at(key.releasedAtMs)} after injection${t.member.goneAtMs !== null ? `, ${((t.member.goneAtMs - key.releasedAtMs) / 1000).toFixed(1)}s before its pod was gone` : ''}`);
+    if (key.releasedAtMs !== null) {
+      // After a force delete the pod object is gone at once, before the container's shutdown releases the key.
+      const gap = t.member.goneAtMs !== null ? (t.member.goneAtMs - key.releasedAtMs) / 1000 : null;
+      const rel = gap === null ? '' : gap >= 0 ? `, ${gap.toFixed(1)}s before its pod was gone` : `, ${(-gap).toFixed(1)}s after its pod object was gone`;
+      f.push(`${t.pod} released the leader key ${at(key.releasedAtMs)} after injection${rel}`);
+    }
     if (key.before !== key.after) f.push(`leader key (clients' route) moved from ${key.before ?? 'nobody'} to ${key.after ?? 'nobody'}${key.takenAtMs !== null ? `, taken ${at(key.takenAtMs)} after injection` : ''}`);
     else f.push(`leader key (clients' route) stayed with ${key.before ?? 'nobody'}`);
   }
