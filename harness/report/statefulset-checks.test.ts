@@ -3,7 +3,7 @@
 // Pending on the dead node until the node came back (harness/platforms/k8s/testing/*.jsonl).
 import { readFileSync } from 'node:fs';
 import { expect, test } from 'vitest';
-import { assembleCycle, type CycleMark, type KubernetesFaultTimeline, type Observation } from '../platforms/k8s/timeline/timeline.ts';
+import { assembleCycle, type CycleMark, type KubernetesFaultTimeline, type Observation } from '../platforms/k8s/timeline/assemble.ts';
 import type { TargetSummary } from '../model/summary.ts';
 import { evaluateCheck } from './checks.ts';
 

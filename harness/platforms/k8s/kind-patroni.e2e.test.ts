@@ -27,7 +27,7 @@ import { connect, withClient } from '../../engine/pg.ts';
 import type { DeployedEngine, EngineNode } from '../../engine/types.ts';
 import { FaultInjection } from '../../fault/fault.ts';
 import type { ProvisionedTarget, TargetRuntime } from '../types.ts';
-import type { KubernetesFaultTimeline } from './timeline/timeline.ts';
+import type { KubernetesFaultTimeline } from './timeline/assemble.ts';
 import { KubernetesPlatform } from './platform.ts';
 import { KindCli, loadKubeConfig } from './cluster.ts';
 import { defaultImage } from './render/manifests.ts';

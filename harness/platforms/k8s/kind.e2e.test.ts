@@ -18,7 +18,7 @@ import { newRunId } from '../../core/workspace.ts';
 import { withClient } from '../../engine/pg.ts';
 import { FaultInjection } from '../../fault/fault.ts';
 import type { TargetRuntime } from '../types.ts';
-import type { KubernetesFaultTimeline } from './timeline/timeline.ts';
+import type { KubernetesFaultTimeline } from './timeline/assemble.ts';
 import { KubernetesPlatform } from './platform.ts';
 import { KindCli } from './cluster.ts';
 import { defaultImage } from './render/manifests.ts';

@@ -13,7 +13,7 @@ import { ClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Clus
 import { FakeApiServer, type StoredObject } from '../testing/fake-apiserver.ts';
 import { kubernetesTarget } from '../testing/plan.ts';
 import { KubeCluster, type Exec } from '../cluster.ts';
-import { KubernetesTimeline } from '../timeline/timeline.ts';
+import { KubernetesTimeline } from '../timeline/recorder.ts';
 import {
   KIND_FAULT_TYPES,
   KUBERNETES_FAULT_TYPES,
@@ -697,7 +697,7 @@ describe('the provisioned target\'s faultMode hook (fake API server as the clust
       expect(record).toMatchObject({ type: 'pod-force-delete', node: 'node-1', state: 'recovered' });
       const del = api.requests.find((r) => r.method === 'DELETE' && r.path.endsWith('/pods/pg-1'))!;
       expect(del.query.gracePeriodSeconds).toBe('0');
-      const timelineOf = (provisioned as unknown as { faultTimeline(r: object): import('../timeline/timeline.ts').KubernetesFaultTimeline | undefined }).faultTimeline(record);
+      const timelineOf = (provisioned as unknown as { faultTimeline(r: object): import('../timeline/assemble.ts').KubernetesFaultTimeline | undefined }).faultTimeline(record);
       expect(timelineOf).toMatchObject({ type: 'pod-force-delete', pod: 'pg-1', kubeNode: 'w1', member: { deletedBy: 'statebench' }, leader: { before: 'pg-1', after: 'pg-2', key: { before: 'pg-1', after: 'pg-2', takenBy: 'pg-2' } } });
       expect(timelineOf!.replacement?.uid).toBe('uid-1b');
       expect(await provisioned.describe()).toMatchObject({ faultPolicy: { nodeAccess: 'none' } });

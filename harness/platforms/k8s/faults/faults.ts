@@ -45,7 +45,8 @@ import { StatebenchError, EXIT } from '../../../errors.ts';
 import { apiMessage, type Exec, type KubeCluster } from '../cluster.ts';
 import type { K8sObject, TargetManifests } from '../render/manifests.ts';
 import { NAMES, labelValue } from '../names.ts';
-import { NOT_READY_TAINT, UNREACHABLE_TAINT, leaderKeyHolder, type CycleMark, type KubeObject, type KubernetesTimeline } from '../timeline/timeline.ts';
+import { NOT_READY_TAINT, UNREACHABLE_TAINT, leaderKeyHolder, type CycleMark, type KubeObject } from '../timeline/assemble.ts';
+import type { KubernetesTimeline } from '../timeline/recorder.ts';
 
 /** What each platform injects itself; harness/model/capabilities.ts lists exactly these. */
 export const KIND_FAULT_TYPES = ['node-crash', 'node-hang', 'kubelet-stop', 'pod-delete', 'pod-force-delete'] as const;

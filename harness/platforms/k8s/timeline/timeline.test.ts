@@ -9,7 +9,8 @@ import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { KubeConfig } from '@kubernetes/client-node';
 import { FakeApiServer, type StoredObject } from '../testing/fake-apiserver.ts';
-import { KubernetesFaultTimelineSchema, KubernetesTimeline, compact, pinnedNode, type CycleMark, type KubernetesFaultTimeline, type Observation } from './timeline.ts';
+import { KubernetesFaultTimelineSchema, compact, pinnedNode, type CycleMark, type KubernetesFaultTimeline, type Observation } from './assemble.ts';
+import { KubernetesTimeline } from './recorder.ts';
 import { RunClock, type Clock } from '../../../core/clock.ts';
 
 const CLUSTER = 'statebench-20261127-143022-ab12-7b3e';
