@@ -12,14 +12,12 @@
 // Needs kind, a running docker, a kind node image (STATEBENCH_KIND_NODE_IMAGE, e.g. the offline
 // statebench/kind-node:latest) and statebench/patroni:latest (STATEBENCH_KIND_PATRONI_IMAGE). Skipped,
 // saying why, where any is missing; under CI (STATEBENCH_REQUIRE_KIND=1 or CI=true) that is a failure.
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { Log } from '@kubernetes/client-node';
 import { describe, expect, test } from 'vitest';
-import { hasTool } from '../../core/tools.ts';
 import { CleanupRegistry } from '../../core/cleanup.ts';
 import { RunClock, sleep, type Clock } from '../../core/clock.ts';
 import { newRunId } from '../../core/workspace.ts';
@@ -33,34 +31,12 @@ import { KindCli, loadKubeConfig } from './cluster.ts';
 import { defaultImage } from './render/manifests.ts';
 import { NAMES, kindClusterName } from './names.ts';
 import { kubernetesTarget } from './testing/plan.ts';
+import { kindRequired, kindTestGaps } from './testing/kind-requirements.ts';
 
 const IMAGE = process.env.STATEBENCH_KIND_PATRONI_IMAGE ?? defaultImage('patroni');
 
-function succeeds(cmd: string, args: string[]): boolean {
-  try {
-    execFileSync(cmd, args, { stdio: 'ignore', timeout: 30_000 });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function whyNot(): string | undefined {
-  const gaps: string[] = [];
-  if (!hasTool('kind')) gaps.push('kind not on PATH');
-  if (!hasTool('docker')) gaps.push('docker not on PATH');
-  else if (!succeeds('docker', ['info'])) gaps.push('docker daemon not reachable');
-  else {
-    if (!succeeds('docker', ['image', 'inspect', IMAGE])) gaps.push(`image ${IMAGE} not in the local docker (npx tsx images/build.ts patroni, or set STATEBENCH_KIND_PATRONI_IMAGE)`);
-    const node = process.env.STATEBENCH_KIND_NODE_IMAGE;
-    if (!node) gaps.push("STATEBENCH_KIND_NODE_IMAGE not set (no registry to pull kind's default from)");
-    else if (!succeeds('docker', ['image', 'inspect', node])) gaps.push(`node image ${node} not in the local docker`);
-  }
-  return gaps.length ? `kind Patroni test: ${gaps.join(', ')}` : undefined;
-}
-
-const reason = whyNot();
-const required = process.env.STATEBENCH_REQUIRE_KIND === '1' || process.env.CI === 'true';
+const reason = kindTestGaps({ test: 'kind Patroni test', image: IMAGE, imageHint: 'npx tsx images/build.ts patroni, or set STATEBENCH_KIND_PATRONI_IMAGE', nodeImage: true });
+const required = kindRequired;
 if (reason && !required) console.warn(`SKIP ${reason}`);
 
 /** One write through the client path: which member answered it (its pod name), or why it failed. */

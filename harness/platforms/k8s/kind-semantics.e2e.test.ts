@@ -14,7 +14,6 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { Log, type KubernetesObject } from '@kubernetes/client-node';
 import { describe, expect, test } from 'vitest';
-import { hasTool } from '../../core/tools.ts';
 import { CleanupRegistry } from '../../core/cleanup.ts';
 import { RunClock } from '../../core/clock.ts';
 import { newRunId } from '../../core/workspace.ts';
@@ -25,34 +24,12 @@ import { KindCli, loadKubeConfig } from './cluster.ts';
 import { defaultImage } from './render/manifests.ts';
 import { NAMES, kindClusterName } from './names.ts';
 import { kubernetesTarget } from './testing/plan.ts';
+import { kindRequired, kindTestGaps } from './testing/kind-requirements.ts';
 
 const IMAGE = process.env.STATEBENCH_KIND_IMAGE ?? defaultImage('postgres');
 
-function succeeds(cmd: string, args: string[]): boolean {
-  try {
-    execFileSync(cmd, args, { stdio: 'ignore', timeout: 30_000 });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function whyNot(): string | undefined {
-  const gaps: string[] = [];
-  if (!hasTool('kind')) gaps.push('kind not on PATH');
-  if (!hasTool('docker')) gaps.push('docker not on PATH');
-  else if (!succeeds('docker', ['info'])) gaps.push('docker daemon not reachable');
-  else {
-    if (!succeeds('docker', ['image', 'inspect', IMAGE])) gaps.push(`image ${IMAGE} not in the local docker (set STATEBENCH_KIND_IMAGE)`);
-    const node = process.env.STATEBENCH_KIND_NODE_IMAGE;
-    if (!node) gaps.push('STATEBENCH_KIND_NODE_IMAGE not set (no registry to pull kind\'s default from)');
-    else if (!succeeds('docker', ['image', 'inspect', node])) gaps.push(`node image ${node} not in the local docker`);
-  }
-  return gaps.length ? `kind semantics test: ${gaps.join(', ')}` : undefined;
-}
-
-const reason = whyNot();
-const required = process.env.STATEBENCH_REQUIRE_KIND === '1' || process.env.CI === 'true';
+const reason = kindTestGaps({ test: 'kind semantics test', image: IMAGE, imageHint: 'set STATEBENCH_KIND_IMAGE', nodeImage: true });
+const required = kindRequired;
 if (reason && !required) console.warn(`SKIP ${reason}`);
 
 type Pod = KubernetesObject & { spec?: { nodeName?: string; volumes?: { persistentVolumeClaim?: { claimName: string } }[] }; status?: { podIP?: string } };

@@ -6,12 +6,10 @@
 //
 // Where any of that is missing the test is skipped and says why — the one skip allowed under CI,
 // because kind cannot run on every machine. STATEBENCH_REQUIRE_KIND=1 turns the skip into a failure.
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { hasTool } from '../../core/tools.ts';
 import { CleanupRegistry } from '../../core/cleanup.ts';
 import { RunClock, sleep } from '../../core/clock.ts';
 import { newRunId } from '../../core/workspace.ts';
@@ -24,29 +22,12 @@ import { KindCli } from './cluster.ts';
 import { defaultImage } from './render/manifests.ts';
 import { kindClusterName } from './names.ts';
 import { kubernetesTarget } from './testing/plan.ts';
+import { kindRequired, kindTestGaps } from './testing/kind-requirements.ts';
 
 const IMAGE = process.env.STATEBENCH_KIND_IMAGE ?? defaultImage('postgres');
 
-function succeeds(cmd: string, args: string[]): boolean {
-  try {
-    execFileSync(cmd, args, { stdio: 'ignore', timeout: 30_000 });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function whyNot(): string | undefined {
-  const gaps: string[] = [];
-  if (!hasTool('kind')) gaps.push('kind not on PATH');
-  if (!hasTool('docker')) gaps.push('docker not on PATH');
-  else if (!succeeds('docker', ['info'])) gaps.push('docker daemon not reachable');
-  else if (!succeeds('docker', ['image', 'inspect', IMAGE])) gaps.push(`image ${IMAGE} not in the local docker (set STATEBENCH_KIND_IMAGE)`);
-  return gaps.length ? `kind end-to-end test: ${gaps.join(', ')}` : undefined;
-}
-
-const reason = whyNot();
-const required = process.env.STATEBENCH_REQUIRE_KIND === '1' || process.env.CI === 'true';
+const reason = kindTestGaps({ test: 'kind end-to-end test', image: IMAGE, imageHint: 'set STATEBENCH_KIND_IMAGE', nodeImage: false });
+const required = kindRequired;
 if (reason && !required) console.warn(`SKIP ${reason}`);
 
 describe('kind end to end', () => {
