@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { Workspace, isAlive, runsRoot } from './core/workspace.ts';
 import { unreleased, type ResourceRecord } from './core/cleanup.ts';
 import { removeCgroupDir } from './core/resources.ts';
-import { StatebenchError, EXIT } from './errors.ts';
+import { StatebenchError, EXIT, WaitTimeoutError } from './errors.ts';
+import { met, notYet, waitFor } from './core/wait.ts';
 import { hasTool } from './core/tools.ts';
 import { releaseLeftover, findLeftoverMounts, findLeftoverLoops } from './storage/leftovers.ts';
 
@@ -72,11 +73,18 @@ function killTree(pid: number): void {
 }
 
 async function waitGone(pids: number[], timeoutMs: number): Promise<number[]> {
-  const deadline = performance.now() + timeoutMs;
   let alive = pids.filter(isAlive);
-  while (alive.length && performance.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 50));
-    alive = alive.filter((p) => isAlive(p) && !isZombie(p));
+  try {
+    await waitFor(
+      `processes ${alive.join(', ')} to be gone`,
+      () => {
+        alive = alive.filter((p) => isAlive(p) && !isZombie(p));
+        return alive.length ? notYet(`${alive.join(', ')} still alive`) : met(undefined);
+      },
+      { timeoutMs, intervalMs: 50 },
+    );
+  } catch (e) {
+    if (!(e instanceof WaitTimeoutError)) throw e;
   }
   return alive;
 }

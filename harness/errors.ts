@@ -51,6 +51,19 @@ export class MissingToolError extends StatebenchError {
   }
 }
 
+/** A wait ran out of time: what was awaited, for how long, and the last state it saw. */
+export class WaitTimeoutError extends StatebenchError {
+  constructor(
+    readonly what: string,
+    readonly timeoutMs: number,
+    readonly lastState: string,
+    readonly looks: number,
+    hint?: string,
+  ) {
+    super(`timed out after ${timeoutMs} ms waiting for ${what} (${looks} look${looks === 1 ? '' : 's'}); last seen: ${lastState}`, EXIT.runFailed, hint);
+  }
+}
+
 export class InterruptedError extends StatebenchError {
   constructor(signal: string) {
     super(`interrupted by ${signal}; cleaned up, results measured so far are kept`, EXIT.interrupted);

@@ -1,7 +1,8 @@
 // Child processes always get argument arrays: profile values never pass through a shell.
 import { execFile, spawn, type SpawnOptions } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
-import { StatebenchError, EXIT } from '../errors.ts';
+import { StatebenchError, EXIT, WaitTimeoutError } from '../errors.ts';
+import { met, notYet, waitFor } from './wait.ts';
 import type { CleanupRegistry, Registration } from './cleanup.ts';
 import { childrenOf, freeze, powerCut, thaw } from './process-tree.ts';
 
@@ -186,17 +187,22 @@ export function groupAlive(pgid: number): boolean {
   }
 }
 
+/** Waits for the group to exit; past `timeoutMs` it is SIGKILLed, and given 2 s more. */
 export async function waitGroupGone(pgid: number, timeoutMs: number): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (groupAlive(pgid)) {
-    if (performance.now() > deadline) {
-      try {
-        process.kill(-pgid, 'SIGKILL');
-      } catch {
-        /* gone meanwhile */
-      }
-      if (performance.now() > deadline + 2_000) throw new StatebenchError(`process group ${pgid} did not exit`);
-    }
-    await new Promise((r) => setTimeout(r, 20));
+  const gone = () => (groupAlive(pgid) ? notYet('a process of the group is alive') : met(undefined));
+  try {
+    await waitFor(`process group ${pgid} to exit`, gone, { timeoutMs, intervalMs: 20 });
+    return;
+  } catch (e) {
+    if (!(e instanceof WaitTimeoutError)) throw e;
   }
+  const killed = () => {
+    try {
+      process.kill(-pgid, 'SIGKILL');
+    } catch {
+      /* gone meanwhile */
+    }
+    return gone();
+  };
+  await waitFor(`process group ${pgid} to exit after SIGKILL`, killed, { timeoutMs: 2_000, intervalMs: 20 });
 }

@@ -4,6 +4,7 @@
 // meanwhile keep acknowledging commits and writing WAL, which no power cut allows; and a group
 // SIGSTOP freezes only the postmaster while established sessions carry on as if nothing happened.
 import { readdirSync, readFileSync } from 'node:fs';
+import { met, notYet, waitFor } from './wait.ts';
 
 function statOf(pid: number): { ppid: number; state: string } | undefined {
   try {
@@ -56,11 +57,14 @@ export async function powerCut(postmasterPid: number, timeoutMs = 10_000): Promi
   for (const k of kids) send(k, 'SIGKILL');
   send(postmasterPid, 'SIGKILL');
   const all = [postmasterPid, ...kids];
-  const deadline = performance.now() + timeoutMs;
-  while (all.some(alive)) {
-    if (performance.now() > deadline) throw new Error(`processes ${all.filter(alive).join(', ')} survived SIGKILL for ${timeoutMs}ms`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
+  await waitFor(
+    `the SIGKILLed processes ${all.join(', ')} to be gone`,
+    () => {
+      const left = all.filter(alive);
+      return left.length ? notYet(`${left.join(', ')} still alive`) : met(undefined);
+    },
+    { timeoutMs, intervalMs: 5 },
+  );
   return kids;
 }
 

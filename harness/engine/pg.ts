@@ -1,6 +1,7 @@
 // Small helpers over node-postgres used by engines, workloads and verifiers.
 import pg from 'pg';
 import type { ConnInfo } from './types.ts';
+import { met, notYet, waitFor } from '../core/wait.ts';
 
 export function clientConfig(conn: ConnInfo, extra: Partial<pg.ClientConfig> = {}): pg.ClientConfig {
   return {
@@ -34,22 +35,18 @@ export async function withClient<T>(conn: ConnInfo, fn: (c: pg.Client) => Promis
 
 /** Retries a connection until a write-capable query succeeds or the deadline passes. */
 export async function awaitWritable(conn: ConnInfo, timeoutMs: number, signal?: AbortSignal): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  let last = 'no attempt';
-  while (performance.now() < deadline) {
-    signal?.throwIfAborted();
-    try {
-      await withClient(conn, async (c) => {
-        const r = await c.query('select pg_is_in_recovery() as r');
-        if (r.rows[0].r) throw new Error('server is in recovery (read-only)');
-      });
-      return;
-    } catch (e) {
-      last = (e as Error).message;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`PostgreSQL at ${conn.host}:${conn.port} did not accept writes within ${timeoutMs}ms; last error: ${last}`);
+  await waitFor(
+    `PostgreSQL at ${conn.host}:${conn.port} to accept writes`,
+    async () => {
+      try {
+        const inRecovery = await withClient(conn, async (c) => (await c.query('select pg_is_in_recovery() as r')).rows[0].r as boolean);
+        return inRecovery ? notYet('server is in recovery (read-only)') : met(undefined);
+      } catch (e) {
+        return notYet((e as Error).message);
+      }
+    },
+    { timeoutMs, intervalMs: 50, signal },
+  );
 }
 
 /** e.g. "PostgreSQL 17.10", for reports. */

@@ -5,6 +5,7 @@ import type { Volume } from '../storage/types.ts';
 import type { FaultCycle } from '../model/plan.ts';
 import type { FaultMode } from './fault.ts';
 import { StatebenchError } from '../errors.ts';
+import { met, notYet, waitFor } from '../core/wait.ts';
 
 export interface FaultSubject {
   engine: DeployedEngine;
@@ -69,18 +70,18 @@ export function faultMode(cycle: FaultCycle, s: FaultSubject): FaultMode {
  * and its error is what the cycle reports.
  */
 async function superviseUntilHealthy(s: FaultSubject, timeoutMs: number): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  let lastError = 'not healthy';
-  for (let attempt = 0; attempt < 1000; attempt++) {
-    const left = deadline - performance.now();
-    if (left <= 0) break;
-    try {
-      if (!s.node.control.running) await s.node.control.start();
-      await s.engine.awaitHealthy(Math.min(left, 3_000));
-      return;
-    } catch (e) {
-      lastError = (e as Error).message;
-    }
-  }
-  throw new StatebenchError(`${s.node.name} did not become healthy within ${timeoutMs}ms: ${lastError}`);
+  await waitFor(
+    `${s.node.name} to be healthy again (started again while down)`,
+    async (left) => {
+      try {
+        if (!s.node.control.running) await s.node.control.start();
+        await s.engine.awaitHealthy(Math.max(1, Math.min(left, 3_000)));
+        return met(undefined);
+      } catch (e) {
+        return notYet((e as Error).message);
+      }
+    },
+    // Each look waits up to 3 s for health itself; the pause only keeps a start that fails at once from spinning.
+    { timeoutMs, intervalMs: 50, maxLooks: 1000 },
+  );
 }

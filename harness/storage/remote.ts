@@ -30,6 +30,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { ManagedProcess, run } from '../core/exec.ts';
 import { StatebenchError, MissingToolError, EXIT } from '../errors.ts';
+import { met, notYet, waitFor } from '../core/wait.ts';
 import type { REMOTE_PRESETS, StorageSpec } from '../model/profile.ts';
 import type { Storage, StorageContext, StorageFaults, Volume } from './types.ts';
 import { isMounted, unmount, removeMountPoint } from './leftovers.ts';
@@ -142,8 +143,6 @@ export function nbdkitArgs(o: {
   return args;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 function logTail(file: string): string {
   try {
     return readFileSync(file, 'utf8').trim().split('\n').slice(-5).join(' | ');
@@ -154,12 +153,15 @@ function logTail(file: string): string {
 
 /** Polls `ready` every 50 ms until it holds, the process exits, or `timeoutMs` passes. */
 async function waitReady(proc: ManagedProcess, what: string, log: string, ready: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!ready()) {
-    if (!proc.running) throw new StatebenchError(`${what} exited before it was ready (${JSON.stringify(proc.exitStatus)}): ${logTail(log)}`);
-    if (performance.now() > deadline) throw new StatebenchError(`${what} was not ready after ${timeoutMs} ms: ${logTail(log)}`);
-    await sleep(50);
-  }
+  await waitFor(
+    `${what} to be ready`,
+    () => {
+      if (ready()) return met(undefined);
+      if (!proc.running) throw new StatebenchError(`${what} exited before it was ready (${JSON.stringify(proc.exitStatus)}): ${logTail(log)}`);
+      return notYet(() => `its log ends: ${logTail(log)}`);
+    },
+    { timeoutMs, intervalMs: 50 },
+  );
 }
 
 /**

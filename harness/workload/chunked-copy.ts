@@ -22,6 +22,7 @@ import { connect } from '../engine/pg.ts';
 import type { ConnInfo } from '../engine/types.ts';
 import type { Clock } from '../core/clock.ts';
 import { sleep } from '../core/clock.ts';
+import { met, notYet, waitFor, type WaitOptions } from '../core/wait.ts';
 import { errorKind } from './recorder.ts';
 
 export interface GeneratedChunk {
@@ -166,19 +167,28 @@ export async function connectWithRetry(
   conn: () => ConnInfo,
   o: { timeoutMs: number; signal: AbortSignal; extra?: Partial<pg.ClientConfig>; onError?(kind: string): void },
 ): Promise<pg.Client | null> {
-  const deadline = performance.now() + o.timeoutMs;
-  let backoff = 50;
-  for (;;) {
-    if (o.signal.aborted) return null;
-    try {
-      return await connect(conn(), o.extra);
-    } catch (e) {
-      o.onError?.(errorKind(e));
-      if (performance.now() + backoff > deadline) return null;
-      await sleep(backoff, o.signal).catch(() => {});
-      backoff = Math.min(backoff * 2, 1000);
-    }
+  try {
+    return await waitFor(
+      'a connection',
+      async () => {
+        try {
+          return met(await connect(conn(), o.extra));
+        } catch (e) {
+          o.onError?.(errorKind(e));
+          return notYet((e as Error).message);
+        }
+      },
+      retrying(o),
+    );
+  } catch {
+    // Timed out or aborted.
+    return null;
   }
+}
+
+/** Reconnects back off from 50 ms to 1 s, so a server that is restarting is not flooded. */
+function retrying(o: { timeoutMs: number; signal: AbortSignal }): WaitOptions {
+  return { timeoutMs: o.timeoutMs, signal: o.signal, intervalMs: (look) => Math.min(50 * 2 ** (look - 1), 1000), maxLooks: Math.ceil(o.timeoutMs / 50) + 1 };
 }
 
 /**
@@ -190,25 +200,30 @@ export async function withRetry<T>(
   fn: (db: pg.Client) => Promise<T>,
   o: { timeoutMs: number; signal: AbortSignal; statementTimeoutMs?: number; onError?(kind: string): void },
 ): Promise<T> {
-  const deadline = performance.now() + o.timeoutMs;
   let last: unknown = new Error('no attempt');
-  let backoff = 50;
-  while (performance.now() < deadline && !o.signal.aborted) {
-    const extra = o.statementTimeoutMs ? { statement_timeout: o.statementTimeoutMs, query_timeout: o.statementTimeoutMs + 5000 } : {};
-    let db: pg.Client | undefined;
-    try {
-      db = await connect(conn(), extra);
-      return await fn(db);
-    } catch (e) {
-      last = e;
-      o.onError?.(errorKind(e));
-    } finally {
-      db?.end().catch(() => {});
-    }
-    await sleep(backoff, o.signal).catch(() => {});
-    backoff = Math.min(backoff * 2, 1000);
+  const extra = o.statementTimeoutMs ? { statement_timeout: o.statementTimeoutMs, query_timeout: o.statementTimeoutMs + 5000 } : {};
+  try {
+    return await waitFor(
+      'a read to succeed',
+      async () => {
+        let db: pg.Client | undefined;
+        try {
+          db = await connect(conn(), extra);
+          return met(await fn(db));
+        } catch (e) {
+          last = e;
+          o.onError?.(errorKind(e));
+          return notYet((e as Error).message);
+        } finally {
+          db?.end().catch(() => {});
+        }
+      },
+      retrying(o),
+    );
+  } catch {
+    // Timed out or aborted: the error the caller can act on is the read's own.
+    throw last;
   }
-  throw last;
 }
 
 export async function loadChunks<C extends GeneratedChunk>(ds: ChunkedDataSet<C>, o: CopyLoadOptions<C>): Promise<CopyLoadResult> {

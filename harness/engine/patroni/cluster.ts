@@ -9,6 +9,7 @@ import type { Settings } from '../postgres-config.ts';
 import { clientConfig } from '../pg.ts';
 import { databaseUser } from '../../core/users.ts';
 import { StatebenchError, EXIT } from '../../errors.ts';
+import { met, notYet, waitFor } from '../../core/wait.ts';
 import pg from 'pg';
 import { PatroniMember } from './member.ts';
 import { EtcdServer, Haproxy } from './services.ts';
@@ -36,8 +37,6 @@ export interface PatroniClusterOptions {
   /** Patroni scope (cluster name) in the DCS. */
   scope?: string;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** How long one REST call may take before the member counts as not answering. */
 const REST_TIMEOUT_MS = 1_000;
@@ -102,13 +101,14 @@ export class PatroniCluster implements DeployedEngine {
 
   /** The member holding the leader key; waits up to `waitMs` for one to exist. */
   async primary(waitMs = 10_000): Promise<EngineNode> {
-    const deadline = performance.now() + waitMs;
-    do {
-      const leader = await this.leaderName();
-      if (leader) return this.nodes.find((n) => n.name === leader)!;
-      await sleep(100);
-    } while (performance.now() < deadline);
-    throw new StatebenchError(`no Patroni member holds the leader key (waited ${waitMs}ms)`);
+    return waitFor(
+      'a Patroni member to hold the leader key',
+      async () => {
+        const leader = await this.leaderName();
+        return leader ? met(this.nodes.find((n) => n.name === leader)!) : notYet('no member holds the leader key');
+      },
+      { timeoutMs: waitMs, intervalMs: 100 },
+    );
   }
 
   /** Leader and who streams from it, as the leader's own `/patroni` reports pg_stat_replication. */
@@ -132,18 +132,18 @@ export class PatroniCluster implements DeployedEngine {
    * access path reaches it.
    */
   async awaitHealthy(timeoutMs: number): Promise<void> {
-    const deadline = performance.now() + timeoutMs;
-    let last = 'not checked yet';
-    while (performance.now() < deadline) {
-      try {
-        last = await this.healthProblem(Math.max(200, Math.min(3_000, deadline - performance.now())));
-        if (!last) return;
-      } catch (e) {
-        last = (e as Error).message;
-      }
-      await sleep(100);
-    }
-    throw new StatebenchError(`Patroni cluster not healthy within ${timeoutMs}ms: ${last}`);
+    await waitFor(
+      'the Patroni cluster to be healthy',
+      async (left) => {
+        try {
+          const problem = await this.healthProblem(Math.max(200, Math.min(3_000, left)));
+          return problem ? notYet(problem) : met(undefined);
+        } catch (e) {
+          return notYet((e as Error).message);
+        }
+      },
+      { timeoutMs, intervalMs: 100 },
+    );
   }
 
   /** '' when healthy, otherwise what is missing. */
@@ -174,13 +174,15 @@ export class PatroniCluster implements DeployedEngine {
   async switchover(candidate?: string, timeoutMs = 60_000): Promise<{ from: string; to: string }> {
     const from = (await this.primary()).name;
     await switchover(this.member(from).apiPort, from, candidate, timeoutMs);
-    const deadline = performance.now() + timeoutMs;
-    while (performance.now() < deadline) {
-      const to = await this.leaderName();
-      if (to && to !== from) return { from, to };
-      await sleep(100);
-    }
-    throw new StatebenchError(`switchover from ${from}: no other member took the leader lock within ${timeoutMs}ms`);
+    const to = await waitFor(
+      `another member than ${from} to take the leader lock (switchover)`,
+      async () => {
+        const leader = await this.leaderName();
+        return leader && leader !== from ? met(leader) : notYet(leader ? `${leader} still holds it` : 'no member holds it');
+      },
+      { timeoutMs, intervalMs: 100 },
+    );
+    return { from, to };
   }
 
   async version(): Promise<string> {

@@ -15,7 +15,8 @@ import type { ConnInfo, NodeControl } from '../types.ts';
 import type { Settings } from '../postgres-config.ts';
 import { freePort } from '../../core/net.ts';
 import { freeze, powerCut, thaw } from '../../core/process-tree.ts';
-import { StatebenchError } from '../../errors.ts';
+import { StatebenchError, WaitTimeoutError } from '../../errors.ts';
+import { met, notYet, waitFor } from '../../core/wait.ts';
 import { memberConfig, renderPatroniConfig, SUPERUSER } from './config.ts';
 import { healthCode, restRequest } from './rest.ts';
 import type { PatroniOptions } from '../../model/patroni.ts';
@@ -56,8 +57,6 @@ function pidAlive(pid: number): boolean {
   const s = procState(pid);
   return s !== undefined && s !== 'Z';
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class PatroniMember implements NodeControl {
   readonly name: string;
@@ -161,18 +160,20 @@ export class PatroniMember implements NodeControl {
       stopSignal: 'SIGTERM',
     });
     this.agent = agent;
-    const deadline = performance.now() + this.o.startTimeoutMs;
-    while (performance.now() < deadline) {
-      if (!agent.running) throw new StatebenchError(`patroni ${this.name} exited while starting (${JSON.stringify(agent.exitStatus)}); see ${this.logFile}`);
-      try {
-        await restRequest(this.apiPort, 'GET', '/patroni', 1_000);
-        this.o.onEvent?.('patroni-agent-started', { node: this.name, pid: agent.pid });
-        return;
-      } catch {
-        await sleep(50);
-      }
-    }
-    throw new StatebenchError(`patroni ${this.name} REST API did not answer within ${this.o.startTimeoutMs}ms; see ${this.logFile}`);
+    await waitFor(
+      `the REST API of patroni ${this.name} to answer`,
+      async () => {
+        if (!agent.running) throw new StatebenchError(`patroni ${this.name} exited while starting (${JSON.stringify(agent.exitStatus)}); see ${this.logFile}`);
+        try {
+          await restRequest(this.apiPort, 'GET', '/patroni', 1_000);
+          return met(undefined);
+        } catch (e) {
+          return notYet((e as Error).message);
+        }
+      },
+      { timeoutMs: this.o.startTimeoutMs, intervalMs: 50, hint: `see ${this.logFile}` },
+    );
+    this.o.onEvent?.('patroni-agent-started', { node: this.name, pid: agent.pid });
   }
 
   /**
@@ -214,13 +215,15 @@ export class PatroniMember implements NodeControl {
    */
   async start(): Promise<void> {
     await this.startAgent();
-    const deadline = performance.now() + this.o.startTimeoutMs;
-    while (performance.now() < deadline) {
-      if (!this.agent?.running) throw new StatebenchError(`patroni ${this.name} exited (${JSON.stringify(this.agent?.exitStatus)}); see ${this.logFile}`);
-      if ((await healthCode(this.apiPort, '/health', 1_000)) === 200) return;
-      await sleep(100);
-    }
-    throw new StatebenchError(`PostgreSQL of Patroni member ${this.name} did not come up within ${this.o.startTimeoutMs}ms; see ${this.logFile}`);
+    await waitFor(
+      `PostgreSQL of Patroni member ${this.name} to come up (/health 200)`,
+      async () => {
+        if (!this.agent?.running) throw new StatebenchError(`patroni ${this.name} exited (${JSON.stringify(this.agent?.exitStatus)}); see ${this.logFile}`);
+        const code = await healthCode(this.apiPort, '/health', 1_000);
+        return code === 200 ? met(undefined) : notYet(`/health answered ${code}`);
+      },
+      { timeoutMs: this.o.startTimeoutMs, intervalMs: 100, hint: `see ${this.logFile}` },
+    );
   }
 
   /** Clean shutdown: Patroni stops PostgreSQL (fast) and releases the leader key if it holds it. */
@@ -242,8 +245,11 @@ export class PatroniMember implements NodeControl {
     } catch {
       return;
     }
-    const deadline = performance.now() + 15_000;
-    while (pidAlive(pm) && performance.now() < deadline) await sleep(50);
-    if (pidAlive(pm)) await powerCut(pm);
+    try {
+      await waitFor(`orphaned postmaster ${pm} to shut down`, () => (pidAlive(pm) ? notYet('running') : met(undefined)), { timeoutMs: 15_000, intervalMs: 50 });
+    } catch (e) {
+      if (!(e instanceof WaitTimeoutError)) throw e;
+      await powerCut(pm);
+    }
   }
 }

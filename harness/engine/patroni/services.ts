@@ -7,18 +7,20 @@ import { ManagedProcess } from '../../core/exec.ts';
 import type { CleanupRegistry } from '../../core/cleanup.ts';
 import { freePort } from '../../core/net.ts';
 import { StatebenchError } from '../../errors.ts';
+import { met, notYet, waitFor } from '../../core/wait.ts';
 import { restRequest } from './rest.ts';
 import { renderHaproxyConfig, type HaproxyBackend, type HaproxyCheck } from './config.ts';
 import { connect } from '../pg.ts';
 
 async function until(what: string, timeoutMs: number, proc: ManagedProcess, logFile: string, probe: () => Promise<boolean>): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (performance.now() < deadline) {
-    if (!proc.running) throw new StatebenchError(`${what} exited while starting (${JSON.stringify(proc.exitStatus)}); see ${logFile}`);
-    if (await probe().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new StatebenchError(`${what} did not become ready within ${timeoutMs}ms; see ${logFile}`);
+  await waitFor(
+    `${what} to be ready`,
+    async () => {
+      if (!proc.running) throw new StatebenchError(`${what} exited while starting (${JSON.stringify(proc.exitStatus)}); see ${logFile}`);
+      return (await probe().catch(() => false)) ? met(undefined) : notYet('not answering');
+    },
+    { timeoutMs, intervalMs: 50, hint: `see ${logFile}` },
+  );
 }
 
 export class EtcdServer {

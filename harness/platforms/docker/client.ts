@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import type Dockerode from 'dockerode';
 import type { ContainerRuntimeClient } from 'testcontainers';
 import { StatebenchError, EXIT } from '../../errors.ts';
+import { met, notYet, waitFor } from '../../core/wait.ts';
 
 /** Every container and network a run creates carries this label with the run id as its value. */
 export const RUN_LABEL = 'statebench.run';
@@ -83,17 +84,19 @@ export async function removeContainer(id: string): Promise<void> {
     // 404: already gone. 409: removal already in progress (e.g. AutoRemove); wait for it below.
     if (statusCode(e) !== 404 && statusCode(e) !== 409) throw e;
   }
-  const deadline = performance.now() + 20_000;
-  while (performance.now() < deadline) {
-    try {
-      await d.getContainer(id).inspect();
-    } catch (e) {
-      if (statusCode(e) === 404) return;
-      throw e;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new StatebenchError(`container ${id.slice(0, 12)} is still there 20s after removal`);
+  await waitFor(
+    `container ${id.slice(0, 12)} to be gone after its removal`,
+    async () => {
+      try {
+        const c = await d.getContainer(id).inspect();
+        return notYet(`still there (${c.State?.Status ?? 'state unknown'})`);
+      } catch (e) {
+        if (statusCode(e) === 404) return met(undefined);
+        throw e;
+      }
+    },
+    { timeoutMs: 20_000, intervalMs: 100 },
+  );
 }
 
 export async function removeNetwork(id: string): Promise<void> {

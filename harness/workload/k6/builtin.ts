@@ -52,7 +52,8 @@ import {
 import { MetricStore, type MetricType, type ThresholdResult } from './metrics.ts';
 import { exceptionKind } from './normalize.ts';
 import { MAX_VUS } from '../../model/k6.ts';
-import { EXIT } from '../../errors.ts';
+import { EXIT, WaitTimeoutError } from '../../errors.ts';
+import { met, notYet, waitFor } from '../../core/wait.ts';
 import { CTL, CMD, STOP, STATE, REC } from './runtime/vu-runtime.mjs';
 
 const VU_WORKER = new URL('./runtime/vu-worker.mjs', import.meta.url);
@@ -517,11 +518,12 @@ export class K6Session {
   }
 
   private async waitIdle(vus: VuHandle[], ms: number): Promise<boolean> {
-    const end = performance.now() + ms;
-    for (;;) {
-      if (vus.every((v) => this.idle(v))) return true;
-      if (performance.now() >= end) return false;
-      await new Promise((r) => setTimeout(r, Math.min(10, Math.max(1, end - performance.now()))));
+    try {
+      await waitFor('the VUs to be idle', () => (vus.every((v) => this.idle(v)) ? met(undefined) : notYet(`${vus.filter((v) => !this.idle(v)).length} busy`)), { timeoutMs: ms, intervalMs: 10 });
+      return true;
+    } catch (e) {
+      if (e instanceof WaitTimeoutError) return false;
+      throw e;
     }
   }
 
