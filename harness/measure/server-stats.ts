@@ -9,6 +9,7 @@
 // checkpoint still running at the second snapshot is counted (timed/requested go up when it starts,
 // buffers as they are written) but its write and sync times only appear once it completes.
 import type pg from 'pg';
+import type { Measurement } from './measurement.ts';
 
 export interface ServerStats {
   versionNum: number;
@@ -91,4 +92,33 @@ export function statsDelta(before: ServerStats | null, after: ServerStats | null
     statsReset,
     source,
   };
+}
+
+export interface ServerStatsFindings {
+  serverStats?: StatsDelta;
+}
+
+/** WAL and checkpoints around a load: a snapshot at start, one at stop, their difference collected. */
+export class ServerStatsMeasurement implements Measurement<ServerStatsFindings> {
+  readonly name = 'server-statistics';
+  private before: ServerStats | null = null;
+  private after: ServerStats | null = null;
+  private stopped = false;
+
+  /** `snapshot` reads the statistics, or gives null when the server cannot be reached (the delta is then null). */
+  constructor(private readonly snapshot: () => Promise<ServerStats | null>) {}
+
+  async start(): Promise<void> {
+    this.before = await this.snapshot();
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.after = await this.snapshot();
+  }
+
+  async collect(findings: ServerStatsFindings): Promise<void> {
+    findings.serverStats = statsDelta(this.before, this.after);
+  }
 }

@@ -11,6 +11,7 @@ import type { FaultCycle } from '../model/plan.ts';
 import type { FaultMode } from '../fault/fault.ts';
 import type { FaultSubject } from '../fault/modes.ts';
 import type { KubernetesFaultTimeline, ResourceGrant } from '../model/summary.ts';
+import type { Measurement } from '../measure/measurement.ts';
 
 export interface TargetRuntime {
   registry: CleanupRegistry;
@@ -44,6 +45,11 @@ export interface ProvisionedTarget {
   resources?(): Promise<ResourceGrant>;
   /** Processes of the target that are not descendants of this one (a container's init), for host-noise accounting. */
   hostPids?(): Promise<number[]>;
+  /** What the platform measures itself (Kubernetes: its record of every fault); asked once the engine is deployed. */
+  measurements?(): Measurement<PlatformFindings>[];
+}
+
+export interface PlatformFindings {
   /** What the platform itself saw during a fault cycle (Kubernetes: nodes, pods, claims, leader). */
   faultTimeline?(record: { type: string; cycle: number; injectedAtMs: number }): KubernetesFaultTimeline | undefined;
 }

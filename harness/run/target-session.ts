@@ -1,15 +1,18 @@
-// One target's run, step by step, keeping what each step measured so the summary can be written
-// whether the target completed, failed or was interrupted.
+// One target's run, step by step. What runs beside the workloads is a list of measurements (I/O
+// probe, safety writer and bank, HA observer, the platform's own), each started at its step, stopped
+// and collected alike into the target's findings, so the summary can be written whether the target
+// completed, failed or was interrupted.
 import type { PlannedTarget } from '../model/plan.ts';
-import type { Platform, ProvisionedTarget, TargetRuntime } from '../platforms/types.ts';
+import type { Platform, PlatformFindings, ProvisionedTarget, TargetRuntime } from '../platforms/types.ts';
 import type { Workload, WorkloadRuntime } from '../workload/types.ts';
 import type { DeployedEngine } from '../engine/types.ts';
-import { haObserverFor, type HaObserver } from '../safety/ha/observer.ts';
-import type { IoResult } from '../io/types.ts';
-import type { FaultSummary, HaSummary, ResourceGrant, SafetySummary, TargetSummary, WorkloadSummary } from '../model/summary.ts';
+import type { Measurement } from '../measure/measurement.ts';
+import { IoProbe, type IoFindings } from '../io/measurement.ts';
+import { haObserverFor, type HaFindings } from '../safety/ha/observer.ts';
+import type { FaultSummary, ResourceGrant, TargetSummary, WorkloadSummary } from '../model/summary.ts';
 import { storageLabel } from '../model/plan.ts';
 import { FaultSchedule } from '../fault/schedule.ts';
-import { SafetyMonitor } from '../safety/monitor.ts';
+import { SafetyMonitor, type SafetyFindings } from '../safety/monitor.ts';
 import { buildRecovery } from '../safety/recovery.ts';
 import { spread } from '../measure/spread.ts';
 import { evaluateCheck } from '../report/checks.ts';
@@ -23,19 +26,33 @@ export interface SessionParts {
   afterWorkloads?(): Promise<void>;
 }
 
+/** Everything the target's measurements found, each writing its own part. */
+export type TargetFindings = IoFindings & SafetyFindings & HaFindings & PlatformFindings;
+
+/**
+ * When the run starts a measurement: on the provisioned storage (measured and collected at once,
+ * before the engine exists), with the deployed engine, or with the first workload's run.
+ */
+type Step = 'storage' | 'engine' | 'workload';
+
+/** What the target is and what it had, as learnt while it came up. */
+interface Facts {
+  platformInfo?: Record<string, unknown>;
+  engineVersion?: string;
+}
+
 export class TargetSession {
   private provisioned?: ProvisionedTarget;
   private engine?: DeployedEngine;
-  private engineVersion?: string;
-  private io?: IoResult;
-  private platformInfo?: Record<string, unknown>;
-  private readonly results: WorkloadSummary[] = [];
   private schedule?: FaultSchedule;
-  private safetyMonitor?: SafetyMonitor;
+  private readonly facts: Facts = {};
+  /** In the order they are collected: the safety ledger before the HA observer that reads it. */
+  private readonly measurements: { step: Step; m: Measurement<TargetFindings> }[] = [];
+  /** Started and not yet collected, in the order they started. */
+  private readonly running: Measurement<TargetFindings>[] = [];
+  private readonly findings: TargetFindings = {};
+  private readonly results: WorkloadSummary[] = [];
   private faults: FaultSummary[] = [];
-  private safety?: SafetySummary;
-  private observer?: HaObserver;
-  private ha?: HaSummary;
   /** What the database really had, as the platform applied it. */
   databaseResources?: ResourceGrant;
 
@@ -48,28 +65,31 @@ export class TargetSession {
   async run(): Promise<void> {
     const { rt, target } = this;
     rt.status('provision', `${target.platform}, storage ${storageLabel(target.storage)}`);
-    this.provisioned = await this.parts.platform.provision(target, rt);
-    this.platformInfo = await this.provisioned.describe();
+    const provisioned = (this.provisioned = await this.parts.platform.provision(target, rt));
+    this.facts.platformInfo = await provisioned.describe();
     rt.signal.throwIfAborted();
 
-    if (target.io.enabled) {
-      rt.status('io-probe', `${target.io.tool}, ${Math.round(target.io.runtime / 1000)}s`);
-      this.io = await this.provisioned.probeIo();
-      rt.event('io-probe', { ...this.io });
-      rt.signal.throwIfAborted();
-    }
+    if (target.io.enabled) this.measurements.push({ step: 'storage', m: new IoProbe(target.io, () => provisioned.probeIo(), rt) });
+    await this.startStep('storage');
 
     rt.status('deploy', target.engine.kind);
-    const engine = (this.engine = await this.provisioned.deployEngine());
-    this.engineVersion = await engine.version();
-    rt.event('engine-ready', { version: this.engineVersion });
-    this.databaseResources = await this.provisioned.resources?.();
+    const engine = (this.engine = await provisioned.deployEngine());
+    this.facts.engineVersion = await engine.version();
+    rt.event('engine-ready', { version: this.facts.engineVersion });
+    this.databaseResources = await provisioned.resources?.();
     if (this.databaseResources) rt.event('resources', { part: 'database', ...this.databaseResources });
 
-    const observer = (this.observer = haObserverFor(engine, rt.clock, rt.event));
-    observer?.start();
-    const monitor = new SafetyMonitor(target.safety, () => engine.clientConn(), rt.clock, rt.artifactsDir, observer && ((a) => observer.onAttempt(a)));
-    const provisioned = this.provisioned;
+    const observer = haObserverFor(engine, { clock: rt.clock, conn: () => engine.clientConn(), event: rt.event, status: rt.status });
+    const monitor = new SafetyMonitor(target.safety, () => engine.clientConn(), rt.clock, rt.artifactsDir, {
+      onAttempt: observer && ((a) => observer.onAttempt(a)),
+      // Verification reads what survived: the engine must be serving again first.
+      awaitServing: () => engine.awaitHealthy(Math.max(30_000, ...target.faults.map((f) => f.recoveryTimeoutMs))),
+      event: rt.event,
+      status: rt.status,
+    });
+    for (const m of provisioned.measurements?.() ?? []) this.measurements.push({ step: 'engine', m });
+    if (monitor.enabled) this.measurements.push({ step: 'workload', m: monitor });
+    if (observer) this.measurements.push({ step: 'engine', m: observer });
     this.schedule = new FaultSchedule(target.faults, {
       engine,
       platformFaultMode: provisioned.faultMode?.bind(provisioned),
@@ -80,10 +100,11 @@ export class TargetSession {
       event: rt.event,
       status: rt.status,
     });
+    await this.startStep('engine');
 
     await this.parts.beforeWorkloads?.();
     try {
-      await this.runWorkloads(engine, monitor);
+      await this.runWorkloads(engine);
     } finally {
       await this.parts.afterWorkloads?.();
     }
@@ -91,21 +112,36 @@ export class TargetSession {
     await this.verify();
   }
 
+  /** Starts the measurements of one step; those of the storage are measured and collected at once. */
+  private async startStep(step: Step): Promise<void> {
+    for (const { m } of this.measurements.filter((x) => x.step === step)) {
+      this.running.push(m);
+      await m.start();
+      if (step === 'storage') await this.finish(m);
+      this.rt.signal.throwIfAborted();
+    }
+  }
+
+  private async finish(m: Measurement<TargetFindings>): Promise<void> {
+    await m.stop();
+    this.running.splice(this.running.indexOf(m), 1);
+    await m.collect(this.findings);
+  }
+
   /** Pids of the target outside this process's tree (a container's init), for host-noise accounting. */
   async hostPids(): Promise<number[]> {
     return (await this.provisioned?.hostPids?.().catch(() => [])) ?? [];
   }
 
-  private async runWorkloads(engine: DeployedEngine, monitor: SafetyMonitor): Promise<void> {
+  private async runWorkloads(engine: DeployedEngine): Promise<void> {
     const { rt } = this;
     for (const [i, workload] of this.parts.workloads.entries()) {
       rt.signal.throwIfAborted();
       await workload.load(engine.clientConn(), this.workloadRuntime());
       rt.signal.throwIfAborted();
-      if (i === 0 && monitor.enabled) {
+      if (i === 0 && this.measurements.some((x) => x.step === 'workload')) {
         rt.status('safety', 'starting the ledger writer');
-        this.safetyMonitor = monitor;
-        await monitor.start();
+        await this.startStep('workload');
       }
       const schedule = this.schedule!;
       const result = await workload.run(() => engine.clientConn(), {
@@ -127,39 +163,33 @@ export class TargetSession {
     await this.schedule.stop();
   }
 
+  /**
+   * Stops and collects every measurement still running, in the order they are listed; then the fault
+   * cycles, also when a collection failed (a target whose verification failed still shows its cycles).
+   */
   private async verify(): Promise<void> {
-    const { rt, target } = this;
-    const engine = this.engine!;
-    const monitor = this.safetyMonitor;
-    await monitor?.stop();
-    if (this.schedule?.records.length) {
-      const attempts = await (monitor?.attempts() ?? Promise.resolve([]));
-      const records = this.schedule.records;
-      this.faults = records.map((r, i) => ({
-        type: r.type,
-        target: r.target,
-        node: r.node,
-        cycle: r.cycle,
-        injectedAtMs: +r.injectedAtMs.toFixed(1),
-        recoveredAtMs: r.healthyAtMs === null ? null : +r.healthyAtMs.toFixed(1),
-        recovery: buildRecovery(r.injectedAtMs, attempts, { untilMs: records[i + 1]?.injectedAtMs, healthyAtMs: r.healthyAtMs }),
-        state: r.state,
-        error: r.error,
-        kubernetes: this.provisioned?.faultTimeline?.(r),
-      }));
+    try {
+      for (const { m } of this.measurements.filter((x) => this.running.includes(x.m))) await this.finish(m);
+    } finally {
+      await this.summarizeFaults();
     }
-    if (monitor) {
-      rt.status('verify', 'reading back the ledger');
-      // Verification reads what survived: the engine must be serving again first.
-      await engine.awaitHealthy(Math.max(30_000, ...target.faults.map((f) => f.recoveryTimeoutMs)));
-      this.safety = await monitor.verify();
-      rt.event('safety-verified', { ...this.safety, lostIds: undefined });
-    }
-    if (this.observer) {
-      rt.status('verify', 'failover timeline and split-brain writes');
-      this.ha = await this.observer.report(monitor?.ledger, engine.clientConn());
-      rt.event('ha-verified', { splitBrainWrites: this.ha.splitBrain?.splitBrainWrites, failovers: this.ha.failovers.length });
-    }
+  }
+
+  private async summarizeFaults(): Promise<void> {
+    const records = this.schedule?.records ?? [];
+    const attempts = records.length ? ((await this.findings.ledgerAttempts?.()) ?? []) : [];
+    this.faults = records.map((r, i) => ({
+      type: r.type,
+      target: r.target,
+      node: r.node,
+      cycle: r.cycle,
+      injectedAtMs: +r.injectedAtMs.toFixed(1),
+      recoveredAtMs: r.healthyAtMs === null ? null : +r.healthyAtMs.toFixed(1),
+      recovery: buildRecovery(r.injectedAtMs, attempts, { untilMs: records[i + 1]?.injectedAtMs, healthyAtMs: r.healthyAtMs }),
+      state: r.state,
+      error: r.error,
+      kubernetes: this.findings.faultTimeline?.(r),
+    }));
   }
 
   private workloadRuntime(): WorkloadRuntime {
@@ -172,34 +202,34 @@ export class TargetSession {
     };
   }
 
-  /** Recovers an active fault, stops the writers and the engine; the registry releases the rest. */
+  /** Recovers an active fault, stops every running measurement and the engine; the registry releases the rest. */
   async teardown(): Promise<void> {
     const note = (what: string) => (e: unknown) => this.rt.event('teardown-error', { what, message: (e as Error).message });
     await this.schedule?.stop().catch(note('fault'));
-    await this.observer?.stop().catch(note('observer'));
-    await this.safetyMonitor?.stop().catch(note('safety'));
+    for (const m of this.running) await m.stop().catch(note(m.name));
     await this.engine?.stop().catch(note('engine'));
   }
 
   summary(status: TargetSummary['status'], error?: string): TargetSummary {
     const t = this.target;
-    const timeToFirstWrite = this.faults.map((f) => f.recovery.timeToFirstWriteMs);
+    const f = this.findings;
+    const timeToFirstWrite = this.faults.map((x) => x.recovery.timeToFirstWriteMs);
     const base: TargetSummary = {
       name: t.name,
       platform: t.platform,
       storage: storageLabel(t.storage),
       storageSpec: { ...t.storage, ...(this.provisioned?.volumes[0]?.describe ?? {}) },
-      engine: { kind: t.engine.kind, version: this.engineVersion, settings: t.engine.settings },
+      engine: { kind: t.engine.kind, version: this.facts.engineVersion, settings: t.engine.settings },
       status,
       error,
-      io: this.io,
+      io: f.io,
       workloads: this.results,
       faults: this.faults,
       recoveryMs: this.faults.length ? spread(timeToFirstWrite) : undefined,
-      safety: this.safety,
-      ha: this.ha,
+      safety: f.safety,
+      ha: f.ha,
       checks: [],
-      platformInfo: this.platformInfo,
+      platformInfo: this.facts.platformInfo,
     };
     // A target that did not complete is not judged: its figures are partial.
     if (status === 'completed') base.checks = t.checks.map((c) => evaluateCheck(c, base));
@@ -207,6 +237,6 @@ export class TargetSession {
   }
 
   get malformedLines(): number {
-    return this.safetyMonitor?.malformedLines ?? 0;
+    return this.findings.malformedLines ?? 0;
   }
 }

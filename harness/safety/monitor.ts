@@ -1,6 +1,7 @@
 // The safety side of a target's run: the ledger writer and the bank run beside the workloads, and
 // after recovery both are verified. The ledger's attempts also give each fault cycle's timeline.
 import { join } from 'node:path';
+import type { Measurement } from '../measure/measurement.ts';
 import type { ConnInfo } from '../engine/types.ts';
 import type { SafetySpec } from '../model/profile.ts';
 import type { Clock } from '../core/clock.ts';
@@ -9,7 +10,27 @@ import { LedgerWriter, readLedger, type LedgerAttempt } from './ledger.ts';
 import { BankWorkload } from './bank.ts';
 import { verifyLedger } from './verifier.ts';
 
-export class SafetyMonitor {
+export interface SafetyFindings {
+  safety?: SafetySummary;
+  /** The ledger, when the writer ran: the HA observer's split-brain analysis reads it. */
+  ledgerFile?: string;
+  /** Every attempt the writer recorded, read back from the ledger when asked: each fault cycle's recovery comes from them. */
+  ledgerAttempts?(): Promise<LedgerAttempt[]>;
+  /** Ledger lines that could not be read back. */
+  malformedLines?: number;
+}
+
+export interface SafetyMonitorHooks {
+  /** Sees each ledger attempt as it is recorded (an HA engine's failover timeline). */
+  onAttempt?(a: LedgerAttempt): void;
+  /** Resolves once the engine serves again: verification reads what survived. */
+  awaitServing?(): Promise<void>;
+  event?(type: string, data?: object): void;
+  status?(phase: string, detail?: string): void;
+}
+
+export class SafetyMonitor implements Measurement<SafetyFindings> {
+  readonly name = 'safety';
   private writer?: LedgerWriter;
   private bank?: BankWorkload;
   readonly ledgerFile: string;
@@ -20,8 +41,7 @@ export class SafetyMonitor {
     private readonly conn: () => ConnInfo,
     private readonly clock: Clock,
     artifactsDir: string,
-    /** Sees each ledger attempt as it is recorded (an HA engine's failover timeline). */
-    private readonly onAttempt?: (a: LedgerAttempt) => void,
+    private readonly hooks: SafetyMonitorHooks = {},
   ) {
     this.ledgerFile = join(artifactsDir, 'ledger.jsonl');
   }
@@ -40,7 +60,7 @@ export class SafetyMonitor {
         clients: writer.clients,
         timeoutMs: writer.timeout,
         ratePerClient: writer.rate || undefined,
-        onAttempt: this.onAttempt,
+        onAttempt: this.hooks.onAttempt,
       });
       await this.writer.prepare();
     }
@@ -68,6 +88,17 @@ export class SafetyMonitor {
   async attempts(): Promise<LedgerAttempt[]> {
     if (!this.writer) return [];
     return (await readLedger(this.ledgerFile)).attempts;
+  }
+
+  /** Once the engine serves again: reads the ledger and the bank back. */
+  async collect(findings: SafetyFindings): Promise<void> {
+    findings.ledgerFile = this.ledger;
+    findings.ledgerAttempts = () => this.attempts();
+    this.hooks.status?.('verify', 'reading back the ledger');
+    await this.hooks.awaitServing?.();
+    findings.safety = await this.verify();
+    findings.malformedLines = this.malformedLines;
+    this.hooks.event?.('safety-verified', { ...findings.safety, lostIds: undefined });
   }
 
   /** Reads everything back; call once the engine is healthy. */

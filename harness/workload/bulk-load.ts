@@ -33,7 +33,7 @@ import { GeneratorThreads, type DataSetRecipe } from './generator-threads.ts';
 import { availableParallelism } from 'node:os';
 import { COLON, NEWLINE, SPACE, TAB, ZERO, writeCents, writeUint } from './copy-text.ts';
 import { Rng, chunkSeed } from './rng.ts';
-import { serverStats, statsDelta, type ServerStats } from '../measure/server-stats.ts';
+import { serverStats, ServerStatsMeasurement, type ServerStatsFindings } from '../measure/server-stats.ts';
 import type { Workload, WorkloadRuntime } from './types.ts';
 
 export { BulkLoadWorkload, type BulkLoadSpec } from '../model/big-data.ts';
@@ -385,7 +385,8 @@ export class BulkLoad implements Workload {
       },
     );
     const retry = { timeoutMs: reconnectTimeout, signal: rt.signal, statementTimeoutMs: statementTimeout };
-    const before: ServerStats | null = await withRetry(conn, serverStats, retry).catch(() => null);
+    const serverCost = new ServerStatsMeasurement(() => withRetry(conn, serverStats, retry).catch(() => null));
+    await serverCost.start();
     // run() starts from empty tables, so it can be repeated after one load().
     await withRetry(conn, (db) => db.query(`truncate ${d.table}, ${d.markerTable}`), retry);
 
@@ -444,7 +445,7 @@ export class BulkLoad implements Workload {
     }
 
     rt.status('verify', `${this.name}: counting rows and checksums`);
-    const after: ServerStats | null = await withRetry(conn, serverStats, retry).catch(() => null);
+    await serverCost.stop();
     let verification: BulkVerification | { error: string };
     try {
       verification = await withRetry(conn, (db) => verifyBulkTable(db, d, known, () => rt.clock.now()), {
@@ -471,7 +472,9 @@ export class BulkLoad implements Workload {
     }
     const seconds = Math.max(0.001, (res.lastCommitMs - res.startMs) / 1000);
     const measuredSeconds = Math.max(0.001, (res.lastCommitMs - measureStartMs) / 1000);
-    const stats = statsDelta(before, after);
+    const found: ServerStatsFindings = {};
+    await serverCost.collect(found);
+    const stats = found.serverStats!;
     const complete = res.missing.length === 0 && 'exact' in verification && verification.exact;
     const s = recorder.summary();
     rt.event('bulk-load-verified', { workload: this.name, complete, retriedChunks: res.retriedChunks.length, failedAttempts: res.failedAttempts });

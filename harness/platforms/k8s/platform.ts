@@ -31,7 +31,8 @@ import { run } from '../../core/exec.ts';
 import { StatebenchError, EXIT } from '../../errors.ts';
 import { KindCli, KubeCluster, PodPortForward, loadKubeConfig, apiMessage, type Exec } from './cluster.ts';
 import { dockerExec, kubernetesFaultMode, wipeNodeVolumes, withFaultPolicy, type KubernetesFaultPolicy } from './faults/faults.ts';
-import { KubernetesTimeline } from './timeline/recorder.ts';
+import { KubernetesTimeline, timelineMeasurement, type KubernetesFindings } from './timeline/recorder.ts';
+import type { Measurement } from '../../measure/measurement.ts';
 import type { KubernetesFaultTimeline } from './timeline/assemble.ts';
 import { renderKindConfig, kindConfigYaml, lacksCapSysResource, type RegistryMirror, registryHostsToml } from './render/kind-config.ts';
 import { dataClaimName, defaultImage, remoteVolumePath, renderManifests, runDir, type K8sObject, type TargetManifests } from './render/manifests.ts';
@@ -552,6 +553,12 @@ class KubernetesTarget implements ProvisionedTarget {
   /** Kubernetes' account of one fault cycle (the proposed FaultSummary.kubernetes), once faults ran. */
   faultTimeline(record: { type: string; cycle: number; injectedAtMs: number }): KubernetesFaultTimeline | undefined {
     return this.wiring.watches.timeline?.timelineFor(record);
+  }
+
+  /** The timeline as one of the target's measurements, once the engine is deployed (only targets with faults have one). */
+  measurements(): Measurement<KubernetesFindings>[] {
+    const timeline = this.wiring.watches.timeline;
+    return timeline ? [timelineMeasurement(timeline)] : [];
   }
 
   /** Starts recording nodes, member pods, claims and volumes; only targets with faults need it. */

@@ -6,9 +6,32 @@
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { KubernetesObjectApi, Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import type { Clock } from '../../../core/clock.ts';
+import type { Measurement } from '../../../measure/measurement.ts';
 import { StatebenchError, EXIT } from '../../../errors.ts';
 import { apiMessage } from '../cluster.ts';
 import { assembleTimeline, compact, keyOf, type CycleMark, type KubeObject, type KubernetesFaultTimeline, type Observation, type WatchEventType } from './assemble.ts';
+
+export interface KubernetesFindings {
+  /** Kubernetes' account of the fault cycle a record describes. */
+  faultTimeline?(record: { type: string; cycle: number; injectedAtMs: number }): KubernetesFaultTimeline | undefined;
+}
+
+/**
+ * The recorder as one of a target's measurements. The platform starts the watches before the engine
+ * is deployed (start here only joins them) and stops them when the engine stops, writing
+ * kubernetes-timeline.json then: stopping here would end the record before the teardown it also shows.
+ */
+export function timelineMeasurement(t: KubernetesTimeline): Measurement<KubernetesFindings> {
+  return {
+    name: 'kubernetes-timeline',
+    start: () => t.start(),
+    stop: async () => {},
+    async collect(findings) {
+      const cycles = t.cycles();
+      findings.faultTimeline = (r) => t.timelineFor(r, cycles);
+    },
+  };
+}
 
 // ---------------------------------------------------------------------------------------------------
 // Recording
@@ -197,8 +220,7 @@ export class KubernetesTimeline {
   }
 
   /** The timeline of the cycle a fault record describes: same type and cycle, nearest injection time. */
-  timelineFor(r: { type: string; cycle: number; injectedAtMs: number }): KubernetesFaultTimeline | undefined {
-    const all = this.cycles();
+  timelineFor(r: { type: string; cycle: number; injectedAtMs: number }, all = this.cycles()): KubernetesFaultTimeline | undefined {
     return all.filter((t) => t.type === r.type && t.cycle === r.cycle).sort((a, b) => Math.abs(a.injectedAtMs - r.injectedAtMs) - Math.abs(b.injectedAtMs - r.injectedAtMs))[0];
   }
 
