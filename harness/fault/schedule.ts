@@ -32,6 +32,7 @@ export interface ScheduleContext {
   platformFaultMode?: (cycle: FaultCycle, subject: FaultSubject) => FaultMode | undefined;
   /** An HA engine's failover timeline, told when each fault is injected and undone. */
   tracker?: FaultTracker;
+  /** The target's volumes, each named after the engine node whose data it holds. */
   volumes: Volume[];
   clock: Clock;
   signal: AbortSignal;
@@ -89,7 +90,7 @@ export class FaultSchedule {
     try {
       const node = await pickNode(this.ctx.engine, cycle.target);
       record.node = node.name;
-      const volume = this.ctx.volumes[this.ctx.engine.nodes.indexOf(node)];
+      const volume = this.ctx.volumes.find((v) => v.node === node.name);
       const subject: FaultSubject = { engine: this.ctx.engine, node, volume };
       const fault = new FaultInjection(resolveFaultMode(cycle, subject, { platform: this.ctx.platformFaultMode, tracker: this.ctx.tracker }));
       this.active = fault;

@@ -10,6 +10,6 @@ export class LocalDirectoryStorage implements Storage {
     const path = join(ctx.stateDir, 'volumes', node);
     mkdirSync(path, { recursive: true, mode: 0o755 });
     const reg = ctx.registry.add({ kind: 'dir', id: path, what: `volume of ${node}` }, async () => rmSync(path, { recursive: true, force: true }));
-    return { path, describe: { kind: 'local', filesystem: 'directory' }, release: () => reg.release() };
+    return { node, path, describe: { kind: 'local', filesystem: 'directory' }, release: () => reg.release() };
   }
 }

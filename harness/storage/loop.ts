@@ -178,6 +178,7 @@ export class LoopStorage implements Storage {
       await mountFilesystem(res, this.spec.filesystem, device, path, `${this.spec.filesystem} volume of ${node}`);
       ctx.onEvent?.('storage.volume.ready', { node, kind: 'local', filesystem: this.spec.filesystem, device, path });
       return {
+        node,
         path,
         describe: { kind: 'local', filesystem: this.spec.filesystem, size: this.spec.size, device: 'loop', directIo },
         release: () => res.release(),

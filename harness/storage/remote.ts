@@ -339,6 +339,7 @@ export class RemoteStorage implements Storage {
       };
 
       return {
+        node,
         path,
         describe: {
           kind: 'remote',

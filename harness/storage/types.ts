@@ -10,6 +10,8 @@ export interface StorageFaults {
 }
 
 export interface Volume {
+  /** The engine node whose data it holds (`node-0`, …): a storage fault finds its volume by this name. */
+  node: string;
   /** Directory the node's data lives in. */
   path: string;
   /** What the report shows about this volume (kind, filesystem, size, latency…), no secrets. */
@@ -28,5 +30,6 @@ export interface StorageContext {
 
 export interface Storage {
   readonly kind: string;
+  /** A volume for engine node `node`, named after it. */
   prepare(node: string, ctx: StorageContext): Promise<Volume>;
 }

@@ -125,7 +125,8 @@ export class KubernetesPlatform implements Platform {
     const needsNodeDisks = target.storage.kind === 'local-pv' || (target.storage.kind === 'remote' && !target.storage.storageClass);
     const image = target.spec.image ?? defaultImage(target.engine.kind);
     /** Volumes in PV order (kind: one per worker disk, or one per remote device); mapped to members once they run. */
-    const pvVolumes: Volume[] = [];
+    // The disks and volumes PVs are made from; a member's volume is named after it once assigned.
+    const pvVolumes: Omit<Volume, 'node'>[] = [];
     const volumes: Volume[] = [];
     let kc: KubeConfig;
     let nodes: string[] | undefined;
@@ -287,12 +288,12 @@ export class KubernetesPlatform implements Platform {
         }
       } else {
         for (let i = 0; i < members; i++) {
-          volumes.push({ path: `pvc:${m.namespace}/${dataClaimName(i)}`, describe: { kind: target.storage.kind, storageClass: m.storage.className }, release: async () => {} });
+          volumes.push({ node: `node-${i}`, path: `pvc:${m.namespace}/${dataClaimName(i)}`, describe: { kind: target.storage.kind, storageClass: m.storage.className }, release: async () => {} });
         }
       }
     }
     // Until the members are placed, member i is assumed on volume i; deployEngine maps them for real.
-    if (!volumes.length) volumes.push(...pvVolumes.slice(0, members));
+    if (!volumes.length) volumes.push(...pvVolumes.slice(0, members).map((v, i) => ({ ...v, node: `node-${i}` })));
 
     rt.status('kubernetes', `applying namespace ${m.namespace} and storage`);
     await cluster.apply(m.base);
@@ -511,7 +512,7 @@ class KubernetesTarget implements ProvisionedTarget {
     private readonly access: ClientAccess,
     private readonly password: string,
     readonly volumes: Volume[],
-    private readonly pvVolumes: Volume[],
+    private readonly pvVolumes: Omit<Volume, 'node'>[],
     private readonly facts: Record<string, unknown>,
     private readonly forwards: Set<PodPortForward>,
     private readonly schedulingMarginMs: number,
@@ -691,7 +692,7 @@ class KubernetesTarget implements ProvisionedTarget {
       const index = Number(/-data-(\d+)$/.exec(claim.spec?.volumeName ?? '')?.[1]);
       const v = this.pvVolumes[index];
       if (!v) throw new StatebenchError(`claim ${this.m.namespace}/${dataClaimName(i)} is bound to ${claim.spec?.volumeName ?? 'no volume'}, which is not one of this run's volumes`);
-      placed.push(v);
+      placed.push({ ...v, node: `node-${i}` });
     }
     this.volumes.splice(0, this.volumes.length, ...placed);
     this.rt.event('kubernetes-volumes-placed', { volumes: placed.map((v, i) => ({ member: i, path: v.path })) });
