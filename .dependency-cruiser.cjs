@@ -3,7 +3,8 @@
 // test harness/dependencies.test.ts runs it so `npm test` catches a regression.
 //
 //   errors.ts                  the typed errors every layer throws
-//   model/                     profile schema, units, options, plan, capabilities, result schemas (pure)
+//   model/                     profile schema, units, options, plan, capabilities, result schemas (pure:
+//                              no Node module that reads files, runs programs or opens sockets)
 //   core/                      exec, clock, wait, cleanup, jsonl, workspace, net, tools
 //   measure/ io/ storage/      figures and their distribution; the I/O probe; data volumes
 //   engine/                    the database: single PostgreSQL, Patroni, binaries
@@ -44,6 +45,13 @@ module.exports = {
       to: { circular: true },
     },
     ...upward,
+    {
+      name: 'model-is-pure',
+      comment: 'model/ is data and the rules on it, so `plan` has no side effects; what looks at the machine (files, programs, the network) belongs in run/ (profile-files.ts, preflight.ts)',
+      severity: 'error',
+      from: { path: '^harness/model/', pathNot: [TESTS] },
+      to: { dependencyTypes: ['core'], path: '^(node:)?(fs|fs/promises|child_process|net|os|worker_threads|http|https|http2|dgram|dns|module|process)$' },
+    },
     {
       name: 'testing-only-from-tests',
       comment: 'harness/testing/ and */testing/ hold test helpers; runtime code must not import them',

@@ -19,7 +19,7 @@
 import { parseArgs } from 'node:util';
 import { mkdirSync, readFileSync, readdirSync, existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseProfile } from '../harness/model/load.ts';
+import { parseProfileOnHost } from '../harness/run/profile-files.ts';
 import { runPlan } from '../harness/run/runner.ts';
 import { createProgress } from '../harness/run/progress.ts';
 import { loadRun, type RunData } from '../harness/report/html/run-data.ts';
@@ -70,7 +70,7 @@ async function runAll(outDir: string, runs: number): Promise<void> {
     const dir = join(outDir, `run-${String(i).padStart(2, '0')}`);
     const loadBefore = loadavg();
     const t0 = performance.now();
-    const outcome = await runPlan(parseProfile(profile(1000 + i), 'compare-calibration.yaml'), { outDir: dir, signal: new AbortController().signal, progress: createProgress(process.stderr, true) });
+    const outcome = await runPlan(parseProfileOnHost(profile(1000 + i), 'compare-calibration.yaml'), { outDir: dir, signal: new AbortController().signal, progress: createProgress(process.stderr, true) });
     const seconds = Math.round((performance.now() - t0) / 1000);
     log.push({ run: i, loadBefore, loadAfter: loadavg(), seconds });
     console.error(`run ${i}/${runs}: ${outcome.summary.status} in ${seconds}s, load ${loadBefore.join(' ')} → ${loadavg().join(' ')}`);

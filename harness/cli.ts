@@ -41,7 +41,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--quiet', 'no progress output')
     .action(async (file: string, o: { out?: string; quiet?: boolean }) => {
       // The profile first: a refused one costs no more than reading it.
-      const { loadProfile } = await import('./model/load.ts');
+      const { loadProfile } = await import('./run/profile-files.ts');
       const loaded = await loadProfile(file);
       const { preflightProblems } = await import('./run/preflight.ts');
       const problems = await preflightProblems(loaded.profile, loaded.plan);
@@ -89,7 +89,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--json', 'print the plan as JSON')
     .option('--render <dir>', 'also write the kind config and every Kubernetes manifest of the plan into <dir>; touches no cluster')
     .action(async (file: string, o: { json?: boolean; render?: string }) => {
-      const { loadProfile } = await import('./model/load.ts');
+      const { loadProfile } = await import('./run/profile-files.ts');
       const { formatPlan } = await import('./model/format-plan.ts');
       const { preflightProblems } = await import('./run/preflight.ts');
       const loaded = await loadProfile(file);

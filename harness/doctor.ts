@@ -133,7 +133,7 @@ function needsOf(plan: import('./model/plan.ts').Plan): string[] {
 
 /** Which shipped profiles can run on this machine, and what each of the others lacks. */
 export async function profileReadiness(tools: ToolStatus[], dir = join(new URL('..', import.meta.url).pathname, 'profiles')): Promise<ProfileReadiness[]> {
-  const { loadProfile } = await import('./model/load.ts');
+  const { loadProfile } = await import('./run/profile-files.ts');
   const { readdirSync } = await import('node:fs');
   const present = new Set(tools.filter((t) => t.present).map((t) => t.name));
   const out: ProfileReadiness[] = [];

@@ -1,11 +1,10 @@
-// Reads a profile file: YAML → schema → plan → the files it names. Every problem is reported at
-// once with its path and line, and nothing is started when there is one.
-import { readFile, stat } from 'node:fs/promises';
+// A profile's text: YAML → schema → plan, and the problems of the files it names (checked by the
+// caller: run/profile-files.ts looks at the machine, this module does not). Every problem is
+// reported at once with its path and line, and nothing is started when there is one.
 import { LineCounter, parseDocument, isMap, isSeq, isNode, isAlias, isScalar, visit, type Document, type Node } from 'yaml';
 import { Profile } from './profile.ts';
 import { buildPlan, type Plan, type Problem } from './plan.ts';
-import { checkFiles } from './files.ts';
-import { ProfileError, StatebenchError, EXIT, type ProfileProblem } from '../errors.ts';
+import { ProfileError, type ProfileProblem } from '../errors.ts';
 
 export interface LoadedProfile {
   file: string;
@@ -27,28 +26,9 @@ export const MAX_PROFILE_LINES = 10_000;
 /** Alias expansions allowed in one profile: anchors for reuse, not exponential "billion laughs". */
 const MAX_ALIAS_COUNT = 100;
 
-export async function loadProfile(file: string): Promise<LoadedProfile> {
-  let source: string;
-  try {
-    const st = await stat(file);
-    if (st.isFile() && st.size > MAX_PROFILE_BYTES) {
-      throw new ProfileError(file, [{ path: '', line: 1, message: `the file is ${st.size} bytes; a profile may be at most ${MAX_PROFILE_BYTES} bytes (512 KiB)` }]);
-    }
-    source = await readFile(file, 'utf8');
-  } catch (e) {
-    if (e instanceof ProfileError) throw e;
-    throw new StatebenchError(`cannot read profile ${file}: ${(e as Error).message}`, EXIT.usage, 'Pass the path of a YAML profile, e.g. profiles/smoke.yaml');
-  }
-  return parseProfile(source, file);
-}
-
 export interface ParseOptions {
-  /** Environment that `{ fromEnv: NAME }` values are checked against. */
-  env?: NodeJS.ProcessEnv;
-  /** Directory holding the repository's workloads/ (where shipped k6 scripts live). */
-  repoDir?: string;
-  /** Directory relative paths in the profile are resolved against (default: the working directory). */
-  cwd?: string;
+  /** Problems of the files and environment variables the profile names, reported with the plan's own. */
+  checkFiles?(profile: Profile): Problem[];
 }
 
 export function parseProfile(source: string, file = '<profile>', o: ParseOptions = {}): LoadedProfile {
@@ -108,7 +88,7 @@ export function parseProfile(source: string, file = '<profile>', o: ParseOptions
   }
   const { plan, problems } = buildPlan(parsed.data);
   // Files and environment variables the profile names: checked now, not after a database started.
-  const fileProblems = checkFiles(parsed.data, { profileFile: file === '<profile>' ? undefined : file, env: o.env ?? process.env, repoDir: o.repoDir, cwd: o.cwd });
+  const fileProblems = o.checkFiles?.(parsed.data) ?? [];
   if (!plan || fileProblems.length) {
     throw new ProfileError(file, sortProblems([...problems, ...fileProblems].map((p) => lines.problem(p.path, p.message))));
   }

@@ -6,7 +6,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { parse } from 'yaml';
-import { loadProfile } from '../../model/load.ts';
+import { loadProfile } from '../../run/profile-files.ts';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
 const text = readFileSync(join(ROOT, '.github/workflows/nightly.yml'), 'utf8');

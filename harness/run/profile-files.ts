@@ -1,17 +1,53 @@
-// The files and environment variables a profile names, checked when it is planned: a missing k6
-// script or a wrong binDir must be reported before a database starts, not after. Reads only (stat,
-// access, realpath, and `postgres --describe-config`, which prints the server's parameters and
-// touches nothing); creates nothing.
+// The profile file, and the files and environment variables it names, checked when it is planned: a
+// missing k6 script or a wrong binDir must be reported before a database starts, not after, and with
+// the plan's own problems. Reads only (stat, access, realpath, and `postgres --describe-config`,
+// which prints the server's parameters and touches nothing); creates nothing. This is the part of
+// planning that looks at the machine, so it lives here and not in model/, which stays pure.
 import { accessSync, constants, realpathSync, statSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Profile } from './profile.ts';
-import type { Problem } from './plan.ts';
+import type { Profile } from '../model/profile.ts';
+import type { Problem } from '../model/plan.ts';
+import { MAX_PROFILE_BYTES, parseProfile, type LoadedProfile } from '../model/load.ts';
+import { ProfileError, StatebenchError, EXIT } from '../errors.ts';
 
 /** The statebench checkout: shipped k6 scripts live in its workloads/. */
 const REPO_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+export interface HostParseOptions {
+  /** Environment that `{ fromEnv: NAME }` values are checked against (default: this process's). */
+  env?: NodeJS.ProcessEnv;
+  /** Directory holding the repository's workloads/ (where shipped k6 scripts live). */
+  repoDir?: string;
+  /** Directory relative paths in the profile are resolved against (default: the working directory). */
+  cwd?: string;
+}
+
+/** Reads a profile file and plans it, with the files it names checked on this machine. */
+export async function loadProfile(file: string, o: HostParseOptions = {}): Promise<LoadedProfile> {
+  let source: string;
+  try {
+    const st = await stat(file);
+    if (st.isFile() && st.size > MAX_PROFILE_BYTES) {
+      throw new ProfileError(file, [{ path: '', line: 1, message: `the file is ${st.size} bytes; a profile may be at most ${MAX_PROFILE_BYTES} bytes (512 KiB)` }]);
+    }
+    source = await readFile(file, 'utf8');
+  } catch (e) {
+    if (e instanceof ProfileError) throw e;
+    throw new StatebenchError(`cannot read profile ${file}: ${(e as Error).message}`, EXIT.usage, 'Pass the path of a YAML profile, e.g. profiles/smoke.yaml');
+  }
+  return parseProfileOnHost(source, file, o);
+}
+
+/** parseProfile, with the files and environment variables the profile names checked on this machine. */
+export function parseProfileOnHost(source: string, file = '<profile>', o: HostParseOptions = {}): LoadedProfile {
+  return parseProfile(source, file, {
+    checkFiles: (profile) => checkFiles(profile, { profileFile: file === '<profile>' ? undefined : file, env: o.env ?? process.env, repoDir: o.repoDir, cwd: o.cwd }),
+  });
+}
 
 export interface FileCheckOptions {
   /** The profile's file; its directory may hold the profile's own k6 scripts. */
