@@ -35,6 +35,9 @@ export interface PatroniClusterOptions {
   haproxyCheck?: HaproxyCheck;
   /** Patroni scope (cluster name) in the DCS. */
   scope?: string;
+  /** CPUs and memory limit of each member (agent and PostgreSQL together); see PatroniMemberOptions. */
+  cpuset?: string;
+  memoryBytes?: number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -260,6 +263,8 @@ export async function deployPatroniCluster(o: PatroniClusterOptions): Promise<Pa
       registry: o.registry,
       runAs,
       onEvent: o.onEvent,
+      cpuset: o.cpuset,
+      memoryBytes: o.memoryBytes,
     });
     await m.init();
     members.push(m);
