@@ -154,13 +154,13 @@ function buildProgram(setExit: (code: number) => void): Command {
 
   program
     .command('compare')
-    .description('compare a candidate with a baseline over their repetitions (95 % interval of the ratio); exits 1 on a regression')
-    .argument('<baseline>', 'baseline run directory or its summary.json; several joined with commas are pooled')
-    .argument('<candidate>', 'candidate run directory or its summary.json; several joined with commas are pooled')
+    .description('compare a candidate with a baseline, each run one observation (95 % interval of the ratio over runs; give ≥ 2 runs a side, or a history of baseline runs); exits 1 on a regression')
+    .argument('<baseline>', 'baseline run directory or its summary.json; several joined with commas, each run one observation')
+    .argument('<candidate>', 'candidate run directory or its summary.json; several joined with commas, each run one observation')
     .option('--html <file>', 'also write the comparison as HTML')
     .option('--min-effect <fraction>', 'smallest relative change that can count as a regression', fraction, 0.05)
     .option('--alpha <p>', '1 − confidence level of the ratio interval (and level of the rank test over fault cycles)', fraction, 0.05)
-    .option('--single-value-min-effect <fraction>', 'threshold for a figure with one repetition on a side', fraction, 0.2)
+    .option('--single-value-min-effect <fraction>', 'threshold for a figure measured once a side (recovery with too few fault cycles)', fraction, 0.2)
     .option('--busy-host <policy>', 'decline: no verdict on a change measured while the host was busy; ignore: judge by the interval alone', 'decline')
     .action(async (a: string, b: string, o: { html?: string; minEffect: number; alpha: number; singleValueMinEffect: number; busyHost: string }) => {
       const { compareCommand } = await import('./report/compare/index.ts');

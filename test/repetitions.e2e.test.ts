@@ -64,7 +64,7 @@ describe.skipIf(!!skip)('statebench run with repetitions and resources', () => {
 
     // The ratios in the summary are the ones its per-repetition values give.
     const tps = s.comparisons!.find((c) => c.metric === 'oltp-tpcb TPS')!;
-    expect(tps).toMatchObject({ target: 'pinned', baseline: 'free', method: 'welch-t-log' });
+    expect(tps).toMatchObject({ target: 'pinned', baseline: 'free', method: 'paired-t-log', baselineRepetitions: [1, 2], targetRepetitions: [1, 2] });
     expect(tps.baselineValues).toEqual(s.targets.filter((t) => t.name === 'free').sort((a, b) => a.repetition! - b.repetition!).map((t) => t.workloads[0].tps));
     expect(comparisonsOf(s)).toEqual(s.comparisons);
     expect(tps.ci95!.lo).toBeLessThanOrEqual(tps.ratio!);

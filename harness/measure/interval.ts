@@ -14,8 +14,15 @@
 // one run: consecutive seconds share checkpoints, cache state and neighbours, so they are
 // autocorrelated and treating them as independent makes intervals far too narrow.
 
+/**
+ * `welch-t-log`: two independent samples (Welch–Satterthwaite df). `paired-t-log`: n pairs that
+ * ran in the same block, a t-interval on the n per-pair log ratios (n − 1 df). `prediction-t-log`:
+ * one new observation against k earlier ones, mean ± t(k − 1)·s·√(1 + 1/k).
+ */
+export type IntervalMethod = 'welch-t-log' | 'paired-t-log' | 'prediction-t-log';
+
 export interface RatioInterval {
-  method: 'welch-t-log';
+  method: IntervalMethod;
   /** Repetitions on each side (positive, finite values only). */
   n: { baseline: number; candidate: number };
   /** Ratio of geometric means, candidate / baseline. */
@@ -28,7 +35,11 @@ export interface RatioInterval {
   df: number;
   /** Standard error of the difference of mean logs. */
   se: number;
-  /** Standard deviations of the logs (the coefficient of variation, roughly) per side. */
+  /**
+   * Standard deviations of the logs (the coefficient of variation, roughly) per side. For a paired
+   * interval both are the SD of the per-pair log ratios; for a prediction both are the SD of the
+   * earlier observations.
+   */
   sdLog: { baseline: number; candidate: number };
 }
 
@@ -77,6 +88,52 @@ export function ratioInterval(baseline: number[], candidate: number[], level = 0
 }
 
 /**
+ * The `level` interval for candidate/baseline from pairs: `baseline[i]` and `candidate[i]` ran in
+ * the same block (round i of an interleaved or randomized-block order), so drift the two shared —
+ * a neighbour's compile, page cache, temperature — cancels in the per-block log ratio. The
+ * interval is Student's t on the n log ratios with n − 1 degrees of freedom (R: t.test(log(y),
+ * log(x), paired = TRUE)). Pairs with a missing or non-finite side are dropped.
+ */
+export function pairedRatioInterval(baseline: Array<number | undefined>, candidate: Array<number | undefined>, level = 0.95): IntervalResult {
+  if (baseline.length !== candidate.length) throw new RangeError(`paired interval: ${baseline.length} baseline values against ${candidate.length} candidate values`);
+  const ok = (x: number | undefined): x is number => typeof x === 'number' && Number.isFinite(x);
+  const pairs = baseline.flatMap((x, i) => (ok(x) && ok(candidate[i]) ? [[x, candidate[i] as number] as const] : []));
+  const n = { baseline: pairs.length, candidate: pairs.length };
+  if (!pairs.length) return { ok: false, reason: 'no-data', n };
+  if (pairs.some(([x, y]) => x <= 0 || y <= 0)) return { ok: false, reason: 'non-positive', n };
+  if (pairs.length < 2) return { ok: false, reason: 'single-observation', n };
+  const d = pairs.map(([x, y]) => Math.log(y) - Math.log(x));
+  const sd = Math.sqrt(variance(d));
+  const se = sd / Math.sqrt(d.length);
+  const df = d.length - 1;
+  const t = se === 0 ? 0 : studentTQuantile(1 - (1 - level) / 2, df);
+  const m = mean(d);
+  return { ok: true, interval: { method: 'paired-t-log', n, ratio: Math.exp(m), lo: Math.exp(m - t * se), hi: Math.exp(m + t * se), level, df, se, sdLog: { baseline: sd, candidate: sd } } };
+}
+
+/**
+ * The `level` prediction interval for one new observation against k ≥ 2 earlier ones, as a ratio:
+ * new / geometric mean of the earlier, with log-scale half-width t(k − 1)·s·√(1 + 1/k), s the SD
+ * of the earlier logs (R: predict(lm(log(x) ~ 1), interval = "prediction")). It assumes the new
+ * observation varies as the earlier ones did: for a run compared with a history of runs, the
+ * history's run-to-run spread stands in for the new run's.
+ */
+export function predictionRatioInterval(earlier: number[], next: number, level = 0.95): IntervalResult {
+  const a = earlier.filter((x) => typeof x === 'number' && Number.isFinite(x));
+  const n = { baseline: a.length, candidate: Number.isFinite(next) ? 1 : 0 };
+  if (!a.length || !n.candidate) return { ok: false, reason: 'no-data', n };
+  if (a.some((x) => x <= 0) || next <= 0) return { ok: false, reason: 'non-positive', n };
+  if (a.length < 2) return { ok: false, reason: 'single-observation', n };
+  const la = a.map(Math.log);
+  const sd = Math.sqrt(variance(la));
+  const se = sd * Math.sqrt(1 + 1 / la.length);
+  const df = la.length - 1;
+  const t = se === 0 ? 0 : studentTQuantile(1 - (1 - level) / 2, df);
+  const d = Math.log(next) - mean(la);
+  return { ok: true, interval: { method: 'prediction-t-log', n, ratio: Math.exp(d), lo: Math.exp(d - t * se), hi: Math.exp(d + t * se), level, df, se, sdLog: { baseline: sd, candidate: sd } } };
+}
+
+/**
  * Repetitions per target after which the interval's half-width on the log scale would be at most
  * log(1 + effect), assuming the noise measured so far (the larger side's log SD for both sides).
  * Null when even `cap` would not do, or there is no noise estimate.
@@ -87,13 +144,14 @@ export function repetitionsToResolve(iv: RatioInterval, effect = 0.05, level = 0
   if (s === 0) return 2;
   const target = Math.log(1 + effect);
   for (let n = 2; n <= cap; n++) {
-    const df = 2 * n - 2;
-    if (studentTQuantile(1 - (1 - level) / 2, df) * s * Math.sqrt(2 / n) <= target) return n;
+    // Paired: n blocks give n − 1 df and the SD of the log ratios already holds both sides' noise.
+    const [df, width] = iv.method === 'paired-t-log' ? [n - 1, s / Math.sqrt(n)] : [2 * n - 2, s * Math.sqrt(2 / n)];
+    if (studentTQuantile(1 - (1 - level) / 2, df) * width <= target) return n;
   }
   return null;
 }
 
-/** Two-sided p-value of Welch's t-test on the logs (the test the interval inverts). */
+/** Two-sided p-value of the t-test the interval inverts (Welch's, paired or the prediction's). */
 export function welchLogP(iv: RatioInterval): number {
   if (iv.se === 0) return iv.ratio === 1 ? 1 : 0;
   const t = Math.abs(Math.log(iv.ratio)) / iv.se;

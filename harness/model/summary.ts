@@ -234,12 +234,22 @@ export const RatioSummary = z.object({
   /** Per repetition, in repetition order; completed repetitions only. */
   baselineValues: z.array(z.number()),
   targetValues: z.array(z.number()),
+  /**
+   * The repetition (block) number of each value, aligned with baselineValues / targetValues. With
+   * method `paired-t-log` the interval pairs the values of equal repetition numbers.
+   */
+  baselineRepetitions: z.array(z.number().int()).optional(),
+  targetRepetitions: z.array(z.number().int()).optional(),
   /** Geometric mean of targetValues / geometric mean of baselineValues. */
   ratio: z.number().nullable(),
-  /** 95 % interval of the ratio (Welch's t on log values); null with fewer than 2 repetitions a side. */
+  /**
+   * 95 % interval of the ratio; null with fewer than 2 repetitions a side. `paired-t-log`: Student's
+   * t on the per-block log ratios (repetition r of both targets ran in block r of the order), n − 1
+   * df; `welch-t-log`: Welch's t on the two sides' log values, when no block order is recorded.
+   */
   ci95: z.object({ lo: z.number(), hi: z.number() }).nullable(),
   df: z.number().nullable(),
-  method: z.enum(['welch-t-log', 'single-observation', 'not-comparable']),
+  method: z.enum(['paired-t-log', 'welch-t-log', 'single-observation', 'not-comparable']),
   verdict: z.enum(['better', 'worse', 'no-difference', 'single-observation', 'not-comparable']),
   /** Repetitions per target after which the interval would be ±5 % at the noise measured; null when unknown or over 1000. */
   repetitionsToResolve5pct: z.number().int().nullable(),

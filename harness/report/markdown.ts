@@ -3,7 +3,7 @@
 // for $GITHUB_STEP_SUMMARY. Every figure carries its unit, its count and its spread; what was not
 // measured says so. A ratio of single runs is printed only as "a single observation".
 import type { RatioSummary, Summary, TargetSummary } from '../model/summary.ts';
-import { comparisonsOf, comparisonWarnings, signedPct } from './ratios.ts';
+import { comparisonsOf, comparisonWarnings, intervalMethodText, signedPct } from './ratios.ts';
 
 const fmt = (v: number | undefined | null, digits = 2) => (v === undefined || v === null ? '—' : Number(v.toFixed(digits)).toLocaleString('en-US'));
 
@@ -143,9 +143,9 @@ export function renderMarkdown(s: Summary): string {
 }
 
 /** "1,234.5 (1,200–1,250, n=3)": geometric mean, range and count of per-repetition values. */
-function valuesCell(xs: number[], unit: string): string {
+function valuesCell(values: Array<number | undefined>, unit: string, digits = unit === 'ms' ? 3 : 1): string {
+  const xs = values.filter((x): x is number => typeof x === 'number' && Number.isFinite(x) && x > 0);
   if (!xs.length) return 'not measured';
-  const digits = unit === 'ms' ? 3 : 1;
   const gm = Math.exp(xs.reduce((a, b) => a + Math.log(b), 0) / xs.length);
   if (xs.length === 1) return `${fmt(xs[0], digits)} ${unit} (n=1)`;
   return `${fmt(gm, digits)} ${unit} (${fmt(Math.min(...xs), digits)}–${fmt(Math.max(...xs), digits)}, n=${xs.length})`;
@@ -172,7 +172,7 @@ function comparisonSection(s: Summary): string[] {
     return [...out, ...warnings.map((w) => `> **Warning:** ${w}`), ...(warnings.length ? [''] : [])];
   }
   out.push(
-    'Each value is the geometric mean over repetitions (each a fresh deploy), with its range and n. Ratio = target / baseline; the 95 % interval is Welch’s t on the logarithms of the per-repetition values (per-second samples within one run are autocorrelated and are not used as observations). A difference is stated only when the interval excludes no change.',
+    `Each value is the geometric mean over repetitions (each a fresh deploy), with its range and n. Ratio = target / baseline; ${intervalMethodText(comparisons)} Per-second samples within one run are autocorrelated and are not used as observations. A difference is stated only when the interval excludes no change. These intervals hold for this run's host; another run can differ by its own drift, which \`statebench compare\` with several runs a side takes into account.`,
     '',
   );
   for (const w of warnings) out.push(`> **Warning:** ${w}`, '');
@@ -381,6 +381,21 @@ function bigDataSection(targets: TargetSummary[], label: (t: TargetSummary) => s
       ),
       '',
     );
+    out.push(
+      'Per target over its completed repetitions: geometric mean (min–max, n). One load is one observation; n=1 has no spread.',
+      '',
+      table(
+        ['target', 'workload', 'MiB/s', 'rows/s', 'WAL bytes per data byte'],
+        overRepetitions(bulk).map(({ name, workload, ds }) => [
+          name,
+          workload,
+          valuesCell(ds.map((d) => d.mibPerSec), 'MiB/s'),
+          valuesCell(ds.map((d) => d.rowsPerSec), 'rows/s', 0),
+          valuesCell(ds.map((d) => d.walBytesPerDataByte), '×', 3),
+        ]),
+      ),
+      '',
+    );
   }
   const analytic = targets.flatMap((t) => t.workloads.filter((w) => w.kind === 'analytic').map((w) => ({ t, w, d: w.details as unknown as AnalyticDetails })));
   if (analytic.length) {
@@ -399,6 +414,34 @@ function bigDataSection(targets: TargetSummary[], label: (t: TargetSummary) => s
       ),
       '',
     );
+    out.push(
+      'Per target over its completed repetitions, cold and warm separately: geometric mean in ms (min–max, n).',
+      '',
+      table(
+        ['target', 'workload', ...queries.flatMap((q) => [`${q} cold`, `${q} warm`])],
+        overRepetitions(analytic).map(({ name, workload, ds }) => [
+          name,
+          workload,
+          ...queries.flatMap((q) => {
+            const runs = ds.flatMap((d) => (d.queries?.[q] ? [d.queries[q]] : []));
+            return [valuesCell(runs.map((r) => r.coldMs), 'ms'), valuesCell(runs.map((r) => r.warmMs), 'ms')];
+          }),
+        ]),
+      ),
+      '',
+    );
   }
   return out;
+}
+
+/** The details of one workload grouped by target name, completed repetitions only, in first-seen order. */
+function overRepetitions<D>(rows: Array<{ t: TargetSummary; w: { name: string }; d: D }>): Array<{ name: string; workload: string; ds: D[] }> {
+  const groups = new Map<string, { name: string; workload: string; ds: D[] }>();
+  for (const { t, w, d } of rows) {
+    if (t.status !== 'completed' || !d) continue;
+    const key = `${t.name}\u0000${w.name}`;
+    if (!groups.has(key)) groups.set(key, { name: t.name, workload: w.name, ds: [] });
+    groups.get(key)!.ds.push(d);
+  }
+  return [...groups.values()];
 }

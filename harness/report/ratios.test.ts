@@ -85,6 +85,42 @@ describe('comparisonsOf', () => {
   });
 });
 
+describe('comparisonsOf with a recorded block order', () => {
+  const order = { scheme: 'randomized-blocks' as const, seed: 7, sequence: [] };
+  // Each block's host state moves both targets alike (×1.0, ×0.7, ×1.3, ×0.9); docker is 8 % slower in every block.
+  const drift = [1, 0.7, 1.3, 0.9];
+  const targets = drift.flatMap((d, i) => [target('baremetal/local', i + 1, 1000 * d * (1 + 0.005 * (i % 2))), target('docker/local', i + 1, 920 * d)]);
+
+  it('pairs repetitions by block, so drift the block shared cancels, and says so', () => {
+    const tps = comparisonsOf({ targets, baseline: 'baremetal/local', order }).find((x) => x.metric === 'oltp TPS')!;
+    expect(tps.method).toBe('paired-t-log');
+    expect(tps.df).toBe(3);
+    expect(tps.baselineRepetitions).toEqual([1, 2, 3, 4]);
+    expect(tps.targetRepetitions).toEqual([1, 2, 3, 4]);
+    expect(tps.verdict).toBe('worse');
+    expect(tps.ci95!.hi).toBeLessThan(0.93);
+    expect(tps.text).toMatch(/^docker\/local oltp TPS is 8\.\d % lower than baremetal\/local \(95 % CI \d\.\d–\d\.\d % lower, paired by block, n=4 blocks\): worse$/);
+    // Recomputable from summary.json: the t-interval on the per-block log ratios.
+    const d = tps.targetValues.map((v, i) => Math.log(v / tps.baselineValues[i]));
+    const m = d.reduce((a, b) => a + b, 0) / d.length;
+    const sd = Math.sqrt(d.reduce((a, b) => a + (b - m) ** 2, 0) / (d.length - 1));
+    expect(Math.log(tps.ci95!.hi)).toBeCloseTo(m + (3.182446 * sd) / 2, 5);
+    // Without the order the same values are unpaired, and the drift hides the 8 %.
+    const welch = comparisonsOf({ targets, baseline: 'baremetal/local' }).find((x) => x.metric === 'oltp TPS')!;
+    expect(welch.method).toBe('welch-t-log');
+    expect(welch.verdict).toBe('no-difference');
+  });
+
+  it('leaves out a block one target did not complete', () => {
+    const some = targets.map((t) => (t.name === 'docker/local' && t.repetition === 2 ? { ...t, status: 'failed' as const } : t));
+    const tps = comparisonsOf({ targets: some, baseline: 'baremetal/local', order }).find((x) => x.metric === 'oltp TPS')!;
+    expect(tps.method).toBe('paired-t-log');
+    expect(tps.df).toBe(2);
+    expect(tps.targetRepetitions).toEqual([1, 3, 4]);
+    expect(tps.text).toContain('paired by block, n=3 blocks');
+  });
+});
+
 describe('comparisonWarnings', () => {
   const grant = (cpuset: string | null, memoryBytes: number | null) => ({ cpuset, cpus: null, memoryBytes, mechanism: 'taskset' });
   it('warns when compared targets had different resources, and about busy repetitions with figures', () => {

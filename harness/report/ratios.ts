@@ -3,7 +3,7 @@
 // so a reader can recompute every ratio and interval from the per-repetition values next to it.
 import { ioComparable } from '../io/types.ts';
 import type { RatioSummary, Summary, TargetSummary } from '../model/summary.ts';
-import { ratioInterval, repetitionsToResolve } from '../measure/interval.ts';
+import { pairedRatioInterval, ratioInterval, repetitionsToResolve } from '../measure/interval.ts';
 
 export interface FigureDef {
   /** Stable key: `tps:oltp-tpcb`, `io:fsyncP99`… */
@@ -59,10 +59,31 @@ export function repetitionsByTarget(targets: TargetSummary[]): Map<string, Targe
 /** "+8.0 %", "−12.3 %" */
 export const signedPct = (x: number) => (Math.abs(x * 100) < 0.05 ? '±0.0 %' : `${x > 0 ? '+' : '−'}${Math.abs(x * 100).toFixed(1)} %`);
 
-/** The ratio entry of one figure from its per-repetition values. */
-export function ratioEntry(def: Omit<FigureDef, 'get' | 'key'>, target: string, baseline: string, baselineValues: number[], targetValues: number[]): RatioSummary {
-  const base = { target, baseline, metric: def.metric, group: def.group, unit: def.unit, better: def.better, baselineValues, targetValues };
-  const r = ratioInterval(baselineValues, targetValues);
+/**
+ * The ratio entry of one figure from its per-repetition values. With `blocks` (the repetition
+ * number of each value) and at least two repetitions that ran on both sides, the interval is
+ * paired by block: repetition r of every target ran in round r of the interleaved or
+ * randomized-block order, so host drift that the round shared cancels in the per-block ratio, and
+ * run-to-run drift does not widen the interval it does not bias. Without blocks, Welch's t on the
+ * two sides' logs.
+ */
+export function ratioEntry(
+  def: Omit<FigureDef, 'get' | 'key'>,
+  target: string,
+  baseline: string,
+  baselineValues: number[],
+  targetValues: number[],
+  blocks?: { baseline: number[]; target: number[] },
+): RatioSummary {
+  const base = { target, baseline, metric: def.metric, group: def.group, unit: def.unit, better: def.better, baselineValues, targetValues, ...(blocks ? { baselineRepetitions: blocks.baseline, targetRepetitions: blocks.target } : {}) };
+  const common = blocks ? blocks.baseline.filter((r) => blocks.target.includes(r)) : [];
+  const paired = blocks !== undefined && common.length >= 2;
+  const r = paired
+    ? pairedRatioInterval(
+        common.map((rep) => baselineValues[blocks.baseline.indexOf(rep)]),
+        common.map((rep) => targetValues[blocks.target.indexOf(rep)]),
+      )
+    : ratioInterval(baselineValues, targetValues);
   const who = `${target} ${def.metric}`;
   if (!r.ok) {
     if (r.reason === 'single-observation') {
@@ -83,10 +104,10 @@ export function ratioEntry(def: Omit<FigureDef, 'get' | 'key'>, target: string, 
     return { ...base, ratio: null, ci95: null, df: null, method: 'not-comparable', verdict: 'not-comparable', repetitionsToResolve5pct: null, text: `${who}: ${why}` };
   }
   const iv = r.interval;
-  const n = `n=${iv.n.candidate}/${iv.n.baseline}`;
+  const n = iv.method === 'paired-t-log' ? `paired by block, n=${iv.n.candidate} blocks` : `n=${iv.n.candidate}/${iv.n.baseline}`;
   const need = repetitionsToResolve(iv, 0.05);
   const change = iv.ratio - 1;
-  const entry = { ...base, ratio: iv.ratio, ci95: { lo: iv.lo, hi: iv.hi }, df: Number.isFinite(iv.df) ? iv.df : null, method: 'welch-t-log' as const, repetitionsToResolve5pct: need };
+  const entry = { ...base, ratio: iv.ratio, ci95: { lo: iv.lo, hi: iv.hi }, df: Number.isFinite(iv.df) ? iv.df : null, method: iv.method === 'paired-t-log' ? ('paired-t-log' as const) : ('welch-t-log' as const), repetitionsToResolve5pct: need };
   if (iv.lo <= 1 && iv.hi >= 1) {
     const resolve = need === null ? 'more than 1000 repetitions would be needed to resolve 5 %' : need <= Math.min(iv.n.baseline, iv.n.candidate) ? 'a 5 % difference would have shown at this noise' : `about ${need} repetitions per target would resolve 5 %`;
     return { ...entry, verdict: 'no-difference', text: `${who}: no difference detectable at this noise (${signedPct(change)}, 95 % CI ${signedPct(iv.lo - 1)} … ${signedPct(iv.hi - 1)}, ${n}); ${resolve}` };
@@ -104,8 +125,19 @@ export function ratioEntry(def: Omit<FigureDef, 'get' | 'key'>, target: string, 
   };
 }
 
+/** Which interval the ratios of this report use, and why. */
+export function intervalMethodText(comparisons: RatioSummary[]): string {
+  const methods = new Set(comparisons.map((c) => c.method));
+  const paired =
+    'the 95 % interval is a paired t-interval on the per-block log ratios: repetition r of every target ran in block r of the order, so host drift the block shared cancels (n − 1 degrees of freedom, n the blocks both targets completed).';
+  const welch = 'the 95 % interval is Welch’s t on the logarithms of the per-repetition values (no block order recorded, so the repetitions are not paired).';
+  if (methods.has('paired-t-log') && methods.has('welch-t-log')) return `${paired} Where fewer than two blocks have both targets, ${welch.replace('the 95 % interval is ', '')}`;
+  if (methods.has('welch-t-log')) return welch;
+  return methods.has('paired-t-log') ? paired : 'no ratio has an interval (one repetition, or figures that cannot be compared).';
+}
+
 /** Every figure of every non-baseline target against the baseline target. */
-export function comparisonsOf(summary: Pick<Summary, 'targets' | 'baseline'>): RatioSummary[] {
+export function comparisonsOf(summary: Pick<Summary, 'targets' | 'baseline'> & Partial<Pick<Summary, 'order'>>): RatioSummary[] {
   const reps = repetitionsByTarget(summary.targets);
   const baseName = reps.has(summary.baseline) ? summary.baseline : summary.targets[0]?.name;
   if (!baseName) return [];
@@ -115,8 +147,12 @@ export function comparisonsOf(summary: Pick<Summary, 'targets' | 'baseline'>): R
   for (const [name, list] of reps) {
     if (name === baseName) continue;
     for (const d of defs) {
-      const bv = base.map(d.get).filter((x): x is number => x !== undefined);
-      const tv = list.map(d.get).filter((x): x is number => x !== undefined);
+      const bs = base.flatMap((t) => (d.get(t) === undefined ? [] : [{ v: d.get(t)!, rep: t.repetition ?? 1 }]));
+      const ts = list.flatMap((t) => (d.get(t) === undefined ? [] : [{ v: d.get(t)!, rep: t.repetition ?? 1 }]));
+      const bv = bs.map((x) => x.v);
+      const tv = ts.map((x) => x.v);
+      // Both order schemes run repetition r of every target in round r: the rounds are the blocks.
+      const blocks = summary.order ? { baseline: bs.map((x) => x.rep), target: ts.map((x) => x.rep) } : undefined;
       if (!bv.length && !tv.length) continue;
       if (d.group === 'io') {
         // A ratio between fio's and the built-in probe's figures would measure the tools.
@@ -126,7 +162,7 @@ export function comparisonsOf(summary: Pick<Summary, 'targets' | 'baseline'>): R
           continue;
         }
       }
-      out.push(ratioEntry(d, name, baseName, bv, tv));
+      out.push(ratioEntry(d, name, baseName, bv, tv, blocks));
     }
   }
   return out;

@@ -74,7 +74,7 @@ export async function runPlan(loaded: LoadedProfile, opts: RunOptions): Promise<
   const targets: TargetSummary[] = [];
   let malformedLines = 0;
   const summaryOf = (status: Summary['status']): Summary => {
-    const base = { targets, baseline: plan.baseline };
+    const base = { targets, baseline: plan.baseline, order };
     return {
       schemaVersion: SUMMARY_SCHEMA_VERSION,
       runId,

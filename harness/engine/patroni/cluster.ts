@@ -36,6 +36,9 @@ export interface PatroniClusterOptions {
   haproxyCheck?: HaproxyCheck;
   /** Patroni scope (cluster name) in the DCS. */
   scope?: string;
+  /** CPUs and memory limit of each member (agent and PostgreSQL together); see PatroniMemberOptions. */
+  cpuset?: string;
+  memoryBytes?: number;
 }
 
 /** How long one REST call may take before the member counts as not answering. */
@@ -262,6 +265,8 @@ export async function deployPatroniCluster(o: PatroniClusterOptions): Promise<Pa
       registry: o.registry,
       runAs,
       onEvent: o.onEvent,
+      cpuset: o.cpuset,
+      memoryBytes: o.memoryBytes,
     });
     await m.init();
     members.push(m);

@@ -10,6 +10,8 @@
 import { chownSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ManagedProcess, type RunAs } from '../../core/exec.ts';
+import { affinityOf, MemoryCgroup, pinnedCommand } from '../../core/resources.ts';
+import type { ResourceGrant } from '../../model/summary.ts';
 import type { CleanupRegistry } from '../../core/cleanup.ts';
 import type { ConnInfo, NodeControl } from '../types.ts';
 import type { Settings } from '../postgres-config.ts';
@@ -37,6 +39,13 @@ export interface PatroniMemberOptions {
   registry: CleanupRegistry;
   runAs?: RunAs;
   onEvent?: (type: string, data: object) => void;
+  /**
+   * CPUs (taskset list) and memory limit of the whole member: the agent starts pinned and inside
+   * its own memory cgroup, and PostgreSQL, which it forks, inherits both even after it is
+   * re-parented to init. So the limit covers the agent's Python as well as the server.
+   */
+  cpuset?: string;
+  memoryBytes?: number;
 }
 
 function chownTree(path: string, who: RunAs): void {
@@ -58,6 +67,8 @@ function pidAlive(pid: number): boolean {
   return s !== undefined && s !== 'Z';
 }
 
+let cgroupSeq = 0;
+
 export class PatroniMember implements NodeControl {
   readonly name: string;
   readonly dataDir: string;
@@ -67,6 +78,7 @@ export class PatroniMember implements NodeControl {
   conn!: ConnInfo;
   private agent?: ManagedProcess;
   private readonly socketDir: string;
+  private cgroup?: MemoryCgroup;
 
   constructor(private readonly o: PatroniMemberOptions) {
     this.name = o.name;
@@ -99,6 +111,7 @@ export class PatroniMember implements NodeControl {
     });
     writeFileSync(this.configFile, renderPatroniConfig(config), { mode: 0o600 });
     writeFileSync(this.logFile, '');
+    if (this.o.memoryBytes) this.cgroup = MemoryCgroup.create(this.o.registry, `${process.pid}-patroni-${this.o.scope}-${this.name}-${++cgroupSeq}`, this.o.memoryBytes, this.o.runAs);
     if (this.o.runAs) {
       chownTree(this.o.dir, this.o.runAs);
       chownTree(this.o.volume, this.o.runAs);
@@ -141,6 +154,23 @@ export class PatroniMember implements NodeControl {
     return pid;
   }
 
+  /**
+   * What this member's processes really have, read back from the kernel: the CPU affinity of the
+   * postmaster (else the agent) and the memory cgroup's limit, with a note when the postmaster is
+   * outside the cgroup.
+   */
+  async resources(): Promise<ResourceGrant> {
+    const notes: string[] = [];
+    const postmaster = this.postmasterPid();
+    const pid = postmaster ?? this.agentPid;
+    const cpuset = pid !== undefined ? await affinityOf(pid) : (this.o.cpuset ?? null);
+    const memoryBytes = this.cgroup?.limitBytes() ?? null;
+    if (this.cgroup && postmaster !== undefined && !this.cgroup.pids().includes(postmaster)) notes.push(`postmaster ${postmaster} of ${this.name} is not in ${this.cgroup.dir}`);
+    if (postmaster === undefined) notes.push(`${this.name}: PostgreSQL not running when read; ${pid === undefined ? 'nothing read back' : 'affinity of the agent'}`);
+    const mechanism = [this.o.cpuset ? 'taskset' : '', this.cgroup ? `cgroup v${this.cgroup.version}` : ''].filter(Boolean).join(' + ') || 'none';
+    return { cpuset, cpus: null, memoryBytes, mechanism, ...(notes.length ? { notes } : {}) };
+  }
+
   /** Starts the Patroni agent; returns when its REST API answers. PostgreSQL may still be starting. */
   async startAgent(): Promise<void> {
     if (this.agent?.running) return;
@@ -151,7 +181,11 @@ export class PatroniMember implements NodeControl {
       LC_ALL: 'C.UTF-8',
       PYTHONUNBUFFERED: '1',
     };
-    const agent = await ManagedProcess.start(this.o.registry, `patroni ${this.name}`, 'patroni', [this.configFile], {
+    // Pinned and limited from its first instruction (taskset and the cgroup's shell exec in place),
+    // so every process of the member, PostgreSQL included, is born inside both.
+    const pinned = pinnedCommand(this.o.cpuset, 'patroni', [this.configFile]);
+    const command = this.cgroup ? this.cgroup.wrap(pinned.cmd, pinned.args) : pinned;
+    const agent = await ManagedProcess.start(this.o.registry, `patroni ${this.name}`, command.cmd, command.args, {
       logFile: this.logFile,
       runAs: this.o.runAs,
       env,

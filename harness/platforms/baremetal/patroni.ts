@@ -10,6 +10,9 @@ import { probeIo } from '../../io/probe.ts';
 import { resolveBinDir } from '../../engine/binaries.ts';
 import { StatebenchError, EXIT } from '../../errors.ts';
 import { deployPatroniCluster, type PatroniCluster } from '../../engine/patroni/cluster.ts';
+import { checkCpuSet, formatCpuList, onlineCpus } from '../../core/resources.ts';
+import { hasTool } from '../../core/tools.ts';
+import type { ResourceGrant } from '../../model/summary.ts';
 
 /** What Patroni runs from `postgresql.bin_dir` (its own validator's list, plus pg_rewind). */
 export const PATRONI_PG_TOOLS = ['postgres', 'initdb', 'pg_ctl', 'pg_controldata', 'pg_basebackup', 'pg_isready', 'pg_rewind'] as const;
@@ -68,6 +71,11 @@ export async function provisionBareMetalPatroni(target: PlannedTarget, rt: Targe
     volumes.push(await storage.prepare(`node-${i}`, { registry: rt.registry, stateDir: rt.stateDir, onEvent: rt.event }));
   }
   const binDir = await resolvePatroniBinDir(target.engine.binDir, options.usePgRewind);
+  const limits = target.resources ?? {};
+  if (limits.cpuset) checkCpuSet(limits.cpuset, `${target.name} cpuset`);
+  // Without a cpuset of its own each member still gets every online CPU explicitly: it must not
+  // inherit a CPU set the harness (the load generator) holds when it starts or restarts an agent.
+  const cpuset = limits.cpuset ?? (hasTool('taskset') ? formatCpuList(onlineCpus()) : undefined);
   let cluster: PatroniCluster | undefined;
   return {
     volumes,
@@ -83,8 +91,23 @@ export async function provisionBareMetalPatroni(target: PlannedTarget, rt: Targe
         startTimeoutMs: Math.max(target.engine.startTimeout, 60_000),
         registry: rt.registry,
         onEvent: rt.event,
+        cpuset,
+        memoryBytes: limits.memory,
       });
       return cluster;
+    },
+    resources: async () => {
+      if (!cluster) return { cpuset: limits.cpuset ?? null, cpus: null, memoryBytes: limits.memory ?? null, mechanism: 'none', notes: ['the engine did not start'] };
+      const grants = await Promise.all(cluster.members.map((m) => m.resources()));
+      // Every member gets the same grant; the first stands for all, and any member that differs is named.
+      const grant: ResourceGrant = { ...grants[0], notes: [...(grants[0].notes ?? [])] };
+      grants.forEach((g, i) => {
+        if (i > 0 && (g.cpuset !== grant.cpuset || g.memoryBytes !== grant.memoryBytes)) grant.notes!.push(`node-${i} has CPUs ${g.cpuset ?? 'any'}, memory ${g.memoryBytes ?? 'unlimited'}`);
+        if (i > 0) grant.notes!.push(...(g.notes ?? []));
+      });
+      grant.notes!.push(`per member, ${grants.length} members: the Patroni agent and its PostgreSQL share one CPU set${limits.memory ? ' and one memory cgroup' : ''}`);
+      if (limits.cpus !== undefined) grant.notes!.push(`cpus: ${limits.cpus} is not applied on bare metal; use cpuset`);
+      return grant;
     },
     describe: async () => ({
       binDir,

@@ -34,9 +34,15 @@ describe('compareRuns over repetitions', () => {
     expect(cmp.regressions).toEqual([]);
     expect(new Set(cmp.changes.map((c) => c.verdict))).toEqual(new Set(['unchanged']));
     const tps = cmp.changes.find((c) => c.metric === 'oltp-tpcb TPS')!;
-    expect(tps.basis).toBe('interval');
-    expect(tps.interval!.ratio).toBeCloseTo(1, 12);
+    expect(tps.basis).toBe('one-run');
+    expect(tps.change).toBeCloseTo(0, 12);
     expect(tps.samples!.baseline).toHaveLength(3);
+  });
+
+  it('accepts repetitions of one target that differ several-fold: each is checked against its own seconds', async () => {
+    const dir = reps('spread', 2, [500, 100, 520]);
+    const cmp = await compareRuns(dir, dir);
+    expect(cmp.changes.find((c) => c.metric === 'oltp-tpcb TPS')!.samples!.baseline.map(Math.round)).toEqual([500, 100, 520].map((x) => expect.closeTo(x, -1)));
   });
 
   it('two runs of the same distribution: no regression', async () => {
@@ -46,33 +52,38 @@ describe('compareRuns over repetitions', () => {
     expect(cmp.regressions.map((r) => `${r.metric}: ${r.reason}`)).toEqual([]);
   });
 
-  it('a 20 % TPS drop that every repetition shows is a regression, with the interval as the reason', async () => {
+  it('one run a side: a 20 % drop that every repetition shows gets no verdict, and the reason says what to give instead', async () => {
     const a = reps('low-a', 21, [500, 505, 495]);
     const b = reps('low-b', 22, [400, 404, 396]);
     const cmp = await compareRuns(a, b);
     const tps = cmp.changes.find((c) => c.metric === 'oltp-tpcb TPS')!;
-    expect(tps.verdict).toBe('regression');
-    expect(tps.interval!.hi).toBeLessThan(0.85);
-    expect(tps.interval!.n).toEqual({ baseline: 3, candidate: 3 });
-    expect(tps.reason).toMatch(/^−(19|20)\.\d % \(worse; 95 % CI −2\d\.\d % … −1\d\.\d %, n=3 vs 3 repetitions\)$/);
-    expect(cmp.regressions.map((r) => r.metric)).toContain('oltp-tpcb TPS');
+    expect(tps.basis).toBe('one-run');
+    expect(tps.verdict).toBe('not-significant');
+    expect(tps.interval).toBeUndefined();
+    expect(tps.reason).toMatch(/^−(19|20)\.\d %: one run a side cannot separate run-to-run drift from a change; give ≥ 2 runs a side \(compare a1,a2 b1,b2\), or a history of baseline runs \(compare h1,h2,h3 candidate\); the repetitions alone give 95 % CI −2\d\.\d % … −1\d\.\d % \(n=3 vs 3\), which leaves out the drift between runs$/);
+    expect(cmp.regressions).toEqual([]);
+    expect(cmp.notes.some((n) => n.startsWith('One run a side:'))).toBe(true);
   });
 
-  it('the same 20 % drop inside large run-to-run noise is not significant and not a regression', async () => {
-    const a = reps('noisy-a', 31, [300, 700, 500]);
-    const b = reps('noisy-b', 32, [240, 560, 400]);
-    const cmp = await compareRuns(a, b);
-    const tps = cmp.changes.find((c) => c.metric === 'oltp-tpcb TPS')!;
-    expect(tps.change!).toBeCloseTo(-0.2, 2);
-    expect(tps.verdict).toBe('not-significant');
-    expect(tps.interval!.hi).toBeGreaterThan(1);
-    expect(tps.reason).toContain('the interval includes no change, within the noise');
-    expect(cmp.regressions.filter((r) => r.group === 'tps')).toEqual([]);
+  it('with runs as the unit, a 20 % drop that every run shows is a regression; inside large run-to-run noise it is not', async () => {
+    const a = [reps('low-a1', 23, [500, 505, 495]), reps('low-a2', 24, [510, 512, 508]), reps('low-a3', 25, [490, 494, 488])];
+    const b = [reps('low-b1', 26, [400, 404, 396]), reps('low-b2', 27, [408, 410, 405]), reps('low-b3', 28, [392, 395, 391])];
+    const tps = (await compareRuns(a, b)).changes.find((c) => c.metric === 'oltp-tpcb TPS')!;
+    expect(tps.verdict).toBe('regression');
+    expect(tps.interval).toMatchObject({ method: 'welch-t-log', of: 'runs', n: { baseline: 3, candidate: 3 } });
+    expect(tps.interval!.hi).toBeLessThan(0.85);
+    expect(tps.reason).toMatch(/^−(19|20)\.\d % \(worse; 95 % CI −2\d\.\d % … −1\d\.\d %, n=3 vs 3 runs\)$/);
+    const na = [reps('noisy-a1', 31, [300, 301, 299]), reps('noisy-a2', 32, [700, 702, 698]), reps('noisy-a3', 33, [500, 500, 500])];
+    const nb = [reps('noisy-b1', 34, [240, 241, 239]), reps('noisy-b2', 35, [560, 562, 558]), reps('noisy-b3', 36, [400, 400, 400])];
+    const noisy = (await compareRuns(na, nb)).changes.find((c) => c.metric === 'oltp-tpcb TPS')!;
+    expect(noisy.change!).toBeCloseTo(-0.2, 2);
+    expect(noisy.verdict).toBe('not-significant');
+    expect(noisy.reason).toContain('the interval includes no change, within the noise');
   });
 
   it('a consistent drop within the minimum effect is unchanged; a lower threshold makes it count', async () => {
-    const a = reps('small-a', 41, [500, 501, 499]);
-    const b = reps('small-b', 42, [485, 486, 484]);
+    const a = [reps('small-a1', 41, [500, 501, 499]), reps('small-a2', 43, [502, 503, 501])];
+    const b = [reps('small-b1', 42, [485, 486, 484]), reps('small-b2', 44, [487, 488, 486])];
     const tps = (await compareRuns(a, b)).changes.find((c) => c.metric === 'oltp-tpcb TPS')!;
     expect(tps.interval!.hi).toBeLessThan(1);
     expect(tps.verdict).toBe('unchanged');
@@ -81,19 +92,20 @@ describe('compareRuns over repetitions', () => {
     expect(strict.verdict).toBe('regression');
   });
 
-  it('one repetition a side: a 10 % drop is no regression however tight its per-second samples are', async () => {
-    // 30 seconds of ±0.1 % noise each: a rank test over seconds would call this p < 0.0001.
-    const a = run('one-a', 51, { tpsMean: 500, tpsNoise: 0.001, seconds: 30 });
-    const b = run('one-b', 52, { tpsMean: 450, tpsNoise: 0.001, seconds: 30 });
-    const cmp = await compareRuns(a, b);
-    const tps = cmp.changes.find((c) => c.metric === 'oltp-tpcb TPS')!;
-    expect(tps.basis).toBe('single-value');
-    expect(tps.verdict).toBe('unchanged');
-    expect(tps.reason).toContain('one repetition on a side (1 vs 1): run-to-run noise unknown, threshold 20 %');
-    expect(cmp.notes.some((n) => n.includes('single completed repetition'))).toBe(true);
-    // A 30 % drop passes even that threshold.
-    const c = run('one-c', 53, { tpsMean: 350, tpsNoise: 0.001, seconds: 30 });
-    expect((await compareRuns(a, c)).changes.find((x) => x.metric === 'oltp-tpcb TPS')!.verdict).toBe('regression');
+  it('a history of baseline runs against one candidate run: the prediction interval of a new run', async () => {
+    const history = [run('hist-a1', 51, { tpsMean: 500, tpsNoise: 0.001, seconds: 30 }), run('hist-a2', 52, { tpsMean: 520, tpsNoise: 0.001, seconds: 30 }), run('hist-a3', 53, { tpsMean: 485, tpsNoise: 0.001, seconds: 30 })];
+    const within = run('hist-b', 54, { tpsMean: 470, tpsNoise: 0.001, seconds: 30 });
+    const slow = run('hist-c', 55, { tpsMean: 350, tpsNoise: 0.001, seconds: 30 });
+    const ok = (await compareRuns(history, within)).changes.find((x) => x.metric === 'oltp-tpcb TPS')!;
+    expect(ok.interval).toMatchObject({ method: 'prediction-t-log', of: 'runs', n: { baseline: 3, candidate: 1 }, df: 2 });
+    expect(ok.verdict).toBe('not-significant');
+    const bad = (await compareRuns(history, slow)).changes.find((x) => x.metric === 'oltp-tpcb TPS')!;
+    expect(bad.verdict).toBe('regression');
+    expect(bad.reason).toMatch(/^−30\.\d % \(worse; 95 % prediction interval of one run from 3 runs −\d\d\.\d % … −\d+\.\d %, n=3 vs 1 runs\)$/);
+    // The same history on the candidate side gives the mirrored interval.
+    const back = (await compareRuns(slow, history)).changes.find((x) => x.metric === 'oltp-tpcb TPS')!;
+    expect(back.interval!.lo).toBeCloseTo(1 / bad.interval!.hi, 9);
+    expect(back.verdict).toBe('improvement');
   });
 
   it('pools the repetitions of several runs per side, as for a history', async () => {
@@ -106,17 +118,17 @@ describe('compareRuns over repetitions', () => {
   });
 
   it('on a busy host a clear drop is reported without a verdict; --busy-host ignore judges by the interval alone', async () => {
-    const a = reps('busy-a', 75, [500, 505, 495], { outsideCpuCores: 1.6 });
-    const b = reps('busy-b', 76, [400, 404, 396]);
-    const declined = (await compareRuns(a, b)).changes.find((c) => c.metric === 'oltp-tpcb TPS')!;
+    const a = [reps('busy-a', 75, [500, 505, 495], { outsideCpuCores: 1.6 }), reps('busy-a2', 78, [510, 506, 508], { outsideCpuCores: 1.6 })];
+    const b = [reps('busy-b', 76, [400, 404, 396]), reps('busy-b2', 79, [405, 401, 403])];
+    const declined = (await compareRuns(a, b, { busyHost: 'decline' })).changes.find((c) => c.metric === 'oltp-tpcb TPS')!;
     expect(declined.verdict).toBe('not-significant');
-    expect(declined.interval!.hi).toBeLessThan(0.85);
-    expect(declined.reason).toContain('but the host was busy in 3 of 3 measured phases (processes outside the run: median 1.60 cores)');
+    expect(declined.interval!.hi).toBeLessThan(0.9);
+    expect(declined.reason).toContain('but the host was busy in 6 of 6 measured phases (processes outside the run: median 1.60 cores)');
     const judged = (await compareRuns(a, b, { busyHost: 'ignore' })).changes.find((c) => c.metric === 'oltp-tpcb TPS')!;
     expect(judged.verdict).toBe('regression');
     // A quiet host (under half a core outside the run) keeps the verdict.
-    const q = reps('quiet-a', 77, [500, 505, 495], { outsideCpuCores: 0.2 });
-    expect((await compareRuns(q, b)).changes.find((c) => c.metric === 'oltp-tpcb TPS')!.verdict).toBe('regression');
+    const q = [reps('quiet-a', 77, [500, 505, 495], { outsideCpuCores: 0.2 }), reps('quiet-a2', 80, [510, 506, 508], { outsideCpuCores: 0.2 })];
+    expect((await compareRuns(q, b, { busyHost: 'decline' })).changes.find((c) => c.metric === 'oltp-tpcb TPS')!.verdict).toBe('regression');
   });
 
   it('with two or more runs a side, each run is one observation: a shift between runs is not hidden by tight repetitions', async () => {
@@ -127,9 +139,10 @@ describe('compareRuns over repetitions', () => {
     expect(tps.interval!.n).toEqual({ baseline: 3, candidate: 3 });
     expect(tps.reason).toContain('n=3 vs 3 runs');
     expect(tps.verdict).toBe('not-significant');
-    // Pooled as 9 repetitions a side the same data would look far more certain than it is.
-    const pooledReps = (await compareRuns(a[0], b[0])).changes.find((c) => c.metric === 'oltp-tpcb TPS')!;
-    expect(pooledReps.reason).toContain('repetitions');
+    // One run a side would look far more certain than it is through its repetitions: no verdict.
+    const one = (await compareRuns(a[0], b[0])).changes.find((c) => c.metric === 'oltp-tpcb TPS')!;
+    expect(one.basis).toBe('one-run');
+    expect(one.reason).toContain('which leaves out the drift between runs');
   });
 
   it('one lost write is a regression regardless of statistics', async () => {
@@ -160,17 +173,15 @@ describe('compareRuns over repetitions', () => {
     expect(unrecovered.regressions.map((r) => r.metric)).toContain('cycles not recovered');
   });
 
-  it('I/O figures: with one repetition the single-value threshold, with repetitions the interval', async () => {
+  it('I/O figures: no verdict with one run a side, the interval over runs with two', async () => {
     const io = { randWriteIops: 40000, seqWriteMiBps: 600, fsyncP50: 0.3, fsyncP99: 5 };
     const a = run('io-a', 91, { seconds: 5, io });
     const b = run('io-b', 91, { seconds: 5, io: { ...io, randWriteIops: 36000, fsyncP99: 7 } });
     const cmp = await compareRuns(a, b);
-    expect(cmp.changes.find((c) => c.metric === 'rand 4k write IOPS')!.verdict).toBe('unchanged');
     const fsync = cmp.changes.find((c) => c.metric === 'fdatasync p99')!;
-    expect(fsync.verdict).toBe('regression');
-    expect(fsync.basis).toBe('single-value');
-    const ra = reps('io-ra', 92, [500, 500, 500], { io });
-    const rb = reps('io-rb', 93, [500, 500, 500], { io: { ...io, randWriteIops: 36000 } });
+    expect(fsync).toMatchObject({ basis: 'one-run', verdict: 'not-significant' });
+    const ra = [run('io-ra1', 92, { seconds: 5, io }), run('io-ra2', 92, { seconds: 5, io: { ...io, randWriteIops: 40400 } })];
+    const rb = [run('io-rb1', 93, { seconds: 5, io: { ...io, randWriteIops: 36000 } }), run('io-rb2', 93, { seconds: 5, io: { ...io, randWriteIops: 36300 } })];
     const iops = (await compareRuns(ra, rb)).changes.find((c) => c.metric === 'rand 4k write IOPS')!;
     expect(iops.basis).toBe('interval');
     expect(iops.verdict).toBe('regression');
@@ -187,7 +198,7 @@ describe('compareRuns over repetitions', () => {
     expect(cmp.regressions).toEqual([]);
     // Two fio versions are the same instrument.
     const c = run('io-tool-c', 72, { seconds: 5, io: { ...io, fsyncP99: 9, tool: 'fio-3.35' } });
-    expect((await compareRuns(a, c)).changes.find((x) => x.metric === 'fdatasync p99')!.verdict).toBe('regression');
+    expect((await compareRuns(a, c)).changes.find((x) => x.metric === 'fdatasync p99')!.basis).toBe('one-run');
   });
 
   it('a check that passed in the baseline and fails in the candidate is a regression', async () => {
@@ -207,8 +218,8 @@ describe('compareRuns over repetitions', () => {
 
 describe('compareCommand', () => {
   it('exits 0 without a regression and 1 with one; writes Markdown and a self-contained HTML file', async () => {
-    const a = reps('cmd-a', 111, [500, 505, 495], { safety: {} });
-    const b = reps('cmd-b', 112, [400, 404, 396], { safety: {} });
+    const a = [reps('cmd-a', 111, [500, 505, 495], { safety: {} }), reps('cmd-a2', 113, [510, 508, 512], { safety: {} })];
+    const b = [reps('cmd-b', 112, [400, 404, 396], { safety: {} }), reps('cmd-b2', 114, [405, 402, 401], { safety: {} })];
     const ok = await compareCommand(a, a);
     expect(ok.exitCode).toBe(0);
     expect(ok.markdown).toContain('## No regression');
@@ -217,7 +228,7 @@ describe('compareCommand', () => {
     const bad = await compareCommand(a, b, { html: htmlFile, minEffect: 0.05, alpha: 0.05 });
     expect(bad.exitCode).toBe(1);
     expect(bad.markdown).toContain('## REGRESSION: ');
-    expect(bad.markdown).toMatch(/\| oltp-tpcb TPS \| 50\d\.\d tx\/s \(4\d\d\.\d tx\/s–5\d\d\.\d tx\/s, n=3 reps\) \| 40\d\.\d tx\/s \(3\d\d\.\d tx\/s–4\d\d\.\d tx\/s, n=3 reps\) \| −(19|2\d)\.\d % \| 95 % CI −2\d\.\d % … −1\d\.\d % \(n=3\/3 reps\) \| \*\*REGRESSION\*\* \|/);
+    expect(bad.markdown).toMatch(/\| oltp-tpcb TPS \| 50\d\.\d tx\/s \(5\d\d(\.\d)? tx\/s–5\d\d(\.\d)? tx\/s, n=2 runs\) \| 40\d\.\d tx\/s \(4\d\d(\.\d)? tx\/s–4\d\d(\.\d)? tx\/s, n=2 runs\) \| −(19|2\d)\.\d % \| 95 % CI −\d\d\.\d % … −1\d\.\d % \(n=2\/2 runs\) \| \*\*REGRESSION\*\* \|/);
     expect(existsSync(htmlFile)).toBe(true);
     const html = readFileSync(htmlFile, 'utf8');
     expect(html).not.toMatch(/<script/i);

@@ -1,22 +1,31 @@
-// Baseline vs candidate, figure by figure, with a verdict that knows about noise. The observations
-// are repetitions — each a fresh deploy — pooled over every run given for a side (a run's
-// repetitions, or several runs of a history). Per-second samples of one run are never the
-// observations: consecutive seconds share checkpoints, caches and neighbours, so they are
-// autocorrelated and a test that treats them as independent raises false alarms (measured: see
-// bench/compare-calibration.ts and the README).
+// Baseline vs candidate, figure by figure, with a verdict that knows about noise. Per-second
+// samples of one run are never the observations: consecutive seconds share checkpoints, caches and
+// neighbours, so they are autocorrelated and a test that treats them as independent raises false
+// alarms (measured: see bench/compare-calibration.ts and the README).
 //
-// A figure with at least two repetitions a side is a regression when the 95 % interval of the
-// candidate/baseline ratio (Welch's t on log values, harness/measure/interval.ts) lies entirely on
-// the worse side AND the ratio is worse than the minimum effect. With one repetition on a side the
-// run-to-run noise is unknown, so the figure needs the larger single-value change to count.
-// Recovery with one repetition falls back to a rank test over fault cycles: each cycle is a separate
-// event that starts after full recovery from the previous one. Data safety is not statistics: any
-// lost, phantom, duplicated or corrupted write beyond the baseline's is a regression.
+// The noise of a figure has two levels: repetitions inside one run vary by little, because they
+// share the run's hours and host state, while runs taken at different times differ by more (a
+// neighbour's compile, page cache, thermal state). Two runs compared through their repetitions
+// alone treat that run-to-run drift as a real change; measured on this machine, that flagged one
+// A/A pair in six. So the run is the unit a comparison between runs rests on:
+// - several runs a side (`a1,a2,a3 b1,b2,b3`): each run's geometric mean is one observation,
+//   Welch's t on their logs, degrees of freedom from runs. For a balanced design (the same
+//   repetitions in every run) this is the exact test of a mixed model with the run as a random
+//   effect;
+// - several runs on one side and one run on the other: the prediction interval of one new run
+//   from the other side's run means (their spread estimates the drift);
+// - one run a side: the drift cannot be separated from a change, so there is no verdict; the
+//   reason says what to give instead.
+// A figure is a regression when that 95 % interval of candidate/baseline lies entirely on the
+// worse side AND the change exceeds the minimum effect. Recovery falls back to per-repetition
+// medians or a rank test over fault cycles (each cycle a separate event after full recovery).
+// Data safety is not statistics: any lost, phantom, duplicated or corrupted write beyond the
+// baseline's is a regression.
 import type { Summary, TargetSummary } from '../../model/summary.ts';
 import { loadRun, samplesOf, type RunData } from '../html/run-data.ts';
 import { EXIT, StatebenchError } from '../../errors.ts';
 import { figureDefs, repetitionsByTarget } from '../ratios.ts';
-import { ratioInterval, welchLogP } from '../../measure/interval.ts';
+import { predictionRatioInterval, ratioInterval, welchLogP, type IntervalMethod, type IntervalResult } from '../../measure/interval.ts';
 import { mannWhitneyU, median, type RankTest } from './stats.ts';
 import { ioComparable } from '../../io/types.ts';
 
@@ -26,8 +35,8 @@ export interface CompareThresholds {
   /** 1 − the confidence level of the ratio interval (and the rank test's level for recovery). @default 0.05 */
   alpha?: number;
   /**
-   * Smallest relative change that counts for a figure with one repetition on a side, which carries
-   * no estimate of run-to-run noise. @default 0.2
+   * Smallest relative change that counts for a figure measured once a side without a spread to
+   * judge it by (recovery with fewer than two fault cycles). @default 0.2
    */
   singleValueMinEffect?: number;
   /**
@@ -61,10 +70,14 @@ export interface MetricChange {
   candidate: number | string | null;
   /** (candidate − baseline) / baseline; null when either is missing or the baseline is zero. */
   change: number | null;
-  /** How the verdict was reached: an interval over repetitions, a rank test over fault cycles, a single value against a threshold, a count, a check. */
-  basis: 'interval' | 'rank-test' | 'single-value' | 'count' | 'check' | 'status';
-  /** The ratio's interval, for basis `interval`. */
-  interval?: { ratio: number; lo: number; hi: number; level: number; df: number | null; p: number; n: { baseline: number; candidate: number } };
+  /**
+   * How the verdict was reached: an interval (over runs, or over repetitions for recovery), a rank
+   * test over fault cycles, a single value against a threshold, one run a side (no verdict: the
+   * run-to-run drift is unknown), a count, a check.
+   */
+  basis: 'interval' | 'rank-test' | 'single-value' | 'one-run' | 'count' | 'check' | 'status';
+  /** The ratio's interval, for basis `interval`; `of` says what the observations were. */
+  interval?: { method: IntervalMethod; of: 'runs' | 'repetitions'; ratio: number; lo: number; hi: number; level: number; df: number | null; p: number; n: { baseline: number; candidate: number } };
   test?: RankTest;
   verdict: Verdict;
   /** Why the verdict is what it is, with the numbers. */
@@ -105,7 +118,8 @@ export async function compareRuns(baseline: string | string[], candidate: string
 export function checkConsistent(run: RunData, label: string): void {
   for (const t of run.summary.targets) {
     for (const w of t.workloads) {
-      const seconds = samplesOf(run, t.name, w.name);
+      // Per repetition: repetitions of one target can differ several-fold on a busy host.
+      const seconds = samplesOf(run, t.name, w.name, t.repetition ?? 1);
       if (!seconds.length) continue;
       const mean = seconds.reduce((a, s) => a + s.tps, 0) / seconds.length;
       if (Math.abs(mean - w.tps) > Math.max(1, 0.5 * Math.max(mean, w.tps))) {
@@ -147,9 +161,10 @@ export function compareRunData(aIn: RunData | RunData[], bIn: RunData | RunData[
     changes.push(...compareTarget(name, ra, rb, th));
   }
   for (const name of bReps.keys()) if (!aReps.has(name)) notes.push(`Target ${name} is in the candidate only: not compared.`);
-  const reps = (m: Map<string, Side>) => Math.min(...[...m.values()].map((x) => x.completed.length));
-  if ([...aReps.keys()].some((n) => bReps.has(n)) && (reps(aReps) < 2 || reps(bReps) < 2)) {
-    notes.push(`A side has a single completed repetition of some target: its run-to-run noise is unknown, so those figures need a change beyond ${pct(th.singleValueMinEffect)} to count. Run the profile with repetitions ≥ 3, or pass several runs per side.`);
+  if ([...aReps.keys()].some((n) => bReps.has(n)) && aRuns.length < 2 && bRuns.length < 2) {
+    notes.push(
+      'One run a side: repetitions inside a run share its host state, and runs at different times differ by more than that (on a shared host, by more than the repetitions vary), so no TPS, latency or I/O difference between the two runs can be defended. Give ≥ 2 runs a side (`compare a1,a2 b1,b2`), or a history of baseline runs against one candidate (`compare h1,h2,h3 candidate`). Differences between targets inside one run are in that run\'s report, paired by block.',
+    );
   }
   return {
     baseline: ref(a),
@@ -245,9 +260,9 @@ function declineOnBusyHost(c: MetricChange, busy: { measured: number; busy: numb
 }
 
 /** A figure with at least two observations a side: the ratio's interval plus the minimum effect. */
-function intervalVerdict(f: Figure, xs: number[], ys: number[], th: Required<CompareThresholds>, unit: 'repetitions' | 'runs' = 'repetitions'): MetricChange {
+function intervalVerdict(f: Figure, xs: number[], ys: number[], th: Required<CompareThresholds>, of: 'repetitions' | 'runs' = 'repetitions', computed?: IntervalResult): MetricChange {
   const level = 1 - th.alpha;
-  const r = ratioInterval(xs, ys, level);
+  const r = computed ?? ratioInterval(xs, ys, level);
   const base = { ...f, baseline: f.baseline ?? null, candidate: f.candidate ?? null, samples: { baseline: xs, candidate: ys } };
   if (!r.ok) {
     if (r.reason === 'single-observation') return { ...single(f, th, `one repetition on a side (${xs.length} vs ${ys.length}): run-to-run noise unknown`), samples: base.samples };
@@ -255,14 +270,47 @@ function intervalVerdict(f: Figure, xs: number[], ys: number[], th: Required<Com
   }
   const iv = r.interval;
   const change = iv.ratio - 1;
-  const interval = { ratio: iv.ratio, lo: iv.lo, hi: iv.hi, level, df: Number.isFinite(iv.df) ? iv.df : null, p: welchLogP(iv), n: iv.n };
+  const interval = { method: iv.method, of, ratio: iv.ratio, lo: iv.lo, hi: iv.hi, level, df: Number.isFinite(iv.df) ? iv.df : null, p: welchLogP(iv), n: iv.n };
   const res = { ...base, baseline: geoMean(xs), candidate: geoMean(ys), change, basis: 'interval' as const, interval };
-  const ci = `${Math.round(level * 100)} % CI ${signedPct(iv.lo - 1)} … ${signedPct(iv.hi - 1)}, n=${iv.n.baseline} vs ${iv.n.candidate} ${unit}`;
+  const what = iv.method === 'prediction-t-log' ? `${Math.round(level * 100)} % prediction interval of one run from ${Math.max(xs.length, ys.length)} runs` : `${Math.round(level * 100)} % CI`;
+  const ci = `${what} ${signedPct(iv.lo - 1)} … ${signedPct(iv.hi - 1)}, n=${xs.length} vs ${ys.length} ${of}`;
   const excludesOne = iv.lo > 1 || iv.hi < 1;
   const dir = direction(change, f.better, th.minEffect);
   if (!excludesOne) return { ...res, verdict: dir === 'within' ? 'unchanged' : 'not-significant', reason: `${signedPct(change)} (${ci}): the interval includes no change${dir === 'within' ? '' : ', within the noise'}` };
   if (dir === 'within') return { ...res, verdict: 'unchanged', reason: `${signedPct(change)} (${ci}) is within the ${pct(th.minEffect)} minimum effect` };
   return dir === 'worse' ? { ...res, verdict: 'regression', reason: `${signedPct(change)} (worse; ${ci})` } : { ...res, verdict: 'improvement', reason: `${signedPct(change)} (better; ${ci})` };
+}
+
+/**
+ * One figure between the runs of two sides, the run as the unit (see the header): Welch on run
+ * means with ≥ 2 runs a side, a prediction interval with ≥ 2 runs on one side only, no verdict with
+ * one run a side.
+ */
+function runVerdict(f: Figure, xs: number[], ys: number[], reps: { baseline: number[]; candidate: number[] }, th: Required<CompareThresholds>): MetricChange {
+  const level = 1 - th.alpha;
+  if (xs.length >= 2 && ys.length >= 2) return intervalVerdict(f, xs, ys, th, 'runs');
+  if (xs.length >= 2 || ys.length >= 2) {
+    // The side with several runs supplies the spread of run means; the interval is candidate/baseline either way.
+    const r = xs.length >= 2 ? predictionRatioInterval(xs, ys[0], level) : predictionRatioInterval(ys, xs[0], level);
+    const flipped: IntervalResult = r.ok && ys.length >= 2 ? { ok: true, interval: { ...r.interval, ratio: 1 / r.interval.ratio, lo: 1 / r.interval.hi, hi: 1 / r.interval.lo } } : r;
+    return intervalVerdict(f, xs, ys, th, 'runs', flipped);
+  }
+  // One run a side: its repetitions share the run's host state, so their spread says nothing about
+  // how far another run at another time would land.
+  const change = relChange(xs[0], ys[0]);
+  const within = ratioInterval(reps.baseline, reps.candidate, level);
+  const inRun = within.ok ? `; the repetitions alone give ${Math.round(level * 100)} % CI ${signedPct(within.interval.lo - 1)} … ${signedPct(within.interval.hi - 1)} (n=${within.interval.n.baseline} vs ${within.interval.n.candidate}), which leaves out the drift between runs` : '';
+  const dir = change === null ? 'within' : direction(change, f.better, th.minEffect);
+  return {
+    ...f,
+    baseline: f.baseline ?? null,
+    candidate: f.candidate ?? null,
+    change,
+    basis: 'one-run',
+    verdict: change === null ? 'not-compared' : dir === 'within' ? 'unchanged' : 'not-significant',
+    reason: `${change === null ? 'no ratio' : signedPct(change)}: one run a side cannot separate run-to-run drift from a change; give ≥ 2 runs a side (compare a1,a2 b1,b2), or a history of baseline runs (compare h1,h2,h3 candidate)${inRun}`,
+    samples: { baseline: reps.baseline, candidate: reps.candidate },
+  };
 }
 
 /** Fault cycles with one repetition: a rank test over cycles plus the minimum effect. */
@@ -318,16 +366,14 @@ function compareTarget(target: string, a: Side, b: Side, th: Required<CompareThr
   }
 
   // Figures with one value per repetition: TPS, latency percentiles, the I/O probe, bulk MiB/s.
-  // With two or more runs a side the observations are the runs (each the geometric mean of its
-  // repetitions): repetitions of one run share its time and host state, so across runs the run is
-  // the unit that varies independently.
+  // The observations are the runs, each the geometric mean of its repetitions: repetitions of one
+  // run share its time and host state, so between runs the run is the unit that varies
+  // independently.
   const ta = a.completed;
   const tb = b.completed;
-  const byRun = a.byRun.length >= 2 && b.byRun.length >= 2;
   const values = (side: Side, get: (t: TargetSummary) => number | undefined) =>
-    byRun
-      ? side.byRun.map((reps) => geoMean(reps.map(get).filter((x): x is number => x !== undefined))).filter((x): x is number => x !== null)
-      : side.completed.map(get).filter((x): x is number => x !== undefined);
+    side.byRun.map((reps) => geoMean(reps.map(get).filter((x): x is number => x !== undefined))).filter((x): x is number => x !== null);
+  const repValues = (side: Side, get: (t: TargetSummary) => number | undefined) => side.completed.map(get).filter((x): x is number => x !== undefined);
   const busy = busyPhases([...ta, ...tb]);
   for (const d of figureDefs([...ta, ...tb])) {
     if (d.group === 'recovery') continue;
@@ -347,7 +393,7 @@ function compareTarget(target: string, a: Side, b: Side, th: Required<CompareThr
         continue;
       }
     }
-    const judged = xs.length >= 2 && ys.length >= 2 ? intervalVerdict(f, xs, ys, th, byRun ? 'runs' : 'repetitions') : { ...single(f, th, `one repetition on a side (${xs.length} vs ${ys.length}): run-to-run noise unknown`), samples: { baseline: xs, candidate: ys } };
+    const judged = runVerdict(f, xs, ys, { baseline: repValues(a, d.get), candidate: repValues(b, d.get) }, th);
     out.push(th.busyHost === 'decline' ? declineOnBusyHost(judged, busy) : judged);
   }
 

@@ -33,7 +33,7 @@ function changeText(c: MetricChange): string {
 function spreadText(c: MetricChange, side: 'baseline' | 'candidate'): string {
   const xs = c.samples?.[side];
   if (!xs || xs.length < 2) return xs?.length === 1 ? ' (n=1)' : '';
-  const what = c.basis === 'rank-test' ? 'cycles' : 'reps';
+  const what = c.basis === 'rank-test' ? 'cycles' : c.interval?.of === 'runs' ? 'runs' : 'reps';
   return ` (${value(Math.min(...xs), c.unit)}–${value(Math.max(...xs), c.unit)}, n=${xs.length} ${what})`;
 }
 
@@ -41,6 +41,7 @@ const BASIS_TEXT: Record<MetricChange['basis'], string> = {
   interval: 'interval over repetitions',
   'rank-test': 'rank test',
   'single-value': 'single value',
+  'one-run': 'one run a side: no verdict',
   count: 'any increase counts',
   check: 'pass → fail counts',
   status: 'target status',
@@ -49,7 +50,10 @@ const BASIS_TEXT: Record<MetricChange['basis'], string> = {
 const pctText = (x: number) => (Math.abs(x * 100) < 0.05 ? '±0.0 %' : `${x > 0 ? '+' : '−'}${Math.abs(x * 100).toFixed(1)} %`);
 
 function testText(c: MetricChange): string {
-  if (c.interval) return `${Math.round(c.interval.level * 100)} % CI ${pctText(c.interval.lo - 1)} … ${pctText(c.interval.hi - 1)} (n=${c.interval.n.baseline}/${c.interval.n.candidate} reps)`;
+  if (c.interval) {
+    const what = c.interval.method === 'prediction-t-log' ? 'prediction interval' : 'CI';
+    return `${Math.round(c.interval.level * 100)} % ${what} ${pctText(c.interval.lo - 1)} … ${pctText(c.interval.hi - 1)} (n=${c.interval.n.baseline}/${c.interval.n.candidate} ${c.interval.of === 'runs' ? 'runs' : 'reps'})`;
+  }
   if (c.test) return `${fmtP(c.test.p)} (n=${c.test.n1}/${c.test.n2} cycles${c.test.exact ? ', exact' : ''})`;
   return BASIS_TEXT[c.basis];
 }
@@ -61,7 +65,8 @@ function headline(cmp: Comparison): string {
 
 function thresholdsText(cmp: Comparison): string {
   const t = cmp.thresholds;
-  return `Observations are repetitions (fresh deploys), pooled over the runs of each side; per-second samples are autocorrelated and are not used. A figure with ≥ 2 repetitions a side regresses when the ${Math.round((1 - t.alpha) * 100)} % interval of candidate/baseline (Welch's t on log values) lies entirely on the worse side and the change exceeds ${(t.minEffect * 100).toFixed(1)} %; with one repetition on a side, when worse by more than ${(t.singleValueMinEffect * 100).toFixed(0)} %; recovery of single runs by a rank test over fault cycles; any additional lost, phantom, duplicated or corrupted write, unrecovered cycle or newly failing check always.${t.busyHost === 'decline' ? ' A change measured while the host was busy (a measured phase flagged by the host-noise sampler) gets no verdict.' : ''} With two or more runs a side, each run (the geometric mean of its repetitions) is one observation.`;
+  const level = Math.round((1 - t.alpha) * 100);
+  return `The unit is the run (the geometric mean of its repetitions): repetitions of one run share its host state and vary less than runs taken at different times, and per-second samples are autocorrelated, so neither is used as the observation between runs. With ≥ 2 runs a side a figure regresses when the ${level} % interval of candidate/baseline (Welch's t on the logs of run means, degrees of freedom from runs) lies entirely on the worse side and the change exceeds ${(t.minEffect * 100).toFixed(1)} %; with ≥ 2 runs on one side only, when the other side's run lies outside the ${level} % prediction interval from those runs on the worse side; with one run a side there is no verdict. Recovery: per-repetition medians, or a rank test over fault cycles of single runs. Any additional lost, phantom, duplicated or corrupted write, unrecovered cycle or newly failing check always counts.${t.busyHost === 'decline' ? ' A change measured while the host was busy (a measured phase flagged by the host-noise sampler) gets no verdict.' : ' A busy host is reported, not held against the verdict: the interval over runs already carries the drift between them.'}`;
 }
 
 export function renderCompareMarkdown(cmp: Comparison): string {
@@ -154,7 +159,7 @@ function distributionChart(c: MetricChange): string {
     return [s[0], q(0.25), q(0.5), q(0.75), s[s.length - 1]];
   };
   const option: ChartOption = {
-    ...frame(`${c.metric} (${c.basis === 'rank-test' ? 'per fault cycle' : 'per repetition'})`, { legend: false, left: 72 }),
+    ...frame(`${c.metric} (${c.basis === 'rank-test' ? 'per fault cycle' : c.interval?.of === 'runs' ? 'per run' : 'per repetition'})`, { legend: false, left: 72 }),
     xAxis: { type: 'category', data: sides.map((s) => s.name) },
     yAxis: { type: 'value', min: 0, ...axisName(c.unit), nameGap: 50 },
     series: [

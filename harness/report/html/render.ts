@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { FaultSummary, Summary, TargetSummary } from '../../model/summary.ts';
 import { artifactsSlug, baselineOf, loadRun, samplesOf, type RunData, type RunEvent, type SecondSample } from './run-data.ts';
 import { repetitionLabel, ciText } from '../markdown.ts';
-import { comparisonsOf, comparisonWarnings } from '../ratios.ts';
+import { comparisonsOf, comparisonWarnings, intervalMethodText } from '../ratios.ts';
 import { renderSvg, frame, axisName, PALETTE, FAULT_COLOR, UNAVAILABLE_COLOR, type ChartOption } from './charts.ts';
 import { cdfPoints, workloadHistogram } from './latency.ts';
 import { esc, figure, notMeasured, num, page, table } from './page.ts';
@@ -210,7 +210,7 @@ function headlineRatios(v: RunView): string {
       ]),
     ),
   );
-  out.push('<p class="meta">Values: geometric mean over repetitions (each a fresh deploy), range and n. Ratio = target ÷ baseline with a 95 % interval from Welch’s t on the logarithms of per-repetition values; per-second samples are autocorrelated and are not used as observations. A difference is stated only when the interval excludes no change; one repetition is a single observation with no verdict.</p>');
+  out.push(`<p class="meta">Values: geometric mean over repetitions (each a fresh deploy), range and n. Ratio = target ÷ baseline; ${esc(intervalMethodText(comparisons))} Per-second samples are autocorrelated and are not used as observations. A difference is stated only when the interval excludes no change; one repetition is a single observation with no verdict.</p>`);
   out.push(`<ul class="verdicts">${comparisons.filter((c) => c.group === 'tps' || c.group === 'bulk').map((c) => `<li>${esc(c.text)}</li>`).join('')}</ul>`);
   return out.join('\n');
 }
