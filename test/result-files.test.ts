@@ -34,6 +34,18 @@ describe('corrupt result lines', () => {
     expect(r.rejected[3].reason).toMatch(/torn last line/);
   });
 
+  it('host-noise lines in samples.jsonl are the stream\'s other kind: neither data nor rejected; a malformed one is rejected', () => {
+    const dir = run(join(tempDir(), 'run'));
+    const good = loadRun(dir).samples.length;
+    const samples = join(dir, 'samples.jsonl');
+    const n = readFileSync(samples, 'utf8').split('\n').filter(Boolean).length;
+    const host = { kind: 'host', tMs: 1000, intervalMs: 1000, phase: 'measure:oltp-tpcb', cores: 2, load1: 0.5, runQueue: 1, busyPct: 10, busy: false };
+    appendFileSync(samples, [JSON.stringify(host), JSON.stringify({ ...host, tMs: 2000 }), JSON.stringify({ ...host, cores: 'two' })].join('\n') + '\n');
+    const r = loadRun(dir);
+    expect(r.samples.length).toBe(good);
+    expect(r.rejected.map((x) => [x.line, x.reason])).toEqual([[n + 3, 'host-noise line: cores: Invalid input: expected number, received string']]);
+  });
+
   it('`report` lists each rejected line as file:line in report.md', async () => {
     const dir = run(join(tempDir(), 'run'));
     appendFileSync(join(dir, 'events.jsonl'), 'null\n');

@@ -31,8 +31,12 @@ export interface JsonlRead<T> {
   rejected: { file: string; line: number; reason: string }[];
 }
 
-/** A line's shape check: the value to keep, or why the line is rejected. */
-export type LineCheck<T> = (value: unknown) => { ok: true; value: T } | { ok: false; reason: string };
+/**
+ * A line's shape check: the value to keep, why the line is rejected, or `other`: a well-formed record
+ * of another kind that the same stream carries (samples.jsonl holds workload seconds and host-noise
+ * samples), which is neither data for this reader nor a rejected line.
+ */
+export type LineCheck<T> = (value: unknown) => { ok: true; value: T } | { ok: false; reason: string } | { ok: 'other' };
 
 /** Reads JSON lines; with `check`, a line that parses but has the wrong shape is rejected too. */
 export function readJsonl<T = Record<string, unknown>>(file: string, check?: LineCheck<T>): JsonlRead<T> {
@@ -54,8 +58,8 @@ export function readJsonl<T = Record<string, unknown>>(file: string, check?: Lin
       return;
     }
     const r = check(value);
-    if (r.ok) records.push(r.value);
-    else rejected.push({ file, line: i + 1, reason: r.reason });
+    if (r.ok === true) records.push(r.value);
+    else if (r.ok === false) rejected.push({ file, line: i + 1, reason: r.reason });
   });
   return { records, malformed: rejected.length, rejected };
 }

@@ -21,6 +21,16 @@ export const SampleLine = z.looseObject({
   hist: z.string().optional(),
 });
 
+/** A host-noise sample (measure/host-noise.ts) in samples.jsonl, told apart by `kind: "host"`. */
+export const HostNoiseLine = z.looseObject({
+  kind: z.literal('host'),
+  tMs: runMs,
+  intervalMs: ms,
+  phase: z.string().max(200),
+  cores: z.number().int().min(1).max(1e5),
+  busy: z.boolean(),
+});
+
 export const EventLine = z.looseObject({
   tMs: runMs,
   wall: z.string().max(64),

@@ -5,7 +5,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Summary } from '../../model/summary.ts';
 import { readJsonl, type LineCheck } from '../../core/jsonl.ts';
-import { SampleLine, EventLine, type RejectedLine } from '../../model/result-lines.ts';
+import { SampleLine, EventLine, HostNoiseLine, type RejectedLine } from '../../model/result-lines.ts';
 import type { z } from 'zod';
 import { EXIT, StatebenchError } from '../../errors.ts';
 
@@ -63,7 +63,16 @@ export function schemaCheck<T>(schema: z.ZodType<T>): LineCheck<T> {
   };
 }
 
-export const checkSample = schemaCheck(SampleLine) as LineCheck<SecondSample>;
+const checkWorkloadSecond = schemaCheck(SampleLine) as LineCheck<SecondSample>;
+const checkHostNoise = schemaCheck(HostNoiseLine);
+/** A workload's second is data; a well-formed host-noise line is the stream's other kind; anything else is rejected. */
+export const checkSample: LineCheck<SecondSample> = (value) => {
+  if (typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'host') {
+    const r = checkHostNoise(value);
+    return r.ok === true ? { ok: 'other' } : r.ok === false ? { ok: false, reason: `host-noise line: ${r.reason}` } : r;
+  }
+  return checkWorkloadSecond(value);
+};
 export const checkEvent = schemaCheck(EventLine) as LineCheck<RunEvent>;
 
 /** The rejected lines of a run directory's streams (samples.jsonl, events.jsonl). */
