@@ -16,10 +16,9 @@ export async function preflightProblems(profile: Profile, plan: Plan): Promise<P
   for (const [i, w] of profile.workloads.entries()) {
     if (w.kind !== 'k6') continue;
     const script = resolve(w.script);
-    if (!isFile(script)) {
-      problems.push({ path: ['workloads', i, 'script'], message: `k6 script ${w.script} not found (relative paths start at ${process.cwd()})` });
-      continue;
-    }
+    // Whether it exists, is JavaScript and lies where scripts may: checkFiles (run/profile-files.ts)
+    // reported that when the profile was loaded.
+    if (!isFile(script)) continue;
     // A syntax error is an error for either runner; what the built-in runner supports is checked when it loads the script.
     try {
       await syntaxCheck(script, readFileSync(script, 'utf8'));
