@@ -161,7 +161,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--min-effect <fraction>', 'smallest relative change that can count as a regression', fraction, 0.05)
     .option('--alpha <p>', '1 − confidence level of the ratio interval (and level of the rank test over fault cycles)', fraction, 0.05)
     .option('--single-value-min-effect <fraction>', 'threshold for a figure measured once a side (recovery with too few fault cycles)', fraction, 0.2)
-    .option('--busy-host <policy>', 'decline: no verdict on a change measured while the host was busy; ignore: judge by the interval alone', 'decline')
+    .option('--busy-host <policy>', 'ignore: judge by the interval over runs and flag a busy host in the reason; decline: no verdict on a change measured while the host was busy', 'ignore')
     .action(async (a: string, b: string, o: { html?: string; minEffect: number; alpha: number; singleValueMinEffect: number; busyHost: string }) => {
       const { compareCommand } = await import('./report/compare/index.ts');
       const list = (x: string) => (x.includes(',') ? x.split(',').filter(Boolean) : x);

@@ -126,6 +126,7 @@ describe('compareRuns over repetitions', () => {
     expect(declined.reason).toContain('but the host was busy in 6 of 6 measured phases (processes outside the run: median 1.60 cores)');
     const judged = (await compareRuns(a, b, { busyHost: 'ignore' })).changes.find((c) => c.metric === 'oltp-tpcb TPS')!;
     expect(judged.verdict).toBe('regression');
+    expect(judged.reason).toContain('; host busy in 6 of 6 measured phases (processes outside the run: median 1.60 cores)');
     // A quiet host (under half a core outside the run) keeps the verdict.
     const q = [reps('quiet-a', 77, [500, 505, 495], { outsideCpuCores: 0.2 }), reps('quiet-a2', 80, [510, 506, 508], { outsideCpuCores: 0.2 })];
     expect((await compareRuns(q, b, { busyHost: 'decline' })).changes.find((c) => c.metric === 'oltp-tpcb TPS')!.verdict).toBe('regression');
