@@ -536,6 +536,9 @@ class MemberCycle {
       if (this.nodeIsReady() || !p || p.metadata?.uid !== this.uid) return;
       this.act('force-delete (operator action)', `node ${this.kubeNode} NotReady for ${(after / 1000).toFixed(0)}s`);
       try {
+        // Everything in the body: the API server reads DeleteOptions from the query only when the body
+        // is empty, so a body holding just the precondition would drop grace 0 and leave the pod
+        // Terminating for its remaining grace period, which a dead node's kubelet never ends.
         await this.ctx.cluster.objects.delete(
           { apiVersion: 'v1', kind: 'Pod', metadata: { name: this.pod, namespace: this.ctx.namespace } },
           undefined,
@@ -543,7 +546,7 @@ class MemberCycle {
           0,
           undefined,
           'Background',
-          { preconditions: { uid: this.uid! } } as never,
+          { gracePeriodSeconds: 0, propagationPolicy: 'Background', preconditions: { uid: this.uid! } } as never,
         );
       } catch (e) {
         this.act('force-delete (operator action) failed', apiMessage(e));
