@@ -589,11 +589,16 @@ export function postmastersOn(ps: string, pgdata: string): number[] {
 }
 
 /**
- * Every process of this host as `pid ppid args` lines, the form postmastersOn reads, from /proc. On kind
- * the host sees the processes of every node, frozen ones too: `docker exec` into a paused node cannot
- * run, so a look from inside the node misses the old server of a frozen node.
+ * Every process of this host as `pid ppid args` lines, the form postmastersOn reads, from /proc; with
+ * `podUids`, only those in the containers of these pods. On kind the host sees the processes of every
+ * node, frozen ones too: `docker exec` into a paused node cannot run, so a look from inside the node
+ * misses the old server of a frozen node. Every member of a target uses the same data directory path
+ * inside its own container, so without the pods a look at the host would count the other members.
  */
-export function hostProcesses(proc = '/proc'): string {
+export function hostProcesses(proc = '/proc', podUids?: string[]): string {
+  // A pod's containers sit in a cgroup named after its uid: `pod<uid>` (cgroupfs driver) or with
+  // underscores for dashes (systemd driver, as in kind's nodes).
+  const marks = podUids?.flatMap((u) => [`pod${u}`, `pod${u.replace(/-/g, '_')}`]);
   const lines: string[] = [];
   for (const d of readdirSync(proc)) {
     if (!/^\d+$/.test(d)) continue;
@@ -601,6 +606,10 @@ export function hostProcesses(proc = '/proc'): string {
       const stat = readFileSync(join(proc, d, 'stat'), 'utf8');
       // `pid (comm) state ppid …`; comm may hold spaces and parentheses, so read after the last ')'.
       const ppid = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1];
+      if (marks) {
+        const cgroup = readFileSync(join(proc, d, 'cgroup'), 'utf8');
+        if (!marks.some((x) => cgroup.includes(x))) continue;
+      }
       const args = readFileSync(join(proc, d, 'cmdline'), 'utf8').split('\0').filter(Boolean).join(' ');
       if (args && ppid) lines.push(`${d} ${ppid} ${args}`);
     } catch {
@@ -630,7 +639,10 @@ function watchPostmasters(ctx: KubernetesFaultContext, m: MemberCycle, why: stri
   const done = (async () => {
     while (!stop.signal.aborted && performance.now() < until) {
       try {
-        let pids = postmastersOn(hostProcesses(), pgdata);
+        // The member's old pod and, once there is one, its replacement: the same name, another uid.
+        const now = ctx.timeline.get('Pod', m.pod)?.metadata?.uid;
+        const uids = [m.uid, now].filter((u): u is string => !!u);
+        let pids = uids.length ? postmastersOn(hostProcesses('/proc', [...new Set(uids)]), pgdata) : [];
         let where = `at once (host pids ${pids.join(', ')})`;
         if (!pids.length) {
           const { stdout } = await exec('docker', ['exec', node, 'ps', '-eo', 'pid=,ppid=,args='], { timeoutMs: 10_000 });
