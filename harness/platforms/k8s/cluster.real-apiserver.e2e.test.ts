@@ -98,9 +98,20 @@ describe.skipIf(!bin)('KubeCluster against a real kube-apiserver', () => {
     const wrongUid = cluster.objects.delete(pod('bound') as KubernetesObject, undefined, undefined, 0, undefined, undefined, { preconditions: { uid: '00000000-0000-0000-0000-000000000000' } });
     await expect(wrongUid).rejects.toMatchObject({ code: 409 });
     expect((await read('Pod', 'bound')).metadata!.uid).toBe(terminating.metadata!.uid);
-    // The operator's force delete (grace 0) removes the object without the kubelet.
-    await cluster.delete(pod('bound'), { gracePeriodSeconds: 0 });
+    // DeleteOptions come from the body when there is one, and from the query only when there is none:
+    // grace 0 in the query beside a body holding just the uid precondition is ignored, and the pod
+    // stays Terminating for its remaining grace period (on a dead node: until the node returns).
+    const uid = terminating.metadata!.uid!;
+    await cluster.objects.delete(pod('bound') as KubernetesObject, undefined, undefined, 0, undefined, 'Background', { preconditions: { uid } });
+    expect((await read('Pod', 'bound')).metadata!.deletionGracePeriodSeconds).toBe(30);
+    // The operator's force delete (grace 0 and the uid, both in the body) removes the object without the kubelet.
+    await cluster.objects.delete(pod('bound') as KubernetesObject, undefined, undefined, 0, undefined, 'Background', { gracePeriodSeconds: 0, propagationPolicy: 'Background', preconditions: { uid } });
     await expect(read('Pod', 'bound')).rejects.toMatchObject({ code: 404 });
+    // Without a body, grace 0 in the query is enough.
+    await cluster.objects.create(pod('bound2', 'lost-node') as KubernetesObject);
+    await cluster.delete(pod('bound2'));
+    await cluster.delete(pod('bound2'), { gracePeriodSeconds: 0 });
+    await expect(read('Pod', 'bound2')).rejects.toMatchObject({ code: 404 });
   });
 
   test('BOOKMARK events arrive when asked for, carrying only a resourceVersion', async () => {

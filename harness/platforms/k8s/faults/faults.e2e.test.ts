@@ -411,7 +411,7 @@ describe('kind node faults (docker)', () => {
     api.put(node(WORKERS[0], false));
     await timeline.waitFor('operator action', () => (timeline.get('Pod', 'pg-0') ? undefined : true), { timeoutMs: 3_000 });
     const del = deletes().at(-1)!;
-    expect(del).toMatchObject({ path: `/api/v1/namespaces/${NS}/pods/pg-0`, query: { gracePeriodSeconds: '0', propagationPolicy: 'Background' }, body: { preconditions: { uid: POD_UID } } });
+    expect(del).toMatchObject({ path: `/api/v1/namespaces/${NS}/pods/pg-0`, query: { gracePeriodSeconds: '0', propagationPolicy: 'Background' }, body: { gracePeriodSeconds: 0, propagationPolicy: 'Background', preconditions: { uid: POD_UID } } });
     await f.recover();
     const t = timeline.cycles()[0];
     expect(t.operatorActionAtMs).not.toBeNull();

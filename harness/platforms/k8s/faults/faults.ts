@@ -31,6 +31,8 @@ import type { IPod } from 'kubernetes-models/v1/Pod';
 import type { IToleration } from 'kubernetes-models/v1/Toleration';
 import type { IClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
 import type { IServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { Exec as KubeExec, PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
 import { DEFAULT_FAULT_POLICY, type FaultCycle, type FaultPolicy, type PlannedTarget } from '../../../model/plan.ts';
@@ -534,6 +536,9 @@ class MemberCycle {
       if (this.nodeIsReady() || !p || p.metadata?.uid !== this.uid) return;
       this.act('force-delete (operator action)', `node ${this.kubeNode} NotReady for ${(after / 1000).toFixed(0)}s`);
       try {
+        // Everything in the body: the API server reads DeleteOptions from the query only when the body
+        // is empty, so a body holding just the precondition would drop grace 0 and leave the pod
+        // Terminating for its remaining grace period, which a dead node's kubelet never ends.
         await this.ctx.cluster.objects.delete(
           { apiVersion: 'v1', kind: 'Pod', metadata: { name: this.pod, namespace: this.ctx.namespace } },
           undefined,
@@ -541,7 +546,7 @@ class MemberCycle {
           0,
           undefined,
           'Background',
-          { preconditions: { uid: this.uid! } } as never,
+          { gracePeriodSeconds: 0, propagationPolicy: 'Background', preconditions: { uid: this.uid! } } as never,
         );
       } catch (e) {
         this.act('force-delete (operator action) failed', apiMessage(e));
@@ -583,44 +588,90 @@ export function postmastersOn(ps: string, pgdata: string): number[] {
   return procs.filter((p) => !pids.has(p.ppid)).map((p) => p.pid).sort((a, b) => a - b);
 }
 
+/**
+ * Every process of this host as `pid ppid args` lines, the form postmastersOn reads, from /proc; with
+ * `podUids`, only those in the containers of these pods. On kind the host sees the processes of every
+ * node, frozen ones too: `docker exec` into a paused node cannot run, so a look from inside the node
+ * misses the old server of a frozen node. Every member of a target uses the same data directory path
+ * inside its own container, so without the pods a look at the host would count the other members.
+ */
+export function hostProcesses(proc = '/proc', podUids?: string[]): string {
+  // A pod's containers sit in a cgroup named after its uid: `pod<uid>` (cgroupfs driver) or with
+  // underscores for dashes (systemd driver, as in kind's nodes).
+  const marks = podUids?.flatMap((u) => [`pod${u}`, `pod${u.replace(/-/g, '_')}`]);
+  const lines: string[] = [];
+  for (const d of readdirSync(proc)) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(join(proc, d, 'stat'), 'utf8');
+      // `pid (comm) state ppid …`; comm may hold spaces and parentheses, so read after the last ')'.
+      const ppid = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1];
+      if (marks) {
+        const cgroup = readFileSync(join(proc, d, 'cgroup'), 'utf8');
+        if (!marks.some((x) => cgroup.includes(x))) continue;
+      }
+      const args = readFileSync(join(proc, d, 'cmdline'), 'utf8').split('\0').filter(Boolean).join(' ');
+      if (args && ppid) lines.push(`${d} ${ppid} ${args}`);
+    } catch {
+      /* the process ended while the list was read */
+    }
+  }
+  return lines.join('\n');
+}
+
+/**
+ * Watches, until stopped, for two postmasters on the member's data directory, and marks the first
+ * sighting on the cycle. A force delete removes the pod object at once while the kubelet is still
+ * killing its containers (or, on a frozen node, cannot kill them at all); the replacement then starts
+ * on the same data — on the same node with a Local PV, on any node with a shared network volume — and
+ * PostgreSQL's postmaster.pid check does not see across PID namespaces. The host's /proc is read
+ * first (every kind node's processes, frozen ones included); where it shows no server on the data
+ * directory (a docker daemon on another machine), the process list inside the pod's node.
+ */
+function watchPostmasters(ctx: KubernetesFaultContext, m: MemberCycle, why: string): { stop(): Promise<void> } | undefined {
+  const pgdata = ctx.pgdata;
+  const node = m.kubeNode;
+  if (ctx.platform !== 'kind' || !ctx.exec || !pgdata || !node) return undefined;
+  const exec = ctx.exec;
+  const stop = new AbortController();
+  // Bounded, in case recovery is never awaited (an interrupted run).
+  const until = performance.now() + 600_000;
+  const done = (async () => {
+    while (!stop.signal.aborted && performance.now() < until) {
+      try {
+        // The member's old pod and, once there is one, its replacement: the same name, another uid.
+        const now = ctx.timeline.get('Pod', m.pod)?.metadata?.uid;
+        const uids = [m.uid, now].filter((u): u is string => !!u);
+        let pids = uids.length ? postmastersOn(hostProcesses('/proc', [...new Set(uids)]), pgdata) : [];
+        let where = `at once (host pids ${pids.join(', ')})`;
+        if (!pids.length) {
+          const { stdout } = await exec('docker', ['exec', node, 'ps', '-eo', 'pid=,ppid=,args='], { timeoutMs: 10_000 });
+          pids = postmastersOn(stdout, pgdata);
+          where = `on ${node} at once (pids ${pids.join(', ')} in the node)`;
+        }
+        if (pids.length >= 2 && m.mark && !m.mark.actions.some((a) => a.what.startsWith('two postmasters'))) {
+          m.act('two postmasters', `on ${pgdata} ${where}: ${why}`);
+        }
+      } catch {
+        /* the node may be busy or frozen; the next look counts */
+      }
+      await sleep(ctx.probeIntervalMs ?? 500, stop.signal).catch(() => {});
+    }
+  })();
+  return {
+    async stop() {
+      stop.abort();
+      await done;
+    },
+  };
+}
+
 function podDeletion(cycle: FaultCycle, s: FaultSubject, ctx: KubernetesFaultContext): FaultMode {
   const m = new MemberCycle(cycle, s, ctx);
   const force = cycle.type === 'pod-force-delete';
-  let watching: { stop: AbortController; done: Promise<void> } | undefined;
-
-  /**
-   * A force delete removes the pod object at once while the kubelet is still killing its containers;
-   * with a Local PV the replacement lands on the same node and the same directory. PostgreSQL's
-   * postmaster.pid check does not see across PID namespaces, so two postmasters can run on one data
-   * directory. On kind the node's process list shows it; the first sighting is marked on the cycle.
-   */
-  const watchPostmasters = () => {
-    const pgdata = ctx.pgdata;
-    const node = m.kubeNode;
-    if (!force || ctx.platform !== 'kind' || !ctx.exec || !pgdata || !node || ctx.target.storage.kind !== 'local-pv') return;
-    const exec = ctx.exec;
-    const stop = new AbortController();
-    // Bounded, in case recovery is never awaited (an interrupted run).
-    const until = performance.now() + 600_000;
-    const done = (async () => {
-      while (!stop.signal.aborted && performance.now() < until) {
-        try {
-          const { stdout } = await exec('docker', ['exec', node, 'ps', '-eo', 'pid=,ppid=,args='], { timeoutMs: 10_000 });
-          const pids = postmastersOn(stdout, pgdata);
-          if (pids.length >= 2 && m.mark && !m.mark.actions.some((a) => a.what.startsWith('two postmasters'))) {
-            m.act('two postmasters', `on ${pgdata} on ${node} at once (pids ${pids.join(', ')} in the node): the force delete let the replacement start before the old server was gone`);
-          }
-        } catch {
-          /* the node may be busy; the next look counts */
-        }
-        await sleep(ctx.probeIntervalMs ?? 500, stop.signal).catch(() => {});
-      }
-    })();
-    watching = { stop, done };
-  };
+  let watching: { stop(): Promise<void> } | undefined;
   const stopWatching = async () => {
-    watching?.stop.abort();
-    await watching?.done;
+    await watching?.stop();
     watching = undefined;
   };
 
@@ -629,7 +680,8 @@ function podDeletion(cycle: FaultCycle, s: FaultSubject, ctx: KubernetesFaultCon
     setup: () => m.locate(),
     inject: async () => {
       m.begin();
-      watchPostmasters();
+      // A graceful delete never needs a look: the kubelet stops the old server before the replacement exists.
+      if (force) watching = watchPostmasters(ctx, m, 'the force delete let the replacement start before the old server was gone');
       if (force) m.act('force-delete', `${m.pod} with gracePeriodSeconds=0`);
       else m.act('delete', `${m.pod} with its own grace period`);
       await ctx.cluster.delete({ apiVersion: 'v1', kind: 'Pod', metadata: { name: m.pod, namespace: ctx.namespace } }, force ? { gracePeriodSeconds: 0 } : {});
@@ -658,6 +710,7 @@ function kindNodeFault(cycle: FaultCycle, s: FaultSubject, ctx: KubernetesFaultC
   let addressAfter: string | null = null;
   let container = '';
   let probing: { stop: AbortController; done: Promise<void> } | undefined;
+  let frozenWatch: { stop(): Promise<void> } | undefined;
 
   const target = async (): Promise<KindNodeContainer> => {
     await m.locate();
@@ -755,6 +808,8 @@ function kindNodeFault(cycle: FaultCycle, s: FaultSubject, ctx: KubernetesFaultC
         waitForPropagation: async () => {
           await until(`node container ${node!.name} to be paused`, async () => (await node!.state()).paused, ctx.propagationTimeoutMs ?? 30_000);
           m.startOperator();
+          // The operator action can let a replacement start while the old server is frozen, not gone.
+          if (ctx.policy.forceDeleteAfterMs !== undefined) frozenWatch = watchPostmasters(ctx, m, "the operator's force delete let the replacement start while the old server was frozen on its paused node");
         },
         recover: async () => {
           m.stopOperator();
@@ -769,7 +824,14 @@ function kindNodeFault(cycle: FaultCycle, s: FaultSubject, ctx: KubernetesFaultC
             await n.start();
           }
         },
-        waitForRecovery: (timeoutMs) => m.recovered(timeoutMs, { node: true }),
+        waitForRecovery: async (timeoutMs) => {
+          try {
+            await m.recovered(timeoutMs, { node: true });
+          } finally {
+            await frozenWatch?.stop();
+            frozenWatch = undefined;
+          }
+        },
       };
     case 'kubelet-stop':
       return {

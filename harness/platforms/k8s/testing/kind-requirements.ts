@@ -1,8 +1,9 @@
 // What a kind end-to-end test needs on this machine, said once for every such test: the kind and
 // docker CLIs, a daemon that answers, the database image, and (where nothing can be pulled) the node
-// image. A test skips with these reasons outside CI and fails with them under CI=true or
+// image, and for remote volumes root, nbdkit and nbdfuse. A test skips with these reasons outside CI and fails with them under CI=true or
 // STATEBENCH_REQUIRE_KIND=1.
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { hasTool } from '../../../core/tools.ts';
 
 function succeeds(cmd: string, args: string[]): boolean {
@@ -22,6 +23,11 @@ export interface KindTestNeeds {
   imageHint: string;
   /** The node image must be local (STATEBENCH_KIND_NODE_IMAGE): true where no registry can be reached. */
   nodeImage: boolean;
+  /**
+   * kind's emulated network volumes (storage kind remote without a StorageClass): made on the host as
+   * root with nbdkit, nbdfuse and a loop device, before the cluster starts.
+   */
+  remoteVolumes?: boolean;
 }
 
 /** Why the test cannot run here, or undefined when it can. */
@@ -37,6 +43,11 @@ export function kindTestGaps(n: KindTestNeeds): string | undefined {
       if (!node) gaps.push("STATEBENCH_KIND_NODE_IMAGE not set (no registry to pull kind's default from)");
       else if (!succeeds('docker', ['image', 'inspect', node])) gaps.push(`node image ${node} not in the local docker`);
     }
+  }
+  if (n.remoteVolumes) {
+    if (process.getuid?.() !== 0) gaps.push('remote volumes need root');
+    for (const tool of ['nbdkit', 'nbdfuse', 'losetup', 'mkfs.ext4']) if (!hasTool(tool)) gaps.push(`${tool} not on PATH (remote volumes)`);
+    if (!existsSync('/dev/fuse')) gaps.push('/dev/fuse missing (nbdfuse)');
   }
   return gaps.length ? `${n.test}: ${gaps.join(', ')}` : undefined;
 }
