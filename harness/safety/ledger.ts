@@ -264,13 +264,13 @@ export function isLedgerAttempt(r: unknown): r is LedgerAttempt {
 }
 
 /**
- * Streams the ledger line by line: a long run at full speed writes more than fits in one string,
- * which is what readJsonl builds.
+ * Streams the ledger line by line to `each`: a long run at full speed writes more than fits in one
+ * string, which is what readJsonl builds, and more attempts than need to be held at once. Resolves
+ * with the number of malformed lines.
  */
-export async function readLedger(file: string): Promise<LedgerRead> {
-  const attempts: LedgerAttempt[] = [];
+export async function forEachLedgerAttempt(file: string, each: (a: LedgerAttempt) => void): Promise<number> {
   let malformed = 0;
-  if (!existsSync(file)) return { attempts, malformed };
+  if (!existsSync(file)) return malformed;
   const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
   for await (const line of lines) {
     if (!line.trim()) continue;
@@ -281,8 +281,15 @@ export async function readLedger(file: string): Promise<LedgerRead> {
       malformed++;
       continue;
     }
-    if (isLedgerAttempt(record)) attempts.push(record);
+    if (isLedgerAttempt(record)) each(record);
     else malformed++;
   }
+  return malformed;
+}
+
+/** Every attempt of the ledger, in memory (tests and short ledgers; verification streams). */
+export async function readLedger(file: string): Promise<LedgerRead> {
+  const attempts: LedgerAttempt[] = [];
+  const malformed = await forEachLedgerAttempt(file, (a) => attempts.push(a));
   return { attempts, malformed };
 }

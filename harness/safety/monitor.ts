@@ -6,7 +6,8 @@ import type { ConnInfo } from '../engine/types.ts';
 import type { SafetySpec } from '../model/profile.ts';
 import type { Clock } from '../core/clock.ts';
 import type { SafetySummary } from '../model/summary.ts';
-import { LedgerWriter, readLedger, type LedgerAttempt } from './ledger.ts';
+import { LedgerWriter, forEachLedgerAttempt, type LedgerAttempt } from './ledger.ts';
+import type { TimedAttempt } from './recovery.ts';
 import { BankWorkload } from './bank.ts';
 import { verifyLedger } from './verifier.ts';
 
@@ -84,10 +85,11 @@ export class SafetyMonitor implements Measurement<SafetyFindings> {
     return this.writer ? this.ledgerFile : undefined;
   }
 
-  /** Ledger attempts, for recovery timelines. */
-  async attempts(): Promise<LedgerAttempt[]> {
-    if (!this.writer) return [];
-    return (await readLedger(this.ledgerFile)).attempts;
+  /** The timing and outcome of every ledger attempt (no ids or payload checksums), for recovery timelines. */
+  async attempts(): Promise<TimedAttempt[]> {
+    const out: TimedAttempt[] = [];
+    if (this.writer) await forEachLedgerAttempt(this.ledgerFile, (a) => out.push({ startMs: a.startMs, endMs: a.endMs, outcome: a.outcome }));
+    return out;
   }
 
   /** Once the engine serves again: reads the ledger and the bank back. */

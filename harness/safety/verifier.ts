@@ -3,7 +3,7 @@
 import type { ConnInfo } from '../engine/types.ts';
 import { withClient } from '../engine/pg.ts';
 import type { SafetySummary } from '../model/summary.ts';
-import { LEDGER_TABLE, readLedger, type LedgerAttempt, type Outcome } from './ledger.ts';
+import { LEDGER_TABLE, forEachLedgerAttempt, type LedgerAttempt, type Outcome } from './ledger.ts';
 
 /** One id as read back from the table. */
 export interface RowFound {
@@ -31,22 +31,23 @@ export type LedgerClassification = Omit<SafetySummary, 'bank'> & {
 // obliges the database to keep the row whatever else was recorded.
 const RANK: Record<Outcome, number> = { failed: 0, indeterminate: 1, ok: 2 };
 
-export function classifyLedger(attempts: Iterable<LedgerAttempt>, rowsFound: Iterable<RowFound>): LedgerClassification {
-  const byId = new Map<string, LedgerAttempt>();
-  for (const a of attempts) {
-    const seen = byId.get(a.id);
-    if (!seen || RANK[a.outcome] > RANK[seen.outcome]) byId.set(a.id, a);
-  }
-  const rows = new Map<string, RowFound>();
-  for (const r of rowsFound) {
-    const seen = rows.get(r.id);
-    // Read-backs are grouped by id; merging here keeps the classifier honest on raw row lists too.
-    if (seen) rows.set(r.id, { id: r.id, count: seen.count + r.count, checksum: seen.checksum === r.checksum ? r.checksum : null, intact: seen.intact !== false && r.intact !== false });
-    else rows.set(r.id, r);
-  }
+/** What the classification keeps of an attempt: the strongest claim made for its id. */
+interface Claim {
+  outcome: Outcome;
+  checksum: string;
+  /** The table holds the id. */
+  found: boolean;
+}
 
-  const out: LedgerClassification = {
-    attempted: byId.size,
+/**
+ * The classification, fed one attempt and then one table id at a time: a long run's ledger and table
+ * are read as streams, and only the claims (outcome and checksum per id) are held, not the attempts
+ * or the rows. Every attempt must be added before the first row.
+ */
+export class LedgerTally {
+  private readonly byId = new Map<string, Claim>();
+  private readonly out: LedgerClassification = {
+    attempted: 0,
     acknowledged: 0,
     failed: 0,
     indeterminate: 0,
@@ -62,29 +63,21 @@ export function classifyLedger(attempts: Iterable<LedgerAttempt>, rowsFound: Ite
     corruptedIds: [],
     duplicatedIds: [],
   };
-  const sample = (list: string[], id: string) => {
-    if (list.length < ID_SAMPLE) list.push(id);
-  };
 
-  for (const a of byId.values()) {
-    const row = rows.get(a.id);
-    if (a.outcome === 'ok') {
-      out.acknowledged++;
-      if (!row) {
-        out.lost++;
-        sample(out.lostIds, a.id);
-      }
-    } else if (a.outcome === 'failed') {
-      out.failed++;
-    } else {
-      out.indeterminate++;
-      if (row) out.indeterminatePresent++;
-      else out.indeterminateAbsent++;
+  addAttempt(a: Pick<LedgerAttempt, 'id' | 'outcome' | 'checksum'>): void {
+    const seen = this.byId.get(a.id);
+    if (!seen) this.byId.set(a.id, { outcome: a.outcome, checksum: a.checksum, found: false });
+    else if (RANK[a.outcome] > RANK[seen.outcome]) {
+      seen.outcome = a.outcome;
+      seen.checksum = a.checksum;
     }
   }
 
-  for (const row of rows.values()) {
-    const a = byId.get(row.id);
+  /** One id as the table holds it, its copies already merged (each id once). */
+  addRow(row: RowFound): void {
+    const out = this.out;
+    const a = this.byId.get(row.id);
+    if (a) a.found = true;
     // A phantom is a row the clients were never promised could exist: either no attempt used its id,
     // or its attempt definitely failed (the server said it rolled back, or the insert was never sent).
     if (!a || a.outcome === 'failed') {
@@ -101,30 +94,83 @@ export function classifyLedger(attempts: Iterable<LedgerAttempt>, rowsFound: Ite
       sample(out.corruptedIds, row.id);
     }
   }
-  return out;
+
+  result(): LedgerClassification {
+    const out = { ...this.out, attempted: this.byId.size, acknowledged: 0, failed: 0, indeterminate: 0, indeterminatePresent: 0, indeterminateAbsent: 0, lost: 0, lostIds: [] as string[] };
+    for (const [id, a] of this.byId) {
+      if (a.outcome === 'ok') {
+        out.acknowledged++;
+        if (!a.found) {
+          out.lost++;
+          sample(out.lostIds, id);
+        }
+      } else if (a.outcome === 'failed') {
+        out.failed++;
+      } else {
+        out.indeterminate++;
+        if (a.found) out.indeterminatePresent++;
+        else out.indeterminateAbsent++;
+      }
+    }
+    return out;
+  }
 }
 
+function sample(list: string[], id: string): void {
+  if (list.length < ID_SAMPLE) list.push(id);
+}
+
+export function classifyLedger(attempts: Iterable<LedgerAttempt>, rowsFound: Iterable<RowFound>): LedgerClassification {
+  const tally = new LedgerTally();
+  for (const a of attempts) tally.addAttempt(a);
+  const rows = new Map<string, RowFound>();
+  for (const r of rowsFound) {
+    const seen = rows.get(r.id);
+    // Read-backs are grouped by id; merging here keeps the classifier honest on raw row lists too.
+    if (seen) rows.set(r.id, { id: r.id, count: seen.count + r.count, checksum: seen.checksum === r.checksum ? r.checksum : null, intact: seen.intact !== false && r.intact !== false });
+    else rows.set(r.id, r);
+  }
+  for (const r of rows.values()) tally.addRow(r);
+  return tally.result();
+}
+
+/** Rows fetched from the server at a time while the ledger table is read back. */
+const FETCH_ROWS = 10_000;
+
 /**
- * Every row of the ledger table, grouped by id. Index scans are switched off so the rows come from
+ * Every row of the ledger table, grouped by id, to `each`, a batch at a time through a cursor (a long
+ * run's table does not have to fit in memory). Index scans are switched off so the rows come from
  * the heap: a broken primary-key index could hide a duplicate from an index scan, never from this.
+ * Resolves false when the table does not exist.
  */
-export async function readLedgerTable(conn: ConnInfo): Promise<RowFound[] | null> {
+export async function forEachLedgerRow(conn: ConnInfo, each: (r: RowFound) => void): Promise<boolean> {
   return withClient(conn, async (c) => {
     // A crash can take the table itself if its creation was never flushed; that is data, not an error.
     const exists = await c.query<{ t: string | null }>('select to_regclass($1)::text as t', [LEDGER_TABLE]);
-    if (!exists.rows[0]?.t) return null;
+    if (!exists.rows[0]?.t) return false;
     await c.query('begin transaction isolation level repeatable read read only');
     await c.query('set local enable_indexscan = off');
     await c.query('set local enable_indexonlyscan = off');
     await c.query('set local enable_bitmapscan = off');
-    const r = await c.query<{ id: string; n: number; sums: string[]; intact: boolean }>(`
+    await c.query(`declare ledger_rows no scroll cursor for
       select id, count(*)::int as n,
              array_agg(distinct encode(sha256(convert_to(payload, 'UTF8')), 'hex')) as sums,
              bool_and(checksum = encode(sha256(convert_to(payload, 'UTF8')), 'hex')) as intact
         from ${LEDGER_TABLE} group by id`);
+    for (;;) {
+      const r = await c.query<{ id: string; n: number; sums: string[]; intact: boolean }>(`fetch ${FETCH_ROWS} from ledger_rows`);
+      for (const row of r.rows) each({ id: row.id, count: row.n, checksum: row.sums.length === 1 ? row.sums[0] : null, intact: row.intact });
+      if (r.rows.length < FETCH_ROWS) break;
+    }
     await c.query('commit');
-    return r.rows.map((row) => ({ id: row.id, count: row.n, checksum: row.sums.length === 1 ? row.sums[0] : null, intact: row.intact }));
+    return true;
   });
+}
+
+/** Every row of the ledger table, grouped by id, in memory; null when the table does not exist. */
+export async function readLedgerTable(conn: ConnInfo): Promise<RowFound[] | null> {
+  const rows: RowFound[] = [];
+  return (await forEachLedgerRow(conn, (r) => rows.push(r))) ? rows : null;
 }
 
 export type LedgerVerdict = LedgerClassification & {
@@ -134,9 +180,13 @@ export type LedgerVerdict = LedgerClassification & {
   tableMissing: boolean;
 };
 
-/** Reads back the table and classifies the ledger file against it. Call after the engine is healthy. */
+/**
+ * Reads back the table and classifies the ledger file against it, both as streams. Call after the
+ * engine is healthy.
+ */
 export async function verifyLedger(conn: ConnInfo, ledgerFile: string): Promise<LedgerVerdict> {
-  const { attempts, malformed } = await readLedger(ledgerFile);
-  const rows = await readLedgerTable(conn);
-  return { ...classifyLedger(attempts, rows ?? []), malformedLines: malformed, tableMissing: rows === null };
+  const tally = new LedgerTally();
+  const malformed = await forEachLedgerAttempt(ledgerFile, (a) => tally.addAttempt(a));
+  const exists = await forEachLedgerRow(conn, (r) => tally.addRow(r));
+  return { ...tally.result(), malformedLines: malformed, tableMissing: !exists };
 }

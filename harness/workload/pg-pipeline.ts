@@ -7,6 +7,11 @@
 // Only what a load generator needs: connect (trust, cleartext, md5, SCRAM-SHA-256), prepare named
 // statements once, run batches of int4 parameters (sent in binary: no number formatting), close.
 // Answers are scanned frame by frame without building messages; only an ErrorResponse is decoded.
+//
+// Per transaction the driver allocates nothing on the wire path: the socket reads into one buffer per
+// connection (net's `onread`, instead of a new Buffer per 'data' event), and a batch's parameters are
+// written into its template, which is then sent as it is (the previous send of it has been answered,
+// so the kernel has taken its bytes).
 import { connect as netConnect, type Socket } from 'node:net';
 import { serialize } from 'pg-protocol';
 import sasl from 'pg/lib/crypto/sasl.js';
@@ -36,7 +41,10 @@ export interface PipelineOptions {
   batchTimeoutMs?: number;
 }
 
-/** A batch's wire bytes with its parameters zero, and the byte offset of each parameter value. */
+/**
+ * A batch's wire bytes and the byte offset of each parameter value; run() writes each transaction's
+ * values into these bytes. Used only with the session that made it.
+ */
 export interface BatchTemplate {
   readonly bytes: Buffer;
   readonly offsets: Int32Array;
@@ -44,6 +52,8 @@ export interface BatchTemplate {
 }
 
 const INT4_OID = 23;
+/** Bytes read from the socket at a time: a TPC-B answer is ~100 bytes, a batch of them a few KiB. */
+const READ_BUFFER = 64 * 1024;
 
 interface Pending {
   resolve(status: TxStatus): void;
@@ -69,7 +79,6 @@ export class PipelinedSession {
     private readonly batchTimeoutMs: number,
   ) {
     socket.setNoDelay(true);
-    socket.on('data', (d: Buffer) => this.onData(d));
     socket.on('error', (e) => this.fail(e));
     socket.on('close', () => this.fail(Object.assign(new Error('Connection terminated'), { code: 'ECONNRESET' })));
     if (batchTimeoutMs > 0) {
@@ -82,8 +91,20 @@ export class PipelinedSession {
   }
 
   static async connect(conn: ConnInfo, opts: PipelineOptions = {}): Promise<PipelinedSession> {
-    const socket = netConnect({ host: conn.host, port: conn.port });
-    const session = new PipelinedSession(socket, opts.batchTimeoutMs ?? 0);
+    // Filled in once the session exists: the socket must be created with its read callback.
+    let session: PipelinedSession | undefined;
+    const socket = netConnect({
+      host: conn.host,
+      port: conn.port,
+      onread: {
+        buffer: Buffer.allocUnsafe(READ_BUFFER),
+        callback: (n: number, buf: Uint8Array) => {
+          session?.onData(buf as Buffer, n);
+          return true;
+        },
+      },
+    });
+    session = new PipelinedSession(socket, opts.batchTimeoutMs ?? 0);
     const timeoutMs = opts.connectTimeoutMs ?? 5_000;
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -123,7 +144,7 @@ export class PipelinedSession {
             this.socket.write(serialize.password(password));
             return;
           case 5: // md5
-            pgCrypto.postgresMd5PasswordHash(conn.user, password, body.subarray(4, 8)).then((h: string) => this.socket.write(serialize.password(h)), fail);
+            pgCrypto.postgresMd5PasswordHash(conn.user, password, Buffer.from(body.subarray(4, 8))).then((h: string) => this.socket.write(serialize.password(h)), fail);
             return;
           case 10: {
             const mechanisms = body.toString('utf8', 4).split('\0').filter(Boolean);
@@ -177,8 +198,8 @@ export class PipelinedSession {
   }
 
   /**
-   * The wire bytes of a batch of these statements with every parameter zero, and where each parameter
-   * goes: a transaction then costs one copy and one 4-byte write per value.
+   * The wire bytes of a batch of these statements, and where each parameter goes: a transaction then
+   * costs one 4-byte write per value.
    */
   batch(statements: number[]): BatchTemplate {
     let size = 5; // Sync
@@ -228,9 +249,11 @@ export class PipelinedSession {
    */
   run(t: BatchTemplate, values: ArrayLike<number>): Promise<TxStatus> {
     if (values.length !== t.offsets.length) throw new Error(`batch takes ${t.offsets.length} values, got ${values.length}`);
-    const out = Buffer.allocUnsafe(t.bytes.length);
-    t.bytes.copy(out);
-    for (let i = 0; i < values.length; i++) out.writeInt32BE(values[i], t.offsets[i]);
+    // The template itself is sent when nothing is in flight (a batch is answered only after the
+    // server has read all of it, so no earlier write still holds these bytes); otherwise a copy.
+    const out = this.pending.length === 0 ? t.bytes : Buffer.from(t.bytes);
+    const offsets = t.offsets;
+    for (let i = 0; i < values.length; i++) out.writeInt32BE(values[i], offsets[i]);
     return this.send(out);
   }
 
@@ -248,14 +271,16 @@ export class PipelinedSession {
     });
   }
 
-  private onData(d: Buffer): void {
+  /** `n` bytes arrived in `d`, the connection's read buffer, which the next read overwrites. */
+  private onData(d: Buffer, n: number): void {
     let buf = d;
+    let end = n;
     if (this.buffered) {
-      buf = Buffer.concat([this.buffered, d]);
+      buf = Buffer.concat([this.buffered, d.subarray(0, n)]);
+      end = buf.length;
       this.buffered = undefined;
     }
     let o = 0;
-    const end = buf.length;
     while (o + 5 <= end) {
       const type = buf[o];
       const len = buf.readInt32BE(o + 1);
@@ -283,7 +308,8 @@ export class PipelinedSession {
         this.setupHandler(type, buf.subarray(bodyAt, o));
       }
     }
-    if (o < end) this.buffered = buf.subarray(o);
+    // The read buffer is reused: an incomplete message is kept as a copy.
+    if (o < end) this.buffered = Buffer.from(buf.subarray(o, end));
   }
 
   private fail(e: Error): void {

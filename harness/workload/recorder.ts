@@ -10,7 +10,7 @@
 // number of seconds, or a phase stopped early) is emitted flagged `partial` with its span and its
 // rate normalised to per second, and left out of the per-second spread; readers skip it where a
 // figure needs whole seconds.
-import { newHistogram, recordMs, latencyMs, encode, type Histogram } from '../measure/histogram.ts';
+import { newRecordingHistogram, recordMs, latencyMs, encode, type Histogram } from '../measure/histogram.ts';
 import { spread } from '../measure/spread.ts';
 import { LoadGeneratorMeter, type LoadGeneratorSecond } from './load-generator-cpu.ts';
 
@@ -47,8 +47,8 @@ export interface PhaseRecorderOptions {
 }
 
 export class PhaseRecorder {
-  readonly total: Histogram = newHistogram();
-  private current: Histogram = newHistogram();
+  readonly total: Histogram = newRecordingHistogram();
+  private current: Histogram = newRecordingHistogram();
   private currentErrors: Record<string, number> = {};
   /** Whole seconds flushed so far. */
   private second = 0;
@@ -128,7 +128,7 @@ export class PhaseRecorder {
   private flush(spanMs: number): void {
     const h = this.current;
     const errs = this.currentErrors;
-    this.current = newHistogram();
+    this.current = newRecordingHistogram();
     this.currentErrors = {};
     const partial = spanMs < 1000;
     const tMs = this.startMs + this.second * 1000 + spanMs;

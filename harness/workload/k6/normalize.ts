@@ -9,7 +9,7 @@
 //    count/rate, rate passes/fails/value, gauge value/min/max), thresholds as {source: failed}, checks
 //    under root_group.
 // Per-second samples and the summary use the same fields PhaseRecorder produces for native workloads.
-import { newHistogram, recordMs, latencyMs, encode, type Histogram } from '../../measure/histogram.ts';
+import { newRecordingHistogram, recordMs, latencyMs, encode, type Histogram } from '../../measure/histogram.ts';
 import { spread } from '../../measure/spread.ts';
 import type { SecondSample } from '../recorder.ts';
 import { errorKind } from '../recorder.ts';
@@ -131,7 +131,7 @@ export interface PhaseFigures {
  * the per-second spread — the rules of PhaseRecorder. `toRunMs` maps epoch ms to the run clock.
  */
 export function measuredPhase(iterations: IterationRecord[], measureStartAbs: number, toRunMs: (abs: number) => number, extraErrors: Record<string, number> = {}): PhaseFigures {
-  const total = newHistogram();
+  const total = newRecordingHistogram();
   const seconds: SecondSample[] = [];
   const perSecondTps: number[] = [];
   const errorsByKind: Record<string, number> = {};
@@ -139,7 +139,7 @@ export function measuredPhase(iterations: IterationRecord[], measureStartAbs: nu
   let errors = 0;
   let warmup = 0;
   let lastEnd = measureStartAbs;
-  let current: { h: Histogram; errs: Record<string, number>; second: number } = { h: newHistogram(), errs: {}, second: 1 };
+  let current: { h: Histogram; errs: Record<string, number>; second: number } = { h: newRecordingHistogram(), errs: {}, second: 1 };
   const flush = (partial: boolean) => {
     const errs = current.errs;
     const n = Object.values(errs).reduce((a, b) => a + b, 0);
@@ -158,7 +158,7 @@ export function measuredPhase(iterations: IterationRecord[], measureStartAbs: nu
       hist: encode(current.h),
     });
     if (!partial) perSecondTps.push(current.h.totalCount);
-    current = { h: newHistogram(), errs: {}, second: current.second + 1 };
+    current = { h: newRecordingHistogram(), errs: {}, second: current.second + 1 };
   };
   for (const it of iterations) {
     if (it.endAbs < measureStartAbs) {

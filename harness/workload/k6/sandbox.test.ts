@@ -63,6 +63,7 @@ describe('a k6 script cannot reach the host', () => {
     ['callback-argument.js', "the argument the host passes to check()'s condition"],
     ['setup-data.js', 'setup() data in an iteration'],
     ['eval.js', 'eval()'],
+    ['builtin-constructor.js', 'a built-in bound to the module (Math.max.constructor)'],
   ] as const) {
     it(`${what}: code generation from strings is refused`, async () => {
       const e = await failure(name);
@@ -92,6 +93,12 @@ describe('what k6 offers still works in the sandbox', () => {
     const r = await runBuiltin(fixture('open-inside.js'), { env: {}, log });
     expect(r.thresholdsOk).toBe(true);
     expect(r.metrics.lines_seen?.count).toBe(3 * 1000 + 14);
+  });
+
+  it('a script that declares built-in names itself (Math, parseInt) runs as written', async () => {
+    const r = await runBuiltin(fixture('builtin-shadowed.js'), { env: {}, log });
+    expect(r.metrics.shadowed?.count).toBe(1029);
+    expect(r.thresholdsOk).toBe(true);
   });
 
   it('console output of the script reaches the log as text', async () => {

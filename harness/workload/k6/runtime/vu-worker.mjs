@@ -145,7 +145,7 @@ function lifecycle(mod, name, arg) {
 async function main() {
   let mod;
   try {
-    const entry = await loadModules({ context, entryUrl: d.entryUrl, pathMap: d.pathMap, k6Modules, refuse });
+    const entry = await loadModules({ context, membrane, entryUrl: d.entryUrl, pathMap: d.pathMap, k6Modules, refuse });
     await entry.evaluate();
     if (violation) throw violation;
     mod = entry.namespace;
