@@ -16,7 +16,7 @@ export interface SafetyFindings {
   /** The ledger, when the writer ran: the HA observer's split-brain analysis reads it. */
   ledgerFile?: string;
   /** Every attempt the writer recorded, read back from the ledger when asked: each fault cycle's recovery comes from them. */
-  ledgerAttempts?(): Promise<LedgerAttempt[]>;
+  ledgerAttempts?(): Promise<TimedAttempt[]>;
   /** Ledger lines that could not be read back. */
   malformedLines?: number;
 }
