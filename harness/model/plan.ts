@@ -284,7 +284,7 @@ export function buildPlan(profile: Profile): { plan?: Plan; problems: Problem[] 
       workloads,
       faults,
       safety,
-      checks: profile.checks,
+      checks: profile.checks.filter((c) => !c.targets || c.targets.includes(name)),
       ...(patroni ? { patroni } : {}),
       faultPolicy: resolveFaultPolicy(t),
       ...(firstRate ? { storageErrorRate: firstRate.f.errorRate } : {}),
@@ -340,6 +340,26 @@ export function buildPlan(profile: Profile): { plan?: Plan; problems: Problem[] 
     }
     if (c.check === 'consistency.bank-invariant' && !profile.safety?.bank.enabled) {
       problems.push({ path: ['checks', i, 'check'], message: 'consistency.bank-invariant needs safety.bank.enabled: true' });
+    }
+    c.targets?.forEach((name, j) => {
+      if (!targets.some((t) => t.name === name)) problems.push({ path: ['checks', i, 'targets', j], message: `no target is named "${name}"; targets: ${targets.map((t) => t.name).join(', ')}` });
+    });
+    // A check that cannot apply to a target would fail there as "not measured": refuse it before the
+    // run, and say how to aim it at the targets it is about.
+    const appliesTo = targets.filter((t) => !c.targets || c.targets.includes(t.name));
+    const onKubernetes = (t: (typeof targets)[number]) => t.platform === 'kind' || t.platform === 'kubernetes';
+    const misfits =
+      c.check === 'statefulset.stable-identity' ? appliesTo.filter((t) => !onKubernetes(t))
+      : c.check === 'storage.local-pv-pinned' ? appliesTo.filter((t) => !onKubernetes(t) || t.storage.kind !== 'local-pv')
+      : c.check === 'storage.volume-follows-member' ? appliesTo.filter((t) => !onKubernetes(t) || t.storage.kind !== 'remote')
+      : [];
+    if (misfits.length) {
+      const what =
+        c.check === 'statefulset.stable-identity' ? 'kind or kubernetes targets'
+        : c.check === 'storage.local-pv-pinned' ? 'kind or kubernetes targets on Local PVs'
+        : 'kind or kubernetes targets on remote volumes';
+      const fits = appliesTo.length > misfits.length ? `; list the others under targets: [${appliesTo.filter((t) => !misfits.includes(t)).map((t) => t.name).join(', ')}]` : '';
+      problems.push({ path: ['checks', i, c.targets ? 'targets' : 'check'], message: `${c.check} applies only to ${what}, not to ${misfits.map((t) => t.name).join(', ')}${fits}` });
     }
   });
 

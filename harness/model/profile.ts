@@ -265,12 +265,15 @@ export const CHECK_NAMES = [
   'availability.failover-within',
   'statefulset.stable-identity',
   'storage.local-pv-pinned',
+  'storage.volume-follows-member',
 ] as const;
 
 export const Check = z.strictObject({
   check: z.enum(CHECK_NAMES),
   /** For *-within checks: the longest acceptable recovery, e.g. "30s". */
   threshold: Duration.optional(),
+  /** The targets (by name) the check applies to; default: every target. */
+  targets: z.array(z.string().max(100)).min(1).max(100).optional(),
 });
 
 export const Report = z.strictObject({

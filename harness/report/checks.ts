@@ -94,6 +94,28 @@ function evaluate(spec: CheckSpec, t: TargetSummary): Evaluated {
           : cycles.map((k) => (k.stuck ? `${k.pod} stayed Pending on ${k.stuck.pinnedTo} for ${(((k.stuck.untilMs ?? k.recoverAtMs ?? k.stuck.sinceMs) - k.stuck.sinceMs) / 1000).toFixed(0)}s` : `${k.pod} came back on ${k.replacement!.kubeNode}`)).join('; '),
       };
     }
+    case 'storage.volume-follows-member': {
+      // The other half of the seed lecture's contrast: a network volume is reachable from every node,
+      // so a member replaced after its node was lost starts on another node with its own volume.
+      if (t.storageSpec.kind !== 'remote') return notMeasured('a volume following its member (the target does not use remote volumes)');
+      const cycles = t.faults.map((f) => f.kubernetes).filter((k): k is NonNullable<typeof k> => !!k && ['node-crash', 'node-hang', 'kubelet-stop'].includes(k.type) && !!k.replacement);
+      if (!cycles.length) return notMeasured('a member replaced after a node fault (needs tolerations or forceDeleteAfter that let the pod go)');
+      const stayed = cycles.filter((k) => k.replacement!.kubeNode === null || k.replacement!.kubeNode === k.kubeNode || !k.claim || k.claim.volumeBefore == null || k.claim.volume !== k.claim.volumeBefore);
+      return {
+        passed: stayed.length === 0,
+        value: stayed.length,
+        threshold: 0,
+        message: stayed.length
+          ? stayed
+              .map((k) =>
+                k.replacement!.kubeNode === null || k.replacement!.kubeNode === k.kubeNode
+                  ? `${k.type} cycle ${k.cycle}: ${k.pod}'s replacement ${k.replacement!.kubeNode === null ? 'was never scheduled' : `ran on ${k.kubeNode} again`} (the node came back first, or nothing let the pod go)`
+                  : `${k.type} cycle ${k.cycle}: ${k.pod} came back on ${k.replacement!.kubeNode} with claim ${k.claim?.name ?? 'none'} on ${k.claim?.volume ?? 'no volume'} (was ${k.claim?.volumeBefore ?? 'unknown'})`,
+              )
+              .join('; ')
+          : cycles.map((k) => `${k.pod} moved from ${k.kubeNode} to ${k.replacement!.kubeNode} with ${k.claim!.name} on ${k.claim!.volume}`).join('; '),
+      };
+    }
     case 'ha.single-writer': {
       const sb = t.ha?.splitBrain;
       if (!sb) return notMeasured('single-writer (needs an HA engine and the safety writer)');

@@ -56,3 +56,21 @@ test('statefulset.stable-identity: the replacement came back as pg-0 with the sa
   rebound.claim!.volume = 'some-other-volume';
   expect(evaluateCheck({ check: 'statefulset.stable-identity' }, summary(rebound))).toMatchObject({ passed: false, value: 1 });
 });
+
+test('storage.volume-follows-member: a remote member replaced after its node was lost ran on another node with its own volume', () => {
+  const k = crashCycle();
+  const moved = structuredClone(k);
+  moved.replacement!.kubeNode = 'statebench-20261127-143022-ab12-7b3e-worker3';
+  const r = evaluateCheck({ check: 'storage.volume-follows-member' }, summary(moved, 'remote'));
+  expect(r).toMatchObject({ passed: true, value: 0 });
+  expect(r.message).toMatch(new RegExp(`^pg-0 moved from ${W1} to statebench-20261127-143022-ab12-7b3e-worker3 with `));
+  // The recorded Local PV cycle: the replacement waited for the dead node and ran there again.
+  const stayed = evaluateCheck({ check: 'storage.volume-follows-member' }, summary(k, 'remote'));
+  expect(stayed).toMatchObject({ passed: false, value: 1 });
+  expect(stayed.message).toMatch(/ran on .* again/);
+  // Another volume under the same claim name would be a new member, not this one.
+  const otherVolume = structuredClone(moved);
+  otherVolume.claim!.volume = 'some-other-pv';
+  expect(evaluateCheck({ check: 'storage.volume-follows-member' }, summary(otherVolume, 'remote'))).toMatchObject({ passed: false, value: 1 });
+  expect(evaluateCheck({ check: 'storage.volume-follows-member' }, summary(moved)).message).toMatch(/does not use remote volumes/);
+});
