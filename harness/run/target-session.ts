@@ -200,6 +200,7 @@ export class TargetSession {
       ha: this.ha,
       checks: [],
       platformInfo: this.platformInfo,
+      statefulSetStartup: this.provisioned?.statefulSetStartup?.(),
     };
     // A target that did not complete is not judged: its figures are partial.
     if (status === 'completed') base.checks = t.checks.map((c) => evaluateCheck(c, base));

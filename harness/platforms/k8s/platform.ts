@@ -13,7 +13,7 @@ import { writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { VersionApi, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
-import type { ResourceGrant } from '../../model/summary.ts';
+import type { ResourceGrant, StatefulSetStartup } from '../../model/summary.ts';
 import type { Platform, ProvisionedTarget, TargetRuntime } from '../types.ts';
 import type { FaultCycle, PlannedTarget } from '../../model/plan.ts';
 import type { FaultMode } from '../../fault/fault.ts';
@@ -33,8 +33,9 @@ import { KindCli, KubeCluster, PodPortForward, loadKubeConfig, apiMessage, type 
 import { dockerExec, kubernetesFaultMode, wipeNodeVolumes, withFaultPolicy, type KubernetesFaultPolicy } from './faults/faults.ts';
 import { KubernetesTimeline } from './timeline/recorder.ts';
 import type { KubernetesFaultTimeline } from './timeline/assemble.ts';
+import { statefulSetStartup } from './timeline/startup.ts';
 import { renderKindConfig, kindConfigYaml, lacksCapSysResource, type RegistryMirror, registryHostsToml } from './render/kind-config.ts';
-import { dataClaimName, defaultImage, remoteVolumePath, renderManifests, runDir, type K8sObject, type TargetManifests } from './render/manifests.ts';
+import { dataClaimName, defaultImage, podManagementPolicy, remoteVolumePath, renderManifests, runDir, type K8sObject, type TargetManifests } from './render/manifests.ts';
 import { kindDiskDir, kindWorkerCount } from './render/render.ts';
 import { validateAll } from './render/validate.ts';
 import { DATA_ROOT } from './render/node-scripts.ts';
@@ -554,9 +555,21 @@ class KubernetesTarget implements ProvisionedTarget {
     return this.wiring.watches.timeline?.timelineFor(record);
   }
 
-  /** Starts recording nodes, member pods, claims and volumes; only targets with faults need it. */
+  /** How the members came up, from the pod watch; recorded for targets with faults or the ordered-startup check. */
+  statefulSetStartup(): StatefulSetStartup | undefined {
+    const timeline = this.wiring.watches.timeline;
+    if (!timeline) return undefined;
+    const members = this.target.engine.kind === 'patroni' ? this.target.engine.members : 1;
+    return statefulSetStartup(timeline.observations, { statefulSet: NAMES.statefulSet, members, podManagementPolicy: podManagementPolicy(this.target) });
+  }
+
+  /**
+   * Starts recording nodes, member pods, claims and volumes: for the fault cycles' timelines, and for
+   * the members' start order (statefulset.ordered-startup). Other targets do without the watches.
+   */
   private async startTimeline(): Promise<void> {
-    if (!this.target.faults.length || this.wiring.watches.timeline) return;
+    const ordered = this.target.checks.some((c) => c.check === 'statefulset.ordered-startup');
+    if ((!this.target.faults.length && !ordered) || this.wiring.watches.timeline) return;
     const patroni = this.target.engine.kind === 'patroni';
     const timeline = new KubernetesTimeline({
       kubeConfig: this.kc,
@@ -627,6 +640,8 @@ class KubernetesTarget implements ProvisionedTarget {
     const members = patroni ? this.target.engine.members : 1;
     const selector = selectorString(this.m.podLabels);
     this.rt.status('engine', `${this.target.engine.kind} StatefulSet with ${members} member(s)`);
+    // Watching before the StatefulSet exists, so the members' creation and readiness are recorded too.
+    await this.startTimeline();
     await this.cluster.apply(this.m.engine);
     // Scheduling, binding volumes and initdb come on top of the engine's own start time.
     const timeoutMs = this.target.engine.startTimeout + this.schedulingMarginMs;
@@ -639,7 +654,6 @@ class KubernetesTarget implements ProvisionedTarget {
       this.rt.event('kubernetes-leader-key', { namespace: ns, endpoints: leaderEndpoints, ...leader });
     }
     this.rt.event('kubernetes-engine-ready', { namespace: ns, members });
-    await this.startTimeline();
 
     const base = { user: 'postgres', database: 'postgres', password: this.password };
     const podNames = Array.from({ length: members }, (_, i) => `${NAMES.statefulSet}-${i}`);
