@@ -270,7 +270,8 @@ export class KubernetesPlatform implements Platform {
                 image,
                 pullPolicy: pullPolicyOf(target.spec.pull),
                 dir: runDir(target, runId),
-                claims: Array.from({ length: members }, (_, i) => dataClaimName(i)),
+                // fio's files too: the probe claim stays bound until release for this (probeIo).
+                claims: [...Array.from({ length: members }, (_, i) => dataClaimName(i)), ...(target.io.enabled ? [NAMES.fioClaim] : [])],
                 ...(target.spec.runAs ? { runAs: target.spec.runAs } : {}),
                 ...(target.spec.imagePullSecrets?.length ? { pullSecrets: target.spec.imagePullSecrets } : {}),
               },
@@ -629,8 +630,11 @@ class KubernetesTarget implements ProvisionedTarget {
       await this.cluster.delete(job as never);
       return result;
     } finally {
-      // The claim is released either way; with static PVs its volume stays Released (Retain).
-      await this.cluster.delete(probe.claim as never).catch(() => {});
+      // On an existing cluster a static probe volume keeps its claim until release, which removes the
+      // run's directory (fio's files) through it: once Released (Retain) nothing could mount it any
+      // more, and the files would stay on the node. Elsewhere the claim goes now (kind empties its
+      // node disks itself; a dynamic volume goes with its claim).
+      if (!(this.target.platform === 'kubernetes' && this.m.storage.kind === 'static')) await this.cluster.delete(probe.claim as never).catch(() => {});
     }
   }
 
