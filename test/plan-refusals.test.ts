@@ -80,6 +80,24 @@ const REFUSALS: Refusal[] = [
     profile: `name: r\ntargets:\n  - platform: baremetal\n    storage: { kind: remote, storageClass: gp3 }\n${OLTP}`,
     problems: ['line 4: targets.0.storage.storageClass: a StorageClass is a Kubernetes object; baremetal serves remote volumes itself: remove storageClass'],
   },
+  {
+    what: 'statefulset.ordered-startup on a StatefulSet that starts its members in parallel (the default)',
+    profile: `name: r\ntargets:\n  - platform: kind\n    storage: { kind: local-pv }\n  - platform: kubernetes\n    storage: { kind: local-pv }\n    podManagement: parallel\n  - platform: kubernetes\n    name: ordered\n    storage: { kind: local-pv }\n    podManagement: ordered\nengine: { kind: patroni, members: 3 }\n${OLTP}checks:\n  - check: statefulset.ordered-startup\n`,
+    problems: [
+      'line 16: checks.0.check: statefulset.ordered-startup needs ordered members, and targets[0] "kind/local-pv" starts them in parallel (podManagement: parallel, the default); set targets[0].podManagement: ordered, or remove the check',
+      'line 16: checks.0.check: statefulset.ordered-startup needs ordered members, and targets[1] "kubernetes/local-pv" starts them in parallel (podManagement: parallel, the default); set targets[1].podManagement: ordered, or remove the check',
+    ],
+  },
+  {
+    what: 'statefulset.ordered-startup on a target without a StatefulSet',
+    profile: `name: r\ntargets:\n  - platform: baremetal\n${OLTP}checks:\n  - check: statefulset.ordered-startup\n`,
+    problems: ['line 7: checks.0.check: statefulset.ordered-startup reads how a StatefulSet started its members, and targets[0] "baremetal/local" runs on baremetal, which has none; remove the check or the target'],
+  },
+  {
+    what: 'podManagement outside Kubernetes',
+    profile: `name: r\ntargets:\n  - platform: docker\n    podManagement: ordered\n${OLTP}`,
+    problems: ['line 4: targets.0.podManagement: podManagement is how a Kubernetes StatefulSet starts its members; docker has none: remove it'],
+  },
 ];
 
 describe('the planner refuses what the runtime cannot do', () => {

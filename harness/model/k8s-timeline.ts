@@ -117,3 +117,26 @@ export const KubernetesFaultTimelineSchema = z.object({
   ),
 });
 
+
+/**
+ * How a StatefulSet's members came up when it was created, from the pod watch (TargetSummary
+ * .statefulSetStartup): per ordinal, when the watch first saw its pod and first saw it Ready. The
+ * `…Seq` fields are those observations' positions in the pod watch, which delivers changes in the API
+ * server's order: what statefulset.ordered-startup compares, rather than times from different clocks.
+ */
+export const StatefulSetStartupSchema = z.object({
+  /** As rendered into the StatefulSet, for the reader; the check goes by what the watch saw. */
+  podManagementPolicy: z.string(),
+  members: z.array(
+    z.object({
+      pod: z.string(),
+      ordinal: z.number().int(),
+      uid: z.string().nullable(),
+      /** Null when the pod already existed when the watch began (its creation was not seen). */
+      createdAtMs: Ms,
+      createdSeq: z.number().int().nullable(),
+      readyAtMs: Ms,
+      readySeq: z.number().int().nullable(),
+    }),
+  ),
+});

@@ -227,6 +227,9 @@ export function buildPlan(profile: Profile): { plan?: Plan; problems: Problem[] 
       if (t.faultPolicy?.nodeAccess === 'helper-pod' && t.platform !== 'kubernetes') {
         problems.push({ path: ['targets', i, 'faultPolicy', 'nodeAccess'], message: `helper-pod is for existing clusters; ${t.platform} reaches its nodes directly` });
       }
+      if (t.podManagement !== undefined && t.platform !== 'kind' && t.platform !== 'kubernetes') {
+        problems.push({ path: ['targets', i, 'podManagement'], message: `podManagement is how a Kubernetes StatefulSet starts its members; ${t.platform} has none: remove it` });
+      }
       if (t.storage.kind === 'remote' && t.storage.storageClass && t.platform !== 'kind' && t.platform !== 'kubernetes') {
         problems.push({ path: ['targets', i, 'storage', 'storageClass'], message: `a StorageClass is a Kubernetes object; ${t.platform} serves remote volumes itself: remove storageClass` });
       }
@@ -360,6 +363,17 @@ export function buildPlan(profile: Profile): { plan?: Plan; problems: Problem[] 
         : 'kind or kubernetes targets on remote volumes';
       const fits = appliesTo.length > misfits.length ? `; list the others under targets: [${appliesTo.filter((t) => !misfits.includes(t)).map((t) => t.name).join(', ')}]` : '';
       problems.push({ path: ['checks', i, c.targets ? 'targets' : 'check'], message: `${c.check} applies only to ${what}, not to ${misfits.map((t) => t.name).join(', ')}${fits}` });
+    }
+    if (c.check === 'statefulset.ordered-startup') {
+      // The check reads the order the members came up in; with Parallel there is no order to hold.
+      appliesTo.forEach((t) => {
+        const ti = targets.indexOf(t);
+        if (t.platform !== 'kind' && t.platform !== 'kubernetes') {
+          problems.push({ path: ['checks', i, 'check'], message: `statefulset.ordered-startup reads how a StatefulSet started its members, and targets[${ti}] "${t.name}" runs on ${t.platform}, which has none; aim the check at other targets (targets: [...]) or remove it` });
+        } else if (t.spec.podManagement !== 'ordered') {
+          problems.push({ path: ['checks', i, 'check'], message: `statefulset.ordered-startup needs ordered members, and targets[${ti}] "${t.name}" starts them in parallel (podManagement: parallel, the default); set targets[${ti}].podManagement: ordered, or remove the check` });
+        }
+      });
     }
   });
 

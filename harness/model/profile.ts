@@ -153,6 +153,14 @@ export const Target = z.strictObject({
    */
   imagePullSecrets: z.array(z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a Secret name')).optional(),
   imagePullSecretsFrom: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS-1123 label').optional(),
+  /**
+   * kind/kubernetes: how the StatefulSet starts its members. `parallel` (podManagementPolicy Parallel):
+   * all at once, so Patroni members race for the leader key at once and a member stuck Pending (its
+   * Local PV's node is down) never holds up the others. `ordered` (OrderedReady): pg-0 first, each next
+   * member only once the one before is Ready; a member that cannot become Ready then blocks every
+   * higher ordinal, on creation and when the StatefulSet scales. @default parallel
+   */
+  podManagement: z.enum(['ordered', 'parallel']).optional(),
   /** kind/kubernetes: how node faults reach nodes, and the policies that decide Kubernetes' reaction. */
   faultPolicy: z
     .strictObject({
@@ -264,6 +272,7 @@ export const CHECK_NAMES = [
   'ha.single-writer',
   'availability.failover-within',
   'statefulset.stable-identity',
+  'statefulset.ordered-startup',
   'storage.local-pv-pinned',
   'storage.volume-follows-member',
 ] as const;

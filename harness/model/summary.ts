@@ -1,7 +1,7 @@
 // summary.json: the contract downstream tooling reads. Field names are stable: add freely, never
 // rename. `npm run schema` writes the JSON Schema in harness/report/summary.schema.json from this.
 import { z } from 'zod';
-import { KubernetesFaultTimelineSchema } from './k8s-timeline.ts';
+import { KubernetesFaultTimelineSchema, StatefulSetStartupSchema } from './k8s-timeline.ts';
 
 /**
  * 2: a target may run several times (`repetition`), with the ratios between targets and their
@@ -214,6 +214,8 @@ export const TargetSummary = z.object({
   ha: HaSummary.optional(),
   checks: z.array(CheckResult),
   platformInfo: z.record(z.string(), z.unknown()).optional(),
+  /** kind/kubernetes: the order the StatefulSet's members were created and became Ready in, as the pod watch saw it. */
+  statefulSetStartup: StatefulSetStartupSchema.optional(),
   resources: TargetResources.optional(),
   /** The host per phase of this repetition: load, CPU outside the run, pressure, busy flag. */
   hostNoise: z.array(HostNoisePhase).optional(),
@@ -292,6 +294,7 @@ export type HostNoisePhase = z.infer<typeof HostNoisePhase>;
 export type ResourceGrant = z.infer<typeof ResourceGrant>;
 export type TargetResources = z.infer<typeof TargetResources>;
 export type KubernetesFaultTimeline = z.infer<typeof KubernetesFaultTimelineSchema>;
+export type StatefulSetStartup = z.infer<typeof StatefulSetStartupSchema>;
 
 export function summaryJsonSchema(): object {
   return z.toJSONSchema(Summary, { target: 'draft-2020-12' });

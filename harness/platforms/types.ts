@@ -10,7 +10,7 @@ import type { Volume } from '../storage/types.ts';
 import type { FaultCycle } from '../model/plan.ts';
 import type { FaultMode } from '../fault/fault.ts';
 import type { FaultSubject } from '../fault/modes.ts';
-import type { KubernetesFaultTimeline, ResourceGrant } from '../model/summary.ts';
+import type { KubernetesFaultTimeline, ResourceGrant, StatefulSetStartup } from '../model/summary.ts';
 import type { Measurement } from '../measure/measurement.ts';
 
 export interface TargetRuntime {
@@ -52,6 +52,8 @@ export interface ProvisionedTarget {
 export interface PlatformFindings {
   /** What the platform itself saw during a fault cycle (Kubernetes: nodes, pods, claims, leader). */
   faultTimeline?(record: { type: string; cycle: number; injectedAtMs: number }): KubernetesFaultTimeline | undefined;
+  /** Kubernetes: how the StatefulSet's members were created and became Ready, when it was recorded. */
+  statefulSetStartup?(): StatefulSetStartup | undefined;
 }
 
 export interface Platform {

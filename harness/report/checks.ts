@@ -78,6 +78,32 @@ function evaluate(spec: CheckSpec, t: TargetSummary): Evaluated {
           : `${cycles.length} replacement(s) came back as the same member: ${cycles.map((k) => `${k.pod} with ${k.claim!.name} on ${k.claim!.volume}`).join(', ')}`,
       };
     }
+    case 'statefulset.ordered-startup': {
+      // OrderedReady's promise, from what the pod watch saw rather than from the manifest: each ordinal
+      // created only after the one before it was Ready, so they became Ready in ordinal order.
+      const s = t.statefulSetStartup;
+      if (!s?.members.length) return notMeasured("the StatefulSet's start (recorded from the pod watch on kind/kubernetes targets)");
+      const broken: string[] = [];
+      const at = (ms: number | null) => (ms === null ? '?' : `+${(ms / 1000).toFixed(1)}s`);
+      s.members.forEach((m, i) => {
+        const prev = s.members[i - 1];
+        if (m.createdSeq === null) broken.push(`${m.pod}'s creation was not seen (it existed before the watch began)`);
+        if (m.readySeq === null) broken.push(`${m.pod} never became Ready`);
+        if (!prev) return;
+        if (m.createdSeq !== null && (prev.readySeq === null || m.createdSeq < prev.readySeq)) {
+          broken.push(`${m.pod} was created (${at(m.createdAtMs)}) before ${prev.pod} was Ready (${at(prev.readyAtMs)})`);
+        }
+        if (m.readySeq !== null && prev.readySeq !== null && m.readySeq < prev.readySeq) {
+          broken.push(`${m.pod} became Ready (${at(m.readyAtMs)}) before ${prev.pod} (${at(prev.readyAtMs)})`);
+        }
+      });
+      return {
+        passed: broken.length === 0,
+        value: broken.length,
+        threshold: 0,
+        message: broken.length ? broken.join('; ') : s.members.map((m) => `${m.pod} created ${at(m.createdAtMs)}, Ready ${at(m.readyAtMs)}`).join(', then '),
+      };
+    }
     case 'storage.local-pv-pinned': {
       // A Local PV ties the member to its node: after a node fault its replacement may only run on that
       // node (or stay Pending until it returns), never elsewhere without its data.

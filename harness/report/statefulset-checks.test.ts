@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { expect, test } from 'vitest';
 import { assembleCycle, type CycleMark, type KubernetesFaultTimeline, type Observation } from '../platforms/k8s/timeline/assemble.ts';
+import { statefulSetStartup } from '../platforms/k8s/timeline/startup.ts';
 import type { TargetSummary } from '../model/summary.ts';
 import { evaluateCheck } from './checks.ts';
 
@@ -73,4 +74,62 @@ test('storage.volume-follows-member: a remote member replaced after its node was
   otherVolume.claim!.volume = 'some-other-pv';
   expect(evaluateCheck({ check: 'storage.volume-follows-member' }, summary(otherVolume, 'remote'))).toMatchObject({ passed: false, value: 1 });
   expect(evaluateCheck({ check: 'storage.volume-follows-member' }, summary(moved)).message).toMatch(/does not use remote volumes/);
+});
+
+// Patroni ×3 with podManagement: ordered on kind (harness/platforms/k8s/kind-existing.e2e.test.ts):
+// the pod watch from before the StatefulSet was applied until the members were Ready.
+function orderedWatch(): Observation[] {
+  return readFileSync(new URL('../platforms/k8s/testing/watch-ordered-startup-patroni.jsonl', import.meta.url), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Observation);
+}
+
+function startupSummary(observations: Observation[]): TargetSummary {
+  const startup = statefulSetStartup(observations, { statefulSet: 'pg', members: 3, podManagementPolicy: 'OrderedReady' });
+  return { name: 'kubernetes/local-pv', platform: 'kubernetes', storage: 'local-pv', storageSpec: { kind: 'local-pv' }, faults: [], statefulSetStartup: startup } as unknown as TargetSummary;
+}
+
+const isPod = (o: Observation, name: string) => o.object.kind === 'Pod' && o.object.metadata?.name === name;
+const ready = (o: Observation) => ((o.object.status?.conditions ?? []) as { type: string; status: string }[]).some((c) => c.type === 'Ready' && c.status === 'True');
+
+test('statefulset.ordered-startup: on kind each member was created once the one before it was Ready', () => {
+  const obs = orderedWatch();
+  const s = startupSummary(obs);
+  expect(s.statefulSetStartup!.members.map((m) => m.pod)).toEqual(['pg-0', 'pg-1', 'pg-2']);
+  const r = evaluateCheck({ check: 'statefulset.ordered-startup' }, s);
+  expect(r, r.message).toMatchObject({ passed: true, value: 0 });
+  expect(r.message).toMatch(/^pg-0 created \+[\d.]+s, Ready \+[\d.]+s, then pg-1 created \+[\d.]+s, Ready \+[\d.]+s, then pg-2 created/);
+});
+
+test('statefulset.ordered-startup fails on altered watch data', () => {
+  const obs = orderedWatch();
+  // As with Parallel: pg-1 created right after pg-0, before pg-0 was Ready.
+  const firstOf = (name: string) => obs.findIndex((o) => isPod(o, name));
+  const parallel = [...obs];
+  const [pg1] = parallel.splice(firstOf('pg-1'), 1);
+  parallel.splice(firstOf('pg-0') + 1, 0, pg1);
+  const p = evaluateCheck({ check: 'statefulset.ordered-startup' }, startupSummary(parallel));
+  expect(p).toMatchObject({ passed: false, value: 1 });
+  expect(p.message).toMatch(/^pg-1 was created \(\+[\d.]+s\) before pg-0 was Ready \(\+[\d.]+s\)$/);
+
+  // pg-2 Ready before pg-1: pg-1's Ready observations moved to the end of the stream.
+  const late = [...obs.filter((o) => !(isPod(o, 'pg-1') && ready(o))), ...obs.filter((o) => isPod(o, 'pg-1') && ready(o))];
+  const l = evaluateCheck({ check: 'statefulset.ordered-startup' }, startupSummary(late));
+  expect(l.passed).toBe(false);
+  expect(l.message).toContain('pg-2 was created');
+  expect(l.message).toContain('pg-2 became Ready');
+
+  // A member that never became Ready.
+  const never = obs.filter((o) => !(isPod(o, 'pg-2') && ready(o)));
+  expect(evaluateCheck({ check: 'statefulset.ordered-startup' }, startupSummary(never))).toMatchObject({ passed: false, message: 'pg-2 never became Ready' });
+
+  // The watch began after the pods were placed: their creation (unscheduled) was not seen.
+  const afterTheFact = obs.filter((o) => !(o.object.kind === 'Pod' && !o.object.spec?.nodeName));
+  const a = evaluateCheck({ check: 'statefulset.ordered-startup' }, startupSummary(afterTheFact));
+  expect(a.passed).toBe(false);
+  expect(a.message).toContain("pg-0's creation was not seen");
+
+  // No record of the start at all.
+  expect(evaluateCheck({ check: 'statefulset.ordered-startup' }, { ...startupSummary(obs), statefulSetStartup: undefined }).passed).toBe(false);
 });

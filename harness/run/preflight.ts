@@ -11,8 +11,42 @@ import { StatebenchError } from '../errors.ts';
 
 const isFile = (p: string) => existsSync(p) && statSync(p).isFile();
 
-export async function preflightProblems(profile: Profile, plan: Plan): Promise<Problem[]> {
+/** What preflight knows about the machine; tests pass their own. */
+export interface Machine {
+  /** The effective user id statebench runs as. */
+  uid: number | undefined;
+}
+
+const THIS_MACHINE: Machine = { uid: process.getuid?.() };
+
+/**
+ * Storage that statebench builds from loop devices, filesystems and mounts needs root; everything else
+ * (directories, Local PVs on kind, StorageClasses) runs as any user. Refused before anything is made,
+ * rather than after a kind cluster has been created for it.
+ */
+export function rootProblems(plan: Plan, machine: Machine): Problem[] {
+  if (machine.uid === 0 || machine.uid === undefined) return [];
   const problems: Problem[] = [];
+  plan.targets.forEach((t, i) => {
+    const s = t.storage;
+    if (s.kind === 'remote' && !s.storageClass && t.platform !== 'kubernetes') {
+      problems.push({
+        path: ['targets', i, 'storage', 'kind'],
+        message: `remote storage served by statebench (nbdkit, a loop device, mkfs and a mount) needs root, and statebench runs as uid ${machine.uid}; run it as root (e.g. with sudo), or use ${t.platform === 'kind' ? 'local-pv or a StorageClass' : 'local storage'}`,
+      });
+    }
+    if (s.kind === 'local' && s.filesystem !== 'directory') {
+      problems.push({
+        path: ['targets', i, 'storage', 'filesystem'],
+        message: `a loop-mounted ${s.filesystem} image needs root, and statebench runs as uid ${machine.uid}; run it as root (e.g. with sudo), or use filesystem: directory`,
+      });
+    }
+  });
+  return problems;
+}
+
+export async function preflightProblems(profile: Profile, plan: Plan, machine: Machine = THIS_MACHINE): Promise<Problem[]> {
+  const problems: Problem[] = rootProblems(plan, machine);
   for (const [i, w] of profile.workloads.entries()) {
     if (w.kind !== 'k6') continue;
     const script = resolve(w.script);

@@ -230,6 +230,7 @@ export class TargetSession {
       ha: f.ha,
       checks: [],
       platformInfo: this.facts.platformInfo,
+      statefulSetStartup: f.statefulSetStartup?.(),
     };
     // A target that did not complete is not judged: its figures are partial.
     if (status === 'completed') base.checks = t.checks.map((c) => evaluateCheck(c, base));

@@ -13,8 +13,8 @@ import { writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { VersionApi, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
-import type { ResourceGrant } from '../../model/summary.ts';
-import type { Platform, ProvisionedTarget, TargetRuntime } from '../types.ts';
+import type { ResourceGrant, StatefulSetStartup } from '../../model/summary.ts';
+import type { Platform, PlatformFindings, ProvisionedTarget, TargetRuntime } from '../types.ts';
 import type { FaultCycle, PlannedTarget } from '../../model/plan.ts';
 import type { FaultMode } from '../../fault/fault.ts';
 import type { FaultSubject } from '../../fault/modes.ts';
@@ -31,11 +31,12 @@ import { run } from '../../core/exec.ts';
 import { StatebenchError, EXIT } from '../../errors.ts';
 import { KindCli, KubeCluster, PodPortForward, loadKubeConfig, apiMessage, type Exec } from './cluster.ts';
 import { dockerExec, kubernetesFaultMode, wipeNodeVolumes, withFaultPolicy, type KubernetesFaultPolicy } from './faults/faults.ts';
-import { KubernetesTimeline, timelineMeasurement, type KubernetesFindings } from './timeline/recorder.ts';
+import { KubernetesTimeline, timelineMeasurement } from './timeline/recorder.ts';
 import type { Measurement } from '../../measure/measurement.ts';
 import type { KubernetesFaultTimeline } from './timeline/assemble.ts';
+import { statefulSetStartup } from './timeline/startup.ts';
 import { renderKindConfig, kindConfigYaml, lacksCapSysResource, type RegistryMirror, registryHostsToml } from './render/kind-config.ts';
-import { dataClaimName, defaultImage, remoteVolumePath, renderManifests, runDir, type K8sObject, type TargetManifests } from './render/manifests.ts';
+import { dataClaimName, defaultImage, podManagementPolicy, remoteVolumePath, renderManifests, runDir, type K8sObject, type TargetManifests } from './render/manifests.ts';
 import { kindDiskDir, kindWorkerCount } from './render/render.ts';
 import { validateAll } from './render/validate.ts';
 import { DATA_ROOT } from './render/node-scripts.ts';
@@ -271,7 +272,8 @@ export class KubernetesPlatform implements Platform {
                 image,
                 pullPolicy: pullPolicyOf(target.spec.pull),
                 dir: runDir(target, runId),
-                claims: Array.from({ length: members }, (_, i) => dataClaimName(i)),
+                // fio's files too: the probe claim stays bound until release for this (probeIo).
+                claims: [...Array.from({ length: members }, (_, i) => dataClaimName(i)), ...(target.io.enabled ? [NAMES.fioClaim] : [])],
                 ...(target.spec.runAs ? { runAs: target.spec.runAs } : {}),
                 ...(target.spec.imagePullSecrets?.length ? { pullSecrets: target.spec.imagePullSecrets } : {}),
               },
@@ -557,14 +559,36 @@ class KubernetesTarget implements ProvisionedTarget {
   }
 
   /** The timeline as one of the target's measurements, once the engine is deployed (only targets with faults have one). */
-  measurements(): Measurement<KubernetesFindings>[] {
+  measurements(): Measurement<PlatformFindings>[] {
     const timeline = this.wiring.watches.timeline;
-    return timeline ? [timelineMeasurement(timeline)] : [];
+    if (!timeline) return [];
+    const m = timelineMeasurement(timeline);
+    return [
+      {
+        ...m,
+        collect: async (findings: PlatformFindings) => {
+          await m.collect(findings);
+          findings.statefulSetStartup = () => this.statefulSetStartup();
+        },
+      },
+    ];
   }
 
-  /** Starts recording nodes, member pods, claims and volumes; only targets with faults need it. */
+  /** How the members came up, from the pod watch; recorded for targets with faults or the ordered-startup check. */
+  statefulSetStartup(): StatefulSetStartup | undefined {
+    const timeline = this.wiring.watches.timeline;
+    if (!timeline) return undefined;
+    const members = this.target.engine.kind === 'patroni' ? this.target.engine.members : 1;
+    return statefulSetStartup(timeline.observations, { statefulSet: NAMES.statefulSet, members, podManagementPolicy: podManagementPolicy(this.target) });
+  }
+
+  /**
+   * Starts recording nodes, member pods, claims and volumes: for the fault cycles' timelines, and for
+   * the members' start order (statefulset.ordered-startup). Other targets do without the watches.
+   */
   private async startTimeline(): Promise<void> {
-    if (!this.target.faults.length || this.wiring.watches.timeline) return;
+    const ordered = this.target.checks.some((c) => c.check === 'statefulset.ordered-startup');
+    if ((!this.target.faults.length && !ordered) || this.wiring.watches.timeline) return;
     const patroni = this.target.engine.kind === 'patroni';
     const timeline = new KubernetesTimeline({
       kubeConfig: this.kc,
@@ -624,8 +648,11 @@ class KubernetesTarget implements ProvisionedTarget {
       await this.cluster.delete(job as never);
       return result;
     } finally {
-      // The claim is released either way; with static PVs its volume stays Released (Retain).
-      await this.cluster.delete(probe.claim as never).catch(() => {});
+      // On an existing cluster a static probe volume keeps its claim until release, which removes the
+      // run's directory (fio's files) through it: once Released (Retain) nothing could mount it any
+      // more, and the files would stay on the node. Elsewhere the claim goes now (kind empties its
+      // node disks itself; a dynamic volume goes with its claim).
+      if (!(this.target.platform === 'kubernetes' && this.m.storage.kind === 'static')) await this.cluster.delete(probe.claim as never).catch(() => {});
     }
   }
 
@@ -635,6 +662,8 @@ class KubernetesTarget implements ProvisionedTarget {
     const members = patroni ? this.target.engine.members : 1;
     const selector = selectorString(this.m.podLabels);
     this.rt.status('engine', `${this.target.engine.kind} StatefulSet with ${members} member(s)`);
+    // Watching before the StatefulSet exists, so the members' creation and readiness are recorded too.
+    await this.startTimeline();
     await this.cluster.apply(this.m.engine);
     // Scheduling, binding volumes and initdb come on top of the engine's own start time.
     const timeoutMs = this.target.engine.startTimeout + this.schedulingMarginMs;
@@ -647,7 +676,6 @@ class KubernetesTarget implements ProvisionedTarget {
       this.rt.event('kubernetes-leader-key', { namespace: ns, endpoints: leaderEndpoints, ...leader });
     }
     this.rt.event('kubernetes-engine-ready', { namespace: ns, members });
-    await this.startTimeline();
 
     const base = { user: 'postgres', database: 'postgres', password: this.password };
     const podNames = Array.from({ length: members }, (_, i) => `${NAMES.statefulSet}-${i}`);

@@ -436,6 +436,15 @@ describe('the database configuration and its secrets', () => {
   });
 });
 
+test('podManagement: Parallel unless the target asks for ordered members', () => {
+  const policy = (t: PlannedTarget) => find<IStatefulSet>(kindRender(t).m.engine, 'StatefulSet').spec!.podManagementPolicy;
+  expect(policy(kubernetesTarget({ engine: { kind: 'patroni', members: 3 } }))).toBe('Parallel');
+  expect(policy(kubernetesTarget({ engine: { kind: 'patroni', members: 3 }, target: { podManagement: 'parallel' } }))).toBe('Parallel');
+  const ordered = kubernetesTarget({ engine: { kind: 'patroni', members: 3 }, target: { podManagement: 'ordered' } });
+  expect(policy(ordered)).toBe('OrderedReady');
+  validateAll(kindRender(ordered).m.engine);
+});
+
 describe('the fio probe Job', () => {
   test('runs the same fio jobs as bare metal on a fresh claim of the target StorageClass', () => {
     const t = kubernetesTarget();

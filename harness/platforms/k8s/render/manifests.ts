@@ -273,6 +273,16 @@ export function podSecurity(target: PlannedTarget): { pod: IPodSecurityContext; 
   };
 }
 
+/**
+ * The StatefulSet's podManagementPolicy. Parallel by default: Patroni members race for the leader key
+ * themselves, and with OrderedReady a pg-0 that stays Pending (its Local PV's node is down) would keep
+ * every higher ordinal from being created. `podManagement: ordered` asks for OrderedReady, the start
+ * order the statefulset.ordered-startup check verifies.
+ */
+export function podManagementPolicy(target: PlannedTarget): 'OrderedReady' | 'Parallel' {
+  return target.spec.podManagement === 'ordered' ? 'OrderedReady' : 'Parallel';
+}
+
 /** The image pull Secrets every pod of the target names. */
 export function pullSecrets(target: PlannedTarget): { imagePullSecrets?: { name: string }[] } {
   const names = target.spec.imagePullSecrets ?? [];
@@ -462,8 +472,7 @@ export function renderManifests(target: PlannedTarget, runId: string, opts: Mani
     spec: {
       replicas: members,
       serviceName: NAMES.membersService,
-      // Patroni members race for the leader key themselves; ordered start only slows that down.
-      podManagementPolicy: 'Parallel',
+      podManagementPolicy: podManagementPolicy(target),
       selector: { matchLabels: { ...pods } },
       template: {
         metadata: { labels: { ...labels, ...pods } },

@@ -10,7 +10,7 @@ export function planWithKubernetes(input: ProfileInput | string): Plan {
   return plan;
 }
 
-export function kubernetesTarget(over: { platform?: 'kind' | 'kubernetes'; storage?: ProfileInput['targets'][number]['storage']; engine?: ProfileInput['engine']; target?: Partial<ProfileInput['targets'][number]>; faults?: ProfileInput['faults'] } = {}): PlannedTarget {
+export function kubernetesTarget(over: { platform?: 'kind' | 'kubernetes'; storage?: ProfileInput['targets'][number]['storage']; engine?: ProfileInput['engine']; target?: Partial<ProfileInput['targets'][number]>; faults?: ProfileInput['faults']; checks?: ProfileInput['checks'] } = {}): PlannedTarget {
   const plan = planWithKubernetes({
     name: 'k8s-test',
     targets: [{ platform: over.platform ?? 'kind', storage: over.storage ?? { kind: 'local-pv', size: '2GiB' }, ...over.target }],
@@ -18,6 +18,7 @@ export function kubernetesTarget(over: { platform?: 'kind' | 'kubernetes'; stora
     // Long enough for any fault schedule a test gives.
     workloads: [{ kind: 'oltp-tpcb', ...(over.faults?.length ? { duration: '1h' } : {}) }],
     faults: over.faults,
+    checks: over.checks,
   });
   return plan.targets[0];
 }
