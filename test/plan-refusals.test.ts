@@ -91,7 +91,7 @@ const REFUSALS: Refusal[] = [
   {
     what: 'statefulset.ordered-startup on a target without a StatefulSet',
     profile: `name: r\ntargets:\n  - platform: baremetal\n${OLTP}checks:\n  - check: statefulset.ordered-startup\n`,
-    problems: ['line 7: checks.0.check: statefulset.ordered-startup reads how a StatefulSet started its members, and targets[0] "baremetal/local" runs on baremetal, which has none; remove the check or the target'],
+    problems: ['line 7: checks.0.check: statefulset.ordered-startup reads how a StatefulSet started its members, and targets[0] "baremetal/local" runs on baremetal, which has none; aim the check at other targets (targets: [...]) or remove it'],
   },
   {
     what: 'podManagement outside Kubernetes',
