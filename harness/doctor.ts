@@ -121,10 +121,14 @@ function needsOf(plan: import('./model/plan.ts').Plan): string[] {
     if (t.platform === 'docker') ['docker daemon', `image ${t.engine.kind === 'patroni' ? 'patroni' : 'postgres'}`].forEach((n) => needs.add(n));
     if (t.platform === 'kind') ['kind', 'docker daemon'].forEach((n) => needs.add(n));
     if (t.platform === 'kubernetes') needs.add('kube context');
+    // Volumes statebench serves from this host: on bare metal and Docker, and kind's remote volumes
+    // (a named StorageClass on kind is the cluster's business, not this host's).
+    const s = t.storage;
     if (t.platform === 'baremetal' || t.platform === 'docker') {
-      const s = t.storage;
       if (s.kind === 'local' && s.filesystem !== 'directory') ['root', 'losetup', `mkfs.${s.filesystem}`].forEach((n) => needs.add(n));
-      if (s.kind === 'remote') ['root', 'nbdkit', 'nbdfuse', 'losetup', '/dev/fuse', `mkfs.${s.filesystem}`].forEach((n) => needs.add(n));
+    }
+    if (s.kind === 'remote' && (t.platform === 'baremetal' || t.platform === 'docker' || (t.platform === 'kind' && !s.storageClass))) {
+      ['root', 'nbdkit', 'nbdfuse', 'losetup', '/dev/fuse', `mkfs.${s.filesystem}`].forEach((n) => needs.add(n));
     }
     for (const w of t.workloads) if (w.spec.kind === 'k6' && w.spec.runner === 'k6') needs.add('k6');
   }
