@@ -12,19 +12,17 @@
 // Needs kind, a running docker, a kind node image (STATEBENCH_KIND_NODE_IMAGE, e.g. the offline
 // statebench/kind-node:latest) and statebench/patroni:latest (STATEBENCH_KIND_PATRONI_IMAGE). Skipped,
 // saying why, where any is missing; under CI (STATEBENCH_REQUIRE_KIND=1 or CI=true) that is a failure.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { Log } from '@kubernetes/client-node';
 import { describe, expect, test } from 'vitest';
-import { CleanupRegistry } from '../../core/cleanup.ts';
-import { RunClock, sleep, type Clock } from '../../core/clock.ts';
+import { sleep, type Clock } from '../../core/clock.ts';
 import { newRunId } from '../../core/workspace.ts';
 import { connect, withClient } from '../../engine/pg.ts';
 import type { DeployedEngine, EngineNode } from '../../engine/types.ts';
 import { FaultInjection } from '../../fault/fault.ts';
-import type { ProvisionedTarget, TargetRuntime } from '../types.ts';
+import type { ProvisionedTarget } from '../types.ts';
 import type { KubernetesFaultTimeline } from './timeline/assemble.ts';
 import { KubernetesPlatform } from './platform.ts';
 import { KindCli, loadKubeConfig } from './cluster.ts';
@@ -32,6 +30,7 @@ import { defaultImage } from './render/manifests.ts';
 import { NAMES, kindClusterName } from './names.ts';
 import { kubernetesTarget } from './testing/plan.ts';
 import { kindRequired, kindTestGaps } from './testing/kind-requirements.ts';
+import { kindTestRuntime } from './testing/kind-runtime.ts';
 
 const IMAGE = process.env.STATEBENCH_KIND_PATRONI_IMAGE ?? defaultImage('patroni');
 
@@ -98,18 +97,7 @@ describe('kind: Patroni on Local PVs', () => {
         ],
       });
       target.io = { ...target.io, enabled: false };
-      const base = mkdtempSync(join(tmpdir(), 'statebench-kind-patroni-'));
-      const stateDir = join(base, runId, target.slug);
-      mkdirSync(stateDir, { recursive: true });
-      const rt: TargetRuntime = {
-        registry: new CleanupRegistry(join(base, 'resources.jsonl')),
-        clock: new RunClock(),
-        stateDir,
-        artifactsDir: base,
-        event: () => {},
-        status: (p, d) => console.log(`[kind patroni] ${p}: ${d ?? ''}`),
-        signal: new AbortController().signal,
-      };
+      const { base, stateDir, rt } = kindTestRuntime('patroni', runId, target.slug);
       const cluster = kindClusterName(runId, target.name);
       const t0 = performance.now();
       try {

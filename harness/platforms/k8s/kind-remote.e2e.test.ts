@@ -25,16 +25,14 @@
 // (STATEBENCH_KIND_IMAGE) and, for the remote volumes, root, nbdkit and nbdfuse. Skipped, saying why,
 // where any is missing; under CI (STATEBENCH_REQUIRE_KIND=1 or CI=true) that is a failure.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test, type ExpectStatic } from 'vitest';
-import { CleanupRegistry } from '../../core/cleanup.ts';
-import { RunClock, sleep } from '../../core/clock.ts';
+import { sleep } from '../../core/clock.ts';
 import { newRunId } from '../../core/workspace.ts';
 import { withClient } from '../../engine/pg.ts';
 import { FaultInjection } from '../../fault/fault.ts';
-import type { ProvisionedTarget, TargetRuntime } from '../types.ts';
+import type { ProvisionedTarget } from '../types.ts';
 import type { KubernetesFaultTimeline } from './timeline/assemble.ts';
 import { KubernetesPlatform } from './platform.ts';
 import { KindCli, KubeCluster, loadKubeConfig } from './cluster.ts';
@@ -42,6 +40,7 @@ import { defaultImage } from './render/manifests.ts';
 import { kindClusterName } from './names.ts';
 import { kubernetesTarget } from './testing/plan.ts';
 import { kindRequired, kindTestGaps } from './testing/kind-requirements.ts';
+import { kindTestRuntime } from './testing/kind-runtime.ts';
 
 const IMAGE = process.env.STATEBENCH_KIND_IMAGE ?? defaultImage('postgres');
 
@@ -94,18 +93,7 @@ async function nodeLoss(label: string, storage: Storage, expect: ExpectStatic, h
     ],
   });
   target.io = { ...target.io, enabled: false };
-  const base = mkdtempSync(join(tmpdir(), `statebench-kind-${label}-`));
-  const stateDir = join(base, runId, target.slug);
-  mkdirSync(stateDir, { recursive: true });
-  const rt: TargetRuntime = {
-    registry: new CleanupRegistry(join(base, 'resources.jsonl')),
-    clock: new RunClock(),
-    stateDir,
-    artifactsDir: base,
-    event: () => {},
-    status: (p, d) => console.log(`[kind ${label}] ${p}: ${d ?? ''}`),
-    signal: new AbortController().signal,
-  };
+  const { base, stateDir, rt } = kindTestRuntime(label, runId, target.slug);
   const cluster = kindClusterName(runId, target.name);
   const t0 = performance.now();
   const secs = () => `${((performance.now() - t0) / 1000).toFixed(0)} s`;

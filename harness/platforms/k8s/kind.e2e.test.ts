@@ -6,16 +6,12 @@
 //
 // Where any of that is missing the test is skipped and says why — the one skip allowed under CI,
 // because kind cannot run on every machine. STATEBENCH_REQUIRE_KIND=1 turns the skip into a failure.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
-import { CleanupRegistry } from '../../core/cleanup.ts';
-import { RunClock, sleep } from '../../core/clock.ts';
+import { sleep } from '../../core/clock.ts';
 import { newRunId } from '../../core/workspace.ts';
 import { withClient } from '../../engine/pg.ts';
 import { FaultInjection } from '../../fault/fault.ts';
-import type { TargetRuntime } from '../types.ts';
 import type { KubernetesFaultTimeline } from './timeline/assemble.ts';
 import { KubernetesPlatform } from './platform.ts';
 import { KindCli } from './cluster.ts';
@@ -23,6 +19,7 @@ import { defaultImage } from './render/manifests.ts';
 import { kindClusterName } from './names.ts';
 import { kubernetesTarget } from './testing/plan.ts';
 import { kindRequired, kindTestGaps } from './testing/kind-requirements.ts';
+import { kindTestRuntime } from './testing/kind-runtime.ts';
 
 const IMAGE = process.env.STATEBENCH_KIND_IMAGE ?? defaultImage('postgres');
 
@@ -48,10 +45,7 @@ describe('kind end to end', () => {
         ],
       });
       target.io = { ...target.io, tool: 'fio', size: 16 * 1024 ** 2, runtime: 3_000 };
-      const base = mkdtempSync(join(tmpdir(), 'statebench-kind-e2e-'));
-      const stateDir = join(base, runId, target.slug);
-      mkdirSync(stateDir, { recursive: true });
-      const rt: TargetRuntime = { registry: new CleanupRegistry(join(base, 'resources.jsonl')), clock: new RunClock(), stateDir, artifactsDir: base, event: () => {}, status: (p, d) => console.log(`[kind e2e] ${p}: ${d ?? ''}`), signal: new AbortController().signal };
+      const { base, rt } = kindTestRuntime('e2e', runId, target.slug);
       const cluster = kindClusterName(runId, target.name);
       try {
         const provisioned = await new KubernetesPlatform('kind', { runId }).provision(target, rt);
