@@ -14,25 +14,12 @@ import { FakeApiServer, type StoredObject } from '../testing/fake-apiserver.ts';
 import { kubernetesTarget } from '../testing/plan.ts';
 import { KubeCluster, type Exec } from '../cluster.ts';
 import { KubernetesTimeline } from '../timeline/recorder.ts';
-import {
-  KIND_FAULT_TYPES,
-  KUBERNETES_FAULT_TYPES,
-  NODE_ACCESS_SCRIPT,
-  PRIMARY_PROBE_SCRIPT,
-  KindNodeContainer,
-  dockerExec,
-  helperPod,
-  kubernetesFaultMode,
-  HELPER_ACTION_COMMAND,
-  HELPER_IDLE,
-  postmastersOn,
-  observerClusterRole,
-  policyTolerations,
-  runtimeUnit,
-  withFaultPolicy,
-  type KubernetesFaultContext,
-  type KubernetesFaultPolicy,
-} from './faults.ts';
+import { KIND_FAULT_TYPES, KUBERNETES_FAULT_TYPES, kubernetesFaultMode } from './faults.ts';
+import { NODE_ACCESS_SCRIPT, helperPod, HELPER_ACTION_COMMAND, HELPER_IDLE, observerClusterRole, runtimeUnit } from './node-access.ts';
+import { PRIMARY_PROBE_SCRIPT, KindNodeContainer, dockerExec } from './kind-node.ts';
+import { postmastersOn } from './postmasters.ts';
+import { policyTolerations, withFaultPolicy, type KubernetesFaultPolicy } from './policy.ts';
+import type { KubernetesFaultContext } from './member-cycle.ts';
 import { KubernetesPlatform } from '../platform.ts';
 import { renderManifests } from '../render/manifests.ts';
 import { validateAll } from '../render/validate.ts';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, test } from 'vitest';
-import { hostProcesses, postmastersOn } from './faults.ts';
+import { hostProcesses, postmastersOn } from './postmasters.ts';
 
 const dirs: string[] = [];
 afterEach(() => {

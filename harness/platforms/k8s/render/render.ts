@@ -10,7 +10,7 @@ import { kindConfigYaml, renderKindConfig } from './kind-config.ts';
 import { remoteVolumePath, renderManifests, type K8sObject, type ManifestOptions } from './manifests.ts';
 import { kindClusterName, kindWorkerNames } from '../names.ts';
 import { validateAll } from './validate.ts';
-import { withFaultPolicy } from '../faults/faults.ts';
+import { withFaultPolicy } from '../faults/policy.ts';
 
 export const PASSWORD_PLACEHOLDER = 'generated-at-run-time';
 

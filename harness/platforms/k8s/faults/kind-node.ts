@@ -1,0 +1,282 @@
+// Node faults on kind (node-crash, node-hang, kubelet-stop): the worker node containers through the
+// docker CLI, argument arrays only, never a shell.
+import type { FaultCycle } from '../../../model/plan.ts';
+import type { FaultMode } from '../../../fault/fault.ts';
+import type { FaultSubject } from '../../../fault/modes.ts';
+import { sleep } from '../../../core/clock.ts';
+import { run } from '../../../core/exec.ts';
+import { StatebenchError } from '../../../errors.ts';
+import type { Exec } from '../cluster.ts';
+import { NAMES } from '../names.ts';
+import { leaderKeyHolder } from '../timeline/assemble.ts';
+import { MemberCycle, until, type KubernetesFaultContext } from './member-cycle.ts';
+import { watchPostmasters } from './postmasters.ts';
+
+/** Reads the old primary's role on its node through containerd, bypassing the kubelet. Fixed text. */
+export const PRIMARY_PROBE_SCRIPT = `for d in \${PGBIN:-} /usr/lib/postgresql/*/bin /usr/local/bin /usr/bin; do
+  if [ -x "$d/psql" ]; then
+    PGPASSWORD="\${POSTGRES_PASSWORD:-\${PATRONI_SUPERUSER_PASSWORD:-}}" PGCONNECT_TIMEOUT=3 exec "$d/psql" -h 127.0.0.1 -p 5432 -U postgres -d postgres -XAtc "select case when pg_is_in_recovery() then 'replica' else 'primary ' || txid_current() end"
+  fi
+done
+echo "no psql in the image" >&2
+exit 69
+`;
+
+/**
+ * Empties the volumes a kind worker mounts (its disk, the shared network volumes) from inside the node,
+ * as its root: the database's files belong to the image's postgres user, in 0700 directories, which a
+ * run that is not root cannot remove from the host. The mount points themselves stay.
+ */
+export async function wipeNodeVolumes(docker: Exec, node: string, mounts: string[], attempts = 3): Promise<void> {
+  for (let i = 1; ; i++) {
+    try {
+      await docker('docker', ['exec', node, 'find', ...mounts, '-mindepth', '2', '-delete'], { timeoutMs: 120_000 });
+      return;
+    } catch (e) {
+      // A file that vanished under find (a server still stopping) fails this pass; the next one finishes.
+      if (i >= attempts) throw e;
+      await sleep(2_000);
+    }
+  }
+}
+
+export class KindNodeContainer {
+  constructor(
+    readonly name: string,
+    private readonly docker: Exec,
+  ) {}
+
+  private async inspect(format: string): Promise<string> {
+    return (await this.docker('docker', ['inspect', '--format', format, this.name], { timeoutMs: 30_000 })).stdout.trim();
+  }
+
+  async state(): Promise<{ running: boolean; paused: boolean; status: string }> {
+    const s = JSON.parse(await this.inspect('{{json .State}}')) as { Running?: boolean; Paused?: boolean; Status?: string };
+    return { running: !!s.Running, paused: !!s.Paused, status: s.Status ?? 'unknown' };
+  }
+
+  /** Its address on the kind network (the first network otherwise). */
+  async address(): Promise<string | null> {
+    const nets = JSON.parse((await this.inspect('{{json .NetworkSettings.Networks}}')) || '{}') as Record<string, { IPAddress?: string }>;
+    const ip = nets.kind?.IPAddress ?? Object.values(nets)[0]?.IPAddress;
+    return ip || null;
+  }
+
+  kill(): Promise<unknown> {
+    return this.docker('docker', ['kill', '--signal', 'KILL', this.name], { timeoutMs: 60_000 });
+  }
+
+  start(): Promise<unknown> {
+    return this.docker('docker', ['start', this.name], { timeoutMs: 120_000 });
+  }
+
+  pause(): Promise<unknown> {
+    return this.docker('docker', ['pause', this.name], { timeoutMs: 30_000 });
+  }
+
+  unpause(): Promise<unknown> {
+    return this.docker('docker', ['unpause', this.name], { timeoutMs: 30_000 });
+  }
+
+  exec(args: string[], timeoutMs = 30_000): Promise<{ stdout: string; stderr: string }> {
+    return this.docker('docker', ['exec', this.name, ...args], { timeoutMs });
+  }
+
+  async kubeletState(): Promise<string> {
+    return (await this.exec(['systemctl', 'show', '--property=ActiveState', '--value', 'kubelet.service'])).stdout.trim();
+  }
+
+  /** The running database container of a pod, as containerd knows it (empty when none). */
+  async memberContainer(namespace: string, pod: string): Promise<string> {
+    const { stdout } = await this.exec(['crictl', 'ps', '--quiet', '--state', 'running', '--label', `io.kubernetes.pod.namespace=${namespace}`, '--label', `io.kubernetes.pod.name=${pod}`, '--label', `io.kubernetes.container.name=${NAMES.container}`]);
+    return stdout.trim().split('\n')[0]?.trim() ?? '';
+  }
+
+  async probePrimary(container: string): Promise<{ role: 'primary' | 'replica' | 'unreachable'; detail?: string }> {
+    try {
+      const { stdout } = await this.exec(['crictl', 'exec', '--sync', container, '/bin/sh', '-c', PRIMARY_PROBE_SCRIPT], 15_000);
+      const out = stdout.trim();
+      if (out.startsWith('primary')) return { role: 'primary', detail: `wrote xid ${out.slice(8)}` };
+      if (out === 'replica') return { role: 'replica' };
+      return { role: 'unreachable', detail: out.slice(0, 200) || 'no answer' };
+    } catch (e) {
+      return { role: 'unreachable', detail: (e as Error).message.split('\n')[0].slice(0, 200) };
+    }
+  }
+}
+
+export function kindNodeFault(cycle: FaultCycle, s: FaultSubject, ctx: KubernetesFaultContext): FaultMode {
+  const m = new MemberCycle(cycle, s, ctx);
+  if (!ctx.exec) throw new StatebenchError(`${cycle.type} on kind needs the docker CLI`);
+  const docker = ctx.exec;
+  let node: KindNodeContainer | undefined;
+  let addressBefore: string | null = null;
+  let addressAfter: string | null = null;
+  let container = '';
+  let probing: { stop: AbortController; done: Promise<void> } | undefined;
+  let frozenWatch: { stop(): Promise<void> } | undefined;
+
+  const target = async (): Promise<KindNodeContainer> => {
+    await m.locate();
+    const workers = ctx.kindWorkers ?? [];
+    if (!m.kubeNode || !workers.includes(m.kubeNode)) {
+      throw new StatebenchError(`${cycle.type}: pod ${m.pod} runs on ${m.kubeNode ?? 'no node'}, not on a worker of this kind cluster (${workers.join(', ')}); the control plane is never faulted`);
+    }
+    return new KindNodeContainer(m.kubeNode, docker);
+  };
+
+  /**
+   * Probes the old primary on its node and, once the leader key names another member, that member on
+   * its node too: a second primary is reported only when both accept writes.
+   */
+  const probeLoop = (n: KindNodeContainer) => {
+    const stop = new AbortController();
+    const every = ctx.probeIntervalMs ?? 2_000;
+    const done = (async () => {
+      while (!stop.signal.aborted) {
+        const started = ctx.clock.now();
+        const r = await n.probePrimary(container);
+        m.mark?.probes.push({ atMs: +started.toFixed(1), role: r.role, ...(r.detail ? { detail: r.detail } : {}) });
+        const holder = ctx.leaderEndpoints ? leaderKeyHolder(ctx.timeline.get('Endpoints', ctx.leaderEndpoints)) : null;
+        const holderNode = holder ? (ctx.timeline.get('Pod', holder)?.spec?.nodeName as string | undefined) : undefined;
+        if (holder && holderNode && (holder !== m.pod || holderNode !== m.kubeNode) && (ctx.kindWorkers ?? []).includes(holderNode)) {
+          const at = ctx.clock.now();
+          const peer = new KindNodeContainer(holderNode, docker);
+          const id = await peer.memberContainer(ctx.namespace, holder).catch(() => '');
+          const p = id ? await peer.probePrimary(id) : { role: 'unreachable' as const, detail: 'no running container' };
+          m.mark?.probes.push({ atMs: +at.toFixed(1), role: p.role, ...(p.detail ? { detail: p.detail } : {}), pod: holder, kubeNode: holderNode });
+        }
+        await sleep(every, stop.signal).catch(() => {});
+      }
+    })();
+    return { stop, done };
+  };
+
+  const stopProbes = async () => {
+    const p = probing;
+    probing = undefined;
+    p?.stop.abort();
+    await p?.done;
+  };
+
+  switch (cycle.type) {
+    case 'node-crash':
+      return {
+        type: cycle.type,
+        setup: async () => {
+          node = await target();
+          const st = await node.state();
+          if (!st.running || st.paused) throw new StatebenchError(`node-crash: node container ${node.name} is ${st.status}${st.paused ? ' (paused)' : ''}, not running`);
+          addressBefore = await node.address();
+        },
+        inject: async () => {
+          m.begin();
+          m.act('docker kill --signal KILL', `${node!.name} (address ${addressBefore ?? 'unknown'})`);
+          await node!.kill();
+        },
+        waitForPropagation: async () => {
+          await until(`node container ${node!.name} to stop`, async () => !(await node!.state()).running, ctx.propagationTimeoutMs ?? 30_000);
+          m.startOperator();
+        },
+        recover: async () => {
+          m.stopOperator();
+          m.markRecover();
+          const n = node;
+          if (!n) return;
+          const st = await n.state();
+          if (st.paused) await n.unpause();
+          if (!st.running) {
+            m.act('docker start', n.name);
+            await n.start();
+          }
+          addressAfter = await n.address().catch(() => null);
+          if (addressBefore && addressAfter && addressAfter !== addressBefore) {
+            m.act('node address changed', `${addressBefore} → ${addressAfter}; kind's entrypoint points the kubelet's --node-ip at the new address`);
+          }
+        },
+        waitForRecovery: (timeoutMs) => m.recovered(timeoutMs, { node: true, expectAddress: addressAfter }),
+      };
+    case 'node-hang':
+      return {
+        type: cycle.type,
+        setup: async () => {
+          node = await target();
+          const st = await node.state();
+          if (!st.running || st.paused) throw new StatebenchError(`node-hang: node container ${node.name} is ${st.status}${st.paused ? ' (already paused)' : ''}`);
+        },
+        inject: async () => {
+          m.begin();
+          m.act('docker pause', node!.name);
+          await node!.pause();
+        },
+        waitForPropagation: async () => {
+          await until(`node container ${node!.name} to be paused`, async () => (await node!.state()).paused, ctx.propagationTimeoutMs ?? 30_000);
+          m.startOperator();
+          // The operator action can let a replacement start while the old server is frozen, not gone.
+          if (ctx.policy.forceDeleteAfterMs !== undefined) frozenWatch = watchPostmasters(ctx, m, "the operator's force delete let the replacement start while the old server was frozen on its paused node");
+        },
+        recover: async () => {
+          m.stopOperator();
+          m.markRecover();
+          const n = node;
+          if (!n) return;
+          const st = await n.state();
+          if (st.paused) {
+            m.act('docker unpause', n.name);
+            await n.unpause();
+          } else if (!st.running) {
+            await n.start();
+          }
+        },
+        waitForRecovery: async (timeoutMs) => {
+          try {
+            await m.recovered(timeoutMs, { node: true });
+          } finally {
+            await frozenWatch?.stop();
+            frozenWatch = undefined;
+          }
+        },
+      };
+    case 'kubelet-stop':
+      return {
+        type: cycle.type,
+        setup: async () => {
+          node = await target();
+          const kubelet = await node.kubeletState();
+          if (kubelet !== 'active') throw new StatebenchError(`kubelet-stop: the kubelet on ${node.name} is ${kubelet || 'unknown'}, not active`);
+          container = await node.memberContainer(ctx.namespace, m.pod);
+          if (!container) throw new StatebenchError(`kubelet-stop: containerd on ${node.name} runs no ${NAMES.container} container of pod ${m.pod}`);
+        },
+        inject: async () => {
+          m.begin();
+          m.act('systemctl stop kubelet', node!.name);
+          await node!.exec(['systemctl', 'stop', 'kubelet.service']);
+        },
+        // The point of this fault is a database that outlives its kubelet: check that it did.
+        waitForPropagation: async () => {
+          await until(`the kubelet on ${node!.name} to stop`, async () => ['inactive', 'failed'].includes(await node!.kubeletState()), ctx.propagationTimeoutMs ?? 30_000);
+          const still = await node!.memberContainer(ctx.namespace, m.pod);
+          if (still !== container) throw new StatebenchError(`kubelet-stop: the database container of ${m.pod} (${container.slice(0, 12)}) stopped with the kubelet, so this was not a kubelet-only failure`);
+          probing = probeLoop(node!);
+          m.startOperator();
+        },
+        recover: async () => {
+          m.stopOperator();
+          await stopProbes();
+          m.markRecover();
+          const n = node;
+          if (!n) return;
+          if ((await n.kubeletState()) !== 'active') {
+            m.act('systemctl start kubelet', n.name);
+            await n.exec(['systemctl', 'start', 'kubelet.service']);
+          }
+        },
+        waitForRecovery: (timeoutMs) => m.recovered(timeoutMs, { node: true }),
+      };
+    default:
+      throw new StatebenchError(`${cycle.type} is not a node fault`);
+  }
+}
+
+/** The docker CLI for KindNodeContainer, through the same Exec type KindCli takes (argument arrays). */
+export const dockerExec: Exec = (cmd, args, opts) => run(cmd, args, { timeoutMs: opts?.timeoutMs });
