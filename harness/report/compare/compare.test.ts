@@ -174,6 +174,24 @@ describe('compareRuns over repetitions', () => {
     expect(unrecovered.regressions.map((r) => r.metric)).toContain('cycles not recovered');
   });
 
+  it('recovery with several runs a side: each run is one observation (its median over cycles), as for TPS', async () => {
+    const cycles = (ms: number[]) => ms.map((m, i) => ({ type: 'node-crash', node: 'node-0', atS: 2 + i * 3, unavailableMs: m, recovered: true }));
+    const side = (name: string, seed: number, runs: number[][]) => runs.map((ms, i) => run(`${name}${i}`, seed + i, { seconds: 20, faults: cycles(ms) }));
+    const a = side('rec-runs-a', 101, [[1000, 1040, 990], [1100, 1060, 1080], [1020, 1010, 1050]]);
+    const slower = side('rec-runs-b', 111, [[1500, 1560, 1490], [1620, 1580, 1600]]);
+    const same = side('rec-runs-c', 121, [[1010, 1050, 1000], [1090, 1070, 1030]]);
+    const worse = (await compareRuns(a, slower)).changes.find((x) => x.metric.startsWith('writes unavailable'))!;
+    expect(worse).toMatchObject({ metric: 'writes unavailable per cycle (median per run)', basis: 'interval', verdict: 'regression' });
+    expect(worse.interval).toMatchObject({ of: 'runs', n: { baseline: 3, candidate: 2 } });
+    expect(worse.samples).toEqual({ baseline: [1000, 1080, 1020], candidate: [1500, 1600] });
+    const unchanged = (await compareRuns(a, same)).changes.find((x) => x.metric.startsWith('writes unavailable'))!;
+    expect(unchanged.verdict).not.toBe('regression');
+    // A history of runs against one run: the prediction interval of one new run.
+    const one = (await compareRuns(a, slower.slice(0, 1))).changes.find((x) => x.metric.startsWith('writes unavailable'))!;
+    expect(one.interval).toMatchObject({ method: 'prediction-t-log', of: 'runs' });
+    expect(one.verdict).toBe('regression');
+  });
+
   it('I/O figures: no verdict with one run a side, the interval over runs with two', async () => {
     const io = { randWriteIops: 40000, seqWriteMiBps: 600, fsyncP50: 0.3, fsyncP99: 5 };
     const a = run('io-a', 91, { seconds: 5, io });

@@ -17,8 +17,10 @@
 // - one run a side: the drift cannot be separated from a change, so there is no verdict; the
 //   reason says what to give instead.
 // A figure is a regression when that 95 % interval of candidate/baseline lies entirely on the
-// worse side AND the change exceeds the minimum effect. Recovery falls back to per-repetition
-// medians or a rank test over fault cycles (each cycle a separate event after full recovery).
+// worse side AND the change exceeds the minimum effect. Recovery follows the same rule with each
+// run's median over its fault cycles as the run's observation; with one run a side it falls back to
+// a rank test over the cycles (each a separate event after full recovery), and says the runs' drift
+// is not separated.
 // Data safety is not statistics: any lost, phantom, duplicated or corrupted write beyond the
 // baseline's is a regression.
 import type { Summary, TargetSummary } from '../../model/summary.ts';
@@ -410,23 +412,25 @@ function compareTarget(target: string, a: Side, b: Side, th: Required<CompareThr
     out.push(onBusyHost(judged, busy, th.busyHost));
   }
 
-  // Recovery: per-repetition medians when both sides repeat; else the cycles of the single runs.
+  // Recovery: the run is the unit here too (its median over every cycle of its repetitions) when a
+  // side has several runs; with one run a side only the cycles vary, so a rank test over them.
   const faultsA = ta.flatMap((t) => t.faults);
   const faultsB = tb.flatMap((t) => t.faults);
   if (faultsA.length || faultsB.length) {
     const times = (ts: TargetSummary[]) => ts.flatMap((t) => t.faults.flatMap((f) => (typeof f.recovery.unavailableMs === 'number' ? [f.recovery.unavailableMs] : [])));
-    const medians = (ts: TargetSummary[]) => ts.map((t) => median(t.faults.flatMap((f) => (typeof f.recovery.unavailableMs === 'number' ? [f.recovery.unavailableMs] : [])))).filter((x): x is number => x !== null);
+    const runMedians = (side: Side) => side.byRun.map((reps) => median(times(reps))).filter((x): x is number => x !== null);
     const f: Figure = { target, group: 'recovery', metric: 'writes unavailable per cycle (median)', unit: 'ms', better: 'lower', baseline: median(times(ta)), candidate: median(times(tb)) };
     if (!faultsA.length || !faultsB.length) {
       out.push({ ...f, baseline: f.baseline ?? null, candidate: f.candidate ?? null, change: null, basis: 'rank-test', verdict: 'not-compared', reason: `${faultsA.length ? 'the candidate' : 'the baseline'} injected no faults` });
-    } else if (medians(ta).length >= 2 && medians(tb).length >= 2) {
-      const judged = intervalVerdict({ ...f, metric: 'writes unavailable per cycle (median per repetition)' }, medians(ta), medians(tb), th);
+    } else if (runMedians(a).length >= 2 || runMedians(b).length >= 2) {
+      const judged = runVerdict({ ...f, metric: 'writes unavailable per cycle (median per run)' }, runMedians(a), runMedians(b), { baseline: times(ta), candidate: times(tb) }, th);
       out.push(onBusyHost(judged, busy, th.busyHost));
     } else {
       const r = tested(f, times(ta), times(tb), th);
       // With only a handful of cycles no rank test can reach significance; say so instead of
       // leaving a reader to wonder why a doubling is "within the noise".
       if (r.verdict === 'not-significant' && r.test && r.test.n1 + r.test.n2 < 8) r.reason += `; ${r.test.n1}+${r.test.n2} cycles are too few to tell, schedule more with repeat`;
+      if (r.basis === 'rank-test') r.reason += '; cycles of one run a side: drift between runs is not separated (give ≥ 2 runs a side for that)';
       out.push(onBusyHost(r, busy, th.busyHost));
     }
     const unrecovered = (ts: TargetSummary[]) => ts.reduce((n, t) => n + t.faults.filter((x) => !x.recovery.recovered).length, 0);
