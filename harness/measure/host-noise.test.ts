@@ -36,7 +36,7 @@ describe('parsers', () => {
     expect(parsePressure('some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n')).toEqual({ someAvg10: 0 });
     expect(parsePressure('')).toBeUndefined();
     const stat = '4242 (postgres: a (b) c) S 4200 4242 4242 0 -1 4194560 100 0 0 0 17 23 0 0 20 0 1 0 100 1000 10';
-    expect(parsePidStat(stat)).toEqual({ state: 'S', ppid: 4200, ticks: 40 });
+    expect(parsePidStat(stat)).toEqual({ state: 'S', ppid: 4200, ticks: 40, childTicks: 0 });
   });
 });
 
@@ -79,6 +79,32 @@ describe('hostNoiseSample', () => {
     expect(hostNoiseSample(prev, cur, [1], 'measure', 2)).toMatchObject({ outsideCpuCores: 0, busy: false });
   });
 
+  it('counts the last stretch of run processes that ended inside the interval, through their parent\'s child ticks', () => {
+    // A postmaster (10) and a backend (11) of the run; the backend runs 30 more ticks, exits and is
+    // reaped: the postmaster's child ticks grow by the backend's whole life (50 + 30).
+    const prev = snapshot(0, {}, [
+      [10, { ppid: 1, state: 'S', ticks: 10, childTicks: 0 }],
+      [11, { ppid: 10, state: 'R', ticks: 50, childTicks: 0 }],
+      [20, { ppid: 1, state: 'R', ticks: 0, childTicks: 0 }],
+    ]);
+    const cur = snapshot(1000, { user: 40, idle: 160 }, [
+      [10, { ppid: 1, state: 'S', ticks: 11, childTicks: 80 }],
+      [20, { ppid: 1, state: 'R', ticks: 9, childTicks: 0 }],
+    ]);
+    const s = hostNoiseSample(prev, cur, [10], 'measure', 2);
+    // Run: 1 + (80 − 0 − 50) = 31 ticks of 200 on 2 cores; outside: 40 − 31 = 9.
+    expect(s.runCpuCores).toBeCloseTo(0.31, 6);
+    expect(s.outsideCpuCores).toBeCloseTo(0.09, 6);
+    // A child born and reaped inside the interval counts whole; one reaped by a process outside the run does not.
+    const born = snapshot(1000, { user: 40, idle: 160 }, [
+      [10, { ppid: 1, state: 'S', ticks: 10, childTicks: 25 }],
+      [11, { ppid: 10, state: 'R', ticks: 50, childTicks: 0 }],
+      [20, { ppid: 1, state: 'R', ticks: 15, childTicks: 0 }],
+    ]);
+    expect(hostNoiseSample(prev, born, [10], 'measure', 2).runCpuCores).toBeCloseTo(0.25, 6);
+    expect(hostNoiseSample(prev, cur, [11], 'measure', 2).runCpuCores).toBe(0);
+  });
+
   it('runProcesses follows descendants only from the given roots', () => {
     const procs = new Map<number, ProcEntry>([
       [1, { ppid: 0, state: 'S', ticks: 0 }],
@@ -118,8 +144,19 @@ describe('summarizeHostNoise', () => {
     expect(q).toMatchObject({ phase: 'measure', samples: 20, durationMs: 20_000, busyShare: 0.05, busy: false, reasons: [], runQueueAboveCoresShare: 0.95 });
     expect(q.outsideCpuCores).toEqual({ median: 0.1, p95: 0.1, max: 1.2 });
     expect(b).toMatchObject({ phase: 'load', samples: 10, busyShare: 0.2, busy: true });
-    expect(b.reasons[0]).toMatch(/^20 % of 10 one-second samples had processes outside the run using more than 0\.5 of 2 cores .*max 1\.10 cores/);
+    expect(b.reasons[0]).toMatch(/^in 20 % of the phase's 10\.0 s \(2 of 10 samples\) processes outside the run used more than 0\.5 of 2 cores .*max 1\.10 cores/);
     expect(b.memoryPressure).toBeNull();
+  });
+
+  it('weighs samples by their length: a short busy slice at a phase boundary does not flag a quiet phase', () => {
+    const slice = { ...sample('measure:oltp', 1.1), intervalMs: 150 };
+    const quiet = [slice, ...Array(5).fill(0).map(() => sample('measure:oltp', 0.02))];
+    const [q] = summarizeHostNoise(quiet);
+    expect(q).toMatchObject({ samples: 6, durationMs: 5150, busy: false, reasons: [] });
+    expect(q.busyShare).toBeCloseTo(150 / 5150, 3);
+    // Two full busy seconds out of six are a busy phase whatever their position.
+    const [b] = summarizeHostNoise([sample('run', 1.1), sample('run', 1.2), ...Array(4).fill(0).map(() => sample('run', 0.02))]);
+    expect(b).toMatchObject({ busy: true, busyShare: 0.333 });
   });
 });
 

@@ -48,6 +48,8 @@ export interface ProcEntry {
   state: string;
   /** utime + stime, clock ticks. */
   ticks: number;
+  /** cutime + cstime: what children it has waited for used, over their whole lives. */
+  childTicks?: number;
 }
 
 export interface HostSnapshot {
@@ -87,7 +89,7 @@ export interface BusyRule {
   outsideCpuCores?: number;
   /** …or steal exceeded this percentage… @default 5 */
   stealPct?: number;
-  /** …in more than this share of the phase's samples. @default 0.1 */
+  /** …for more than this share of the phase's time. @default 0.1 */
   share?: number;
 }
 
@@ -125,10 +127,11 @@ export function parsePidStat(text: string): ProcEntry | undefined {
   const close = text.lastIndexOf(')');
   if (close < 0) return undefined;
   const rest = text.slice(close + 2).split(' ');
-  // Fields after the command, 0-based: 0 state, 1 ppid, 11 utime, 12 stime.
+  // Fields after the command, 0-based: 0 state, 1 ppid, 11 utime, 12 stime, 13 cutime, 14 cstime.
   const ticks = Number(rest[11]) + Number(rest[12]);
   if (!Number.isFinite(ticks)) return undefined;
-  return { state: rest[0], ppid: Number(rest[1]), ticks };
+  const childTicks = Number(rest[13]) + Number(rest[14]);
+  return { state: rest[0], ppid: Number(rest[1]), ticks, ...(Number.isFinite(childTicks) ? { childTicks } : {}) };
 }
 
 const total = (c: CpuTicks) => c.user + c.nice + c.system + c.idle + c.iowait + c.irq + c.softirq + c.steal;
@@ -154,19 +157,36 @@ export function runProcesses(procs: Map<number, ProcEntry>, roots: number[]): Se
 
 /**
  * The interval between two snapshots as one sample. CPU of the run is the tick delta of processes
- * that belong to the run in the later snapshot and existed in both (a process that started inside
- * the interval counts from zero, one that ended is lost: its ticks go to its parent only when
- * waited for, so a short-lived process may count as outside the run).
+ * that belong to the run in the later snapshot (one that started inside the interval counts from
+ * zero), plus what run processes that ended inside it used: the kernel adds a process's whole life
+ * to its parent's child ticks when the parent waits for it, so a surviving run parent's growth in
+ * child ticks, less what its ended children had already used at the earlier snapshot, is their last
+ * stretch. Without this a workload's connections closing at the end of a measured phase (their
+ * backends exit, the postmaster reaps them) would show as CPU outside the run. A process whose
+ * parent is gone or outside the run is still lost.
  */
 export function hostNoiseSample(prev: HostSnapshot, cur: HostSnapshot, runRoots: number[], phase: string, cores: number, rule: BusyRule = {}): HostNoiseSample {
   const dTotal = Math.max(1, total(cur.stat.cpu) - total(prev.stat.cpu));
   const d = (k: keyof CpuTicks) => Math.max(0, cur.stat.cpu[k] - prev.stat.cpu[k]);
   // Steal is time this machine wanted a CPU and did not get it: not work done by anyone here.
   const busyTicks = Math.max(0, dTotal - d('idle') - d('iowait') - d('steal'));
+  const runNow = runProcesses(cur.procs, runRoots);
+  const runBefore = runProcesses(prev.procs, runRoots);
+  // Children of the run that ended since the earlier snapshot, by parent: what they had used by then.
+  const endedByParent = new Map<number, number>();
+  for (const pid of runBefore) {
+    if (cur.procs.has(pid)) continue;
+    const was = prev.procs.get(pid)!;
+    endedByParent.set(was.ppid, (endedByParent.get(was.ppid) ?? 0) + was.ticks + (was.childTicks ?? 0));
+  }
   let runTicks = 0;
-  for (const pid of runProcesses(cur.procs, runRoots)) {
+  for (const pid of runNow) {
     const now = cur.procs.get(pid)!;
-    runTicks += Math.max(0, now.ticks - (prev.procs.get(pid)?.ticks ?? 0));
+    const before = prev.procs.get(pid);
+    runTicks += Math.max(0, now.ticks - (before?.ticks ?? 0));
+    if (before && now.childTicks !== undefined && before.childTicks !== undefined) {
+      runTicks += Math.max(0, now.childTicks - before.childTicks - (endedByParent.get(pid) ?? 0));
+    }
   }
   const toCores = (ticks: number) => (ticks / dTotal) * cores;
   const runCpuCores = Math.min(toCores(busyTicks), toCores(runTicks));
@@ -241,7 +261,11 @@ export function summarizeHostNoise(samples: HostNoiseSample[], rule: BusyRule = 
     const xs = samples.filter((s) => s.phase === phase);
     const cores = xs[0].cores;
     const limits = busyLimits(cores, rule);
-    const busyShare = xs.filter((s) => s.busy).length / xs.length;
+    // A share of the phase's time, not of its samples: the slice closed at a phase boundary can be a
+    // tenth of a second and carries the previous step's last work (a server stopping), so counted as
+    // one sample of six it alone would flag a quiet phase.
+    const totalMs = xs.reduce((a, s) => a + s.intervalMs, 0);
+    const busyShare = totalMs > 0 ? xs.filter((s) => s.busy).reduce((a, s) => a + s.intervalMs, 0) / totalMs : 0;
     const pressure = (get: (s: HostNoiseSample) => number | null) => {
       const v = xs.map(get).filter((x): x is number => x !== null);
       return v.length ? fig(v) : null;
@@ -253,13 +277,13 @@ export function summarizeHostNoise(samples: HostNoiseSample[], rule: BusyRule = 
     if (busy) {
       const pct = (x: number) => `${Math.round(x * 100)} %`;
       reasons.push(
-        `${pct(busyShare)} of ${xs.length} one-second samples had processes outside the run using more than ${limits.outsideCpuCores} of ${cores} cores or steal above ${limits.stealPct} % (outside the run: median ${outside.median.toFixed(2)}, max ${outside.max.toFixed(2)} cores; steal max ${steal.max.toFixed(1)} %)`,
+        `in ${pct(busyShare)} of the phase's ${(totalMs / 1000).toFixed(1)} s (${xs.filter((s) => s.busy).length} of ${xs.length} samples) processes outside the run used more than ${limits.outsideCpuCores} of ${cores} cores or steal was above ${limits.stealPct} % (outside the run: median ${outside.median.toFixed(2)}, max ${outside.max.toFixed(2)} cores; steal max ${steal.max.toFixed(1)} %)`,
       );
     }
     return {
       phase,
       samples: xs.length,
-      durationMs: Math.round(xs.reduce((a, s) => a + s.intervalMs, 0)),
+      durationMs: Math.round(totalMs),
       cores,
       load1: fig(xs.map((s) => s.load1)),
       runQueue: fig(xs.map((s) => s.runQueue)),

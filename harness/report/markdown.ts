@@ -236,7 +236,7 @@ function hostNoiseSection(targets: TargetSummary[], label: (t: TargetSummary) =>
           m(p.stealPct, 1),
           m(p.cpuPressure),
           m(p.memoryPressure),
-          p.busy ? `**busy** (${Math.round(p.busyShare * 100)} % of samples)` : `no (${Math.round(p.busyShare * 100)} %)`,
+          p.busy ? `**busy** (${Math.round(p.busyShare * 100)} % of the time)` : `no (${Math.round(p.busyShare * 100)} %)`,
         ]),
       ),
     ),

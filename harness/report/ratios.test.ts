@@ -144,14 +144,14 @@ describe('comparisonWarnings', () => {
           cpuPressure: null,
           busyShare: 0.9,
           busy: true,
-          reasons: ['90 % of 20 one-second samples had processes outside the run using more than 0.5 of 2 cores'],
+          reasons: ['in 90 % of the phase\'s 20.0 s (18 of 20 samples) processes outside the run used more than 0.5 of 2 cores'],
         },
       ],
     });
     const w = comparisonWarnings({ targets: [a, b], baseline: 'baremetal/local' });
     expect(w).toHaveLength(2);
     expect(w[0]).toBe('Targets gave the database different resources: baremetal/local: CPUs 0, 1024 MiB; docker/local: CPUs 0-1, 1024 MiB. Differences between them may come from that, not from the platform or storage.');
-    expect(w[1]).toBe('Busy host in 1 of 1 measured phases — processes outside the run used more than a quarter of the cores (at least half a core) or steal exceeded 5 % in over a tenth of the phase: docker/local #1 measure (90 % of 20 s; outside the run median 0.90, max 1.10 of 2 cores; steal max 0.0 %). Figures measured then carry that host\'s noise.');
+    expect(w[1]).toBe('Busy host in 1 of 1 measured phases — processes outside the run used more than a quarter of the cores (at least half a core) or steal exceeded 5 % in over a tenth of the phase: docker/local #1 measure (90 % of 20.0 s; outside the run median 0.90, max 1.10 of 2 cores; steal max 0.0 %). Figures measured then carry that host\'s noise.');
     expect(comparisonWarnings({ targets: [a, { ...a, name: 'x' }], baseline: 'baremetal/local' })).toEqual([]);
   });
 });

@@ -194,7 +194,7 @@ export function comparisonWarnings(summary: Pick<Summary, 'targets' | 'baseline'
   const measured = summary.targets.flatMap((t) => (t.hostNoise ?? []).filter((p) => p.phase.startsWith('measure')).map((p) => ({ t, p })));
   const busy = measured.filter((x) => x.p.busy);
   if (busy.length) {
-    const what = busy.map(({ t, p }) => `${t.name} #${t.repetition ?? 1} ${p.phase.slice('measure:'.length) || 'measure'} (${Math.round(p.busyShare * 100)} % of ${p.samples} s; outside the run median ${p.outsideCpuCores.median.toFixed(2)}, max ${p.outsideCpuCores.max.toFixed(2)} of ${p.cores} cores; steal max ${p.stealPct.max.toFixed(1)} %)`);
+    const what = busy.map(({ t, p }) => `${t.name} #${t.repetition ?? 1} ${p.phase.slice('measure:'.length) || 'measure'} (${Math.round(p.busyShare * 100)} % of ${(p.durationMs / 1000).toFixed(1)} s; outside the run median ${p.outsideCpuCores.median.toFixed(2)}, max ${p.outsideCpuCores.max.toFixed(2)} of ${p.cores} cores; steal max ${p.stealPct.max.toFixed(1)} %)`);
     out.push(`Busy host in ${busy.length} of ${measured.length} measured phases — processes outside the run used more than a quarter of the cores (at least half a core) or steal exceeded 5 % in over a tenth of the phase: ${what.join('; ')}. Figures measured then carry that host's noise.`);
   }
   return out;

@@ -163,7 +163,11 @@ async function runTarget(target: PlannedTarget, repetition: number, repetitions:
     artifactsDir,
     event: (type, data) => {
       if (type === 'measure-start') sampler.phase((measuring = `measure:${String((data as { workload?: string } | undefined)?.workload ?? '')}`));
-      if (type === 'workload-end') measuring = undefined;
+      if (type === 'workload-end' && measuring) {
+        // The measured window is over: what follows (verification, the next status) is not part of it.
+        measuring = undefined;
+        sampler.phase('after-measure');
+      }
       if (type === 'node-exited') exits.push(data ?? {});
       ctx.event(target.name, type, { ...rep, ...data });
     },
