@@ -669,12 +669,12 @@ class KubernetesTarget implements ProvisionedTarget {
     await this.cluster.apply(this.m.engine);
     // Scheduling, binding volumes and initdb come on top of the engine's own start time.
     const timeoutMs = this.target.engine.startTimeout + this.schedulingMarginMs;
-    const started = performance.now();
+    const started = this.cluster.clock.now();
     await this.cluster.waitForPods(ns, selector, { count: members, owner: { kind: 'StatefulSet', name: NAMES.statefulSet } }, { timeoutMs, signal: this.rt.signal });
     await this.placeVolumes(members);
     const leaderEndpoints = this.m.client.leaderEndpoints;
     if (leaderEndpoints) {
-      const leader = await this.cluster.waitForLeader(ns, leaderEndpoints, { podSelector: selector, timeoutMs: Math.max(1, timeoutMs - (performance.now() - started)), signal: this.rt.signal });
+      const leader = await this.cluster.waitForLeader(ns, leaderEndpoints, { podSelector: selector, timeoutMs: Math.max(1, Math.round(timeoutMs - (this.cluster.clock.now() - started))), signal: this.rt.signal });
       this.rt.event('kubernetes-leader-key', { namespace: ns, endpoints: leaderEndpoints, ...leader });
     }
     this.rt.event('kubernetes-engine-ready', { namespace: ns, members });

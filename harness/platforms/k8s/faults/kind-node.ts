@@ -5,11 +5,12 @@ import type { FaultMode } from '../../../fault/fault.ts';
 import type { FaultSubject } from '../../../fault/modes.ts';
 import { sleep } from '../../../core/clock.ts';
 import { run } from '../../../core/exec.ts';
+import { met, notYet, waitFor } from '../../../core/wait.ts';
 import { StatebenchError } from '../../../errors.ts';
 import type { Exec } from '../cluster.ts';
 import { NAMES } from '../names.ts';
 import { leaderKeyHolder } from '../timeline/assemble.ts';
-import { MemberCycle, until, type KubernetesFaultContext } from './member-cycle.ts';
+import { MemberCycle, type KubernetesFaultContext } from './member-cycle.ts';
 import { watchPostmasters } from './postmasters.ts';
 
 /** Reads the old primary's role on its node through containerd, bypassing the kubelet. Fixed text. */
@@ -152,6 +153,21 @@ export function kindNodeFault(cycle: FaultCycle, s: FaultSubject, ctx: Kubernete
     return { stop, done };
   };
 
+  /** Until the node container (or its kubelet) is in the state `holds` accepts; what docker said last is in the timeout. */
+  const untilNode = <S,>(what: string, read: () => Promise<S>, holds: (state: S) => boolean, describe: (state: S) => string) =>
+    waitFor(
+      what,
+      async () => {
+        try {
+          const st = await read();
+          return holds(st) ? met(undefined) : notYet(describe(st));
+        } catch (e) {
+          return notYet((e as Error).message);
+        }
+      },
+      { timeoutMs: ctx.propagationTimeoutMs ?? 30_000, intervalMs: 250, clock: ctx.waitClock },
+    );
+
   const stopProbes = async () => {
     const p = probing;
     probing = undefined;
@@ -175,7 +191,7 @@ export function kindNodeFault(cycle: FaultCycle, s: FaultSubject, ctx: Kubernete
           await node!.kill();
         },
         waitForPropagation: async () => {
-          await until(`node container ${node!.name} to stop`, async () => !(await node!.state()).running, ctx.propagationTimeoutMs ?? 30_000);
+          await untilNode(`node container ${node!.name} to stop`, () => node!.state(), (st) => !st.running, (st) => `docker says ${st.status}`);
           m.startOperator();
         },
         recover: async () => {
@@ -210,7 +226,7 @@ export function kindNodeFault(cycle: FaultCycle, s: FaultSubject, ctx: Kubernete
           await node!.pause();
         },
         waitForPropagation: async () => {
-          await until(`node container ${node!.name} to be paused`, async () => (await node!.state()).paused, ctx.propagationTimeoutMs ?? 30_000);
+          await untilNode(`node container ${node!.name} to be paused`, () => node!.state(), (st) => st.paused, (st) => `docker says ${st.status}`);
           m.startOperator();
           // The operator action can let a replacement start while the old server is frozen, not gone.
           if (ctx.policy.forceDeleteAfterMs !== undefined) frozenWatch = watchPostmasters(ctx, m, "the operator's force delete let the replacement start while the old server was frozen on its paused node");
@@ -254,7 +270,7 @@ export function kindNodeFault(cycle: FaultCycle, s: FaultSubject, ctx: Kubernete
         },
         // The point of this fault is a database that outlives its kubelet: check that it did.
         waitForPropagation: async () => {
-          await until(`the kubelet on ${node!.name} to stop`, async () => ['inactive', 'failed'].includes(await node!.kubeletState()), ctx.propagationTimeoutMs ?? 30_000);
+          await untilNode(`the kubelet on ${node!.name} to stop`, () => node!.kubeletState(), (st) => ['inactive', 'failed'].includes(st), (st) => `kubelet.service ${st || 'unknown'}`);
           const still = await node!.memberContainer(ctx.namespace, m.pod);
           if (still !== container) throw new StatebenchError(`kubelet-stop: the database container of ${m.pod} (${container.slice(0, 12)}) stopped with the kubelet, so this was not a kubelet-only failure`);
           probing = probeLoop(node!);
