@@ -119,6 +119,29 @@ describe('kind node faults on the verbs (fake clock)', () => {
     expect(docker.actions()).toEqual([`pause ${WORKERS[1]}`, `unpause ${WORKERS[1]}`]);
   });
 
+  test('one undo for node-crash and node-hang: whatever state the node was left in, it is unpaused and/or started, each step on the timeline', async () => {
+    const cases = [
+      // type, what happened to the node during the hold, what the undo does and records
+      { type: 'node-crash', meanwhile: (n: { paused: boolean; running: boolean }) => void n, did: ['start'] },
+      { type: 'node-crash', meanwhile: (n: { paused: boolean; running: boolean }) => void (n.paused = true), did: ['unpause', 'start'] },
+      { type: 'node-hang', meanwhile: (n: { paused: boolean; running: boolean }) => void n, did: ['unpause'] },
+      { type: 'node-hang', meanwhile: (n: { paused: boolean; running: boolean }) => void ((n.paused = false), (n.running = false)), did: ['start'] },
+    ] as const;
+    for (const k of cases) {
+      const { docker, control, ctx, subject, cycle } = setup();
+      const f = new FaultInjection(kindNodeFault(cycle(k.type), subject, ctx));
+      await f.inject();
+      k.meanwhile(docker.nodes.get(WORKERS[0])!);
+      await f.recover();
+      await f.cleanup();
+      const inject = k.type === 'node-crash' ? `kill --signal KILL ${WORKERS[0]}` : `pause ${WORKERS[0]}`;
+      expect(docker.actions(), `${k.type} ${k.did.join('+')}`).toEqual([inject, ...k.did.map((d) => `${d} ${WORKERS[0]}`)]);
+      expect(ctx.timeline.marks[0].actions.map((a) => a.what).filter((w) => w !== 'docker kill --signal KILL' && w !== 'docker pause')).toEqual(k.did.map((d) => `docker ${d}`));
+      expect(docker.nodes.get(WORKERS[0])).toMatchObject({ running: true, paused: false });
+      expect(control.running).toBe(true);
+    }
+  });
+
   test('node-crash and node-hang need a kind node\'s verbs', () => {
     const { ctx, subject, cycle } = setup();
     const other: NodeControl = { kill: async () => {}, pause: async () => {}, resume: async () => {}, start: async () => {}, stop: async () => {}, running: true };

@@ -271,6 +271,24 @@ export function kindNodeFault(cycle: FaultCycle, s: FaultSubject, ctx: Kubernete
     if (c.node && c.node.name !== node!.name) throw new StatebenchError(`${cycle.type}: pod ${m.pod} moved from ${node!.name} to ${c.node.name} before the fault; ${c.node.name} was faulted instead`);
   };
 
+  /**
+   * The one undo of node-crash and node-hang: the container the verbs acted on is unpaused and/or
+   * started, whatever the fault left it in, and each step is recorded on the cycle. Idempotent: after
+   * it the verbs remember nothing, so a second call (cleanup after recover) does nothing.
+   */
+  const bringBack = async (c: KindNodeControl): Promise<void> => {
+    const n = c.node;
+    if (!n) return;
+    const st = await n.state();
+    if (st.paused) {
+      m.act('docker unpause', n.name);
+      await c.resume();
+    }
+    if (!st.running) m.act('docker start', n.name);
+    // Also when the container came back by itself (its restart policy): start forgets it.
+    if (c.node) await c.start();
+  };
+
   const stopProbes = async () => {
     const p = probing;
     probing = undefined;
@@ -304,11 +322,7 @@ export function kindNodeFault(cycle: FaultCycle, s: FaultSubject, ctx: Kubernete
           m.markRecover();
           const n = c.node;
           if (!n) return;
-          const st = await n.state();
-          if (st.paused) await c.resume();
-          if (!st.running) m.act('docker start', n.name);
-          // Also when the container came back by itself: start forgets it, ready for the next cycle.
-          if (c.node) await c.start();
+          await bringBack(c);
           addressAfter = await n.address().catch(() => null);
           if (addressBefore && addressAfter && addressAfter !== addressBefore) {
             m.act('node address changed', `${addressBefore} → ${addressAfter}; kind's entrypoint points the kubelet's --node-ip at the new address`);
@@ -341,15 +355,7 @@ export function kindNodeFault(cycle: FaultCycle, s: FaultSubject, ctx: Kubernete
         recover: async () => {
           m.stopOperator();
           m.markRecover();
-          const n = c.node;
-          if (!n) return;
-          const st = await n.state();
-          if (st.paused) {
-            m.act('docker unpause', n.name);
-            await c.resume();
-          } else if (!st.running) {
-            await c.start();
-          }
+          await bringBack(c);
         },
         waitForRecovery: async (timeoutMs) => {
           try {
