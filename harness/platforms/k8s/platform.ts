@@ -25,7 +25,7 @@ import type { Volume } from '../../storage/types.ts';
 import type { ResourceKind, ResourceRecord } from '../../core/cleanup.ts';
 import { storageFor } from '../../storage/index.ts';
 import { parseFio } from '../../io/probe.ts';
-import { awaitWritable, serverVersion, withClient } from '../../engine/pg.ts';
+import { awaitWritable, serverVersion } from '../../engine/pg.ts';
 import { freePort } from '../../core/net.ts';
 import { StatebenchError, EXIT } from '../../errors.ts';
 import { KindCli, KubeCluster, PodPortForward, loadKubeConfig, apiMessage, type Exec } from './cluster.ts';

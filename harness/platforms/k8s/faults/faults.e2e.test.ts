@@ -28,7 +28,7 @@ import { LEADER_LABEL_VALUE, ROLE_LABEL } from '../names.ts';
 import { FaultInjection } from '../../../fault/fault.ts';
 import { FaultSchedule } from '../../../fault/schedule.ts';
 import { CAPABILITIES } from '../../../model/capabilities.ts';
-import type { FaultCycle, PlannedTarget } from '../../../model/plan.ts';
+import type { FaultCycle } from '../../../model/plan.ts';
 import type { DeployedEngine, EngineNode } from '../../../engine/types.ts';
 import type { TargetRuntime } from '../../types.ts';
 import { RunClock } from '../../../core/clock.ts';
