@@ -48,7 +48,7 @@ function setup(answers: () => boolean) {
 }
 
 describe('MemberCycle.recovered on the fake clock', () => {
-  test('the member is looked at every half second until it answers on its own connection; the engine gets the time that is left', async () => {
+  test('the member is looked at every half second until it answers on its own connection; the client path is checked last, with the time that is left', async () => {
     let n = 0;
     const { clock, healthy, looks, m } = setup(() => ++n === 3);
     await m.locate();
@@ -56,8 +56,16 @@ describe('MemberCycle.recovered on the fake clock', () => {
     await m.recovered(30_000, { node: true });
     expect(looks()).toBe(3);
     expect(clock.sleeps).toEqual([500, 500]);
-    expect(healthy).toEqual([30_000]);
-    expect(mark.healthyAtMs).not.toBeNull();
+    // After the member answered (two pauses of 500 ms): what the workload's path is given.
+    expect(healthy).toEqual([29_000]);
+    expect(mark.healthyAtMs).toBe(1_000);
+  });
+
+  test('the client path is not asked before the node is back at its new address', async () => {
+    const { healthy, m } = setup(() => true);
+    await m.locate();
+    await m.recovered(10_000, { node: true, expectAddress: '172.18.0.9' }).catch(() => {});
+    expect(healthy).toEqual([]);
   });
 
   test('a member that never answers: a timeout that names it, its pod and what the pod looked like', async () => {

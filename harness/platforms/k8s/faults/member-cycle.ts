@@ -132,9 +132,12 @@ export class MemberCycle {
   }
 
   /**
-   * Recovered: the engine accepts writes, the faulted member answers on its own connection again,
-   * (pod faults) a replacement pod is Ready, and (node faults) its node is Ready — with
-   * `expectAddress` as its InternalIP, when given.
+   * Recovered: (pod faults) a replacement pod is Ready, (node faults) its node is Ready — with
+   * `expectAddress` as its InternalIP, when given — the faulted member answers on its own connection
+   * again, and, last, the engine accepts writes through the client path the workload uses. Last,
+   * because that path is Kubernetes' (kind's NodePort, routed to the member's node by address) and
+   * follows a restarted node only after the node reports its new address: a member that answers on
+   * its port-forward is not yet one the workload reaches.
    */
   async recovered(timeoutMs: number, o: { node?: boolean; expectAddress?: string | null; replaced?: boolean } = {}): Promise<void> {
     const clock = this.ctx.waitClock ?? monotonicClock;
@@ -153,7 +156,12 @@ export class MemberCycle {
           { timeoutMs: left(), state: () => describePod(tl.get('Pod', this.pod)) },
         );
       }
-      await this.s.engine.awaitHealthy(left());
+      if (o.node) {
+        await tl.waitFor(`node ${this.kubeNode} to be Ready${o.expectAddress ? ` at ${o.expectAddress}` : ''}`, () => (this.nodeIsReady(o.expectAddress) ? true : undefined), {
+          timeoutMs: left(),
+          state: () => describeNode(tl.get('Node', this.kubeNode ?? '')),
+        });
+      }
       const answers = this.ctx.memberAnswers ?? answersSelect1;
       await waitFor(
         `${this.s.node.name} (pod ${this.pod}) to answer on its own connection again`,
@@ -166,12 +174,7 @@ export class MemberCycle {
         },
         { timeoutMs: left(), intervalMs: 500, clock },
       );
-      if (o.node) {
-        await tl.waitFor(`node ${this.kubeNode} to be Ready${o.expectAddress ? ` at ${o.expectAddress}` : ''}`, () => (this.nodeIsReady(o.expectAddress) ? true : undefined), {
-          timeoutMs: left(),
-          state: () => describeNode(tl.get('Node', this.kubeNode ?? '')),
-        });
-      }
+      await this.s.engine.awaitHealthy(left());
       if (this.mark) this.mark.healthyAtMs = +this.ctx.clock.now().toFixed(1);
     } finally {
       this.stopOperator();
