@@ -72,7 +72,8 @@ describe('kind end to end', () => {
           await fault.waitForRecovery(cycle.recoveryTimeoutMs);
           expect(fault.state).toBe('recovered');
           const t = (provisioned as unknown as { faultTimeline(r: object): KubernetesFaultTimeline | undefined }).faultTimeline({ type: cycle.type, cycle: cycle.cycle, injectedAtMs })!;
-          console.log(`[kind e2e] ${cycle.type}:\n  ${t.findings.join('\n  ')}`);
+          // The node's address before and after: the NodePort's route follows a change of it.
+          console.log(`[kind e2e] ${cycle.type}:\n  ${t.findings.join('\n  ')}\n  node address ${JSON.stringify(t.nodeStatus.address)}`);
           timelines.push(t);
           // The acknowledged row survived, read at once through the NodePort: recovery counts only
           // once the workload's path answers again.
