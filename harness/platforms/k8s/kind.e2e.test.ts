@@ -1,11 +1,12 @@
 // End to end on a real kind cluster: create it, probe a Local PV with fio, run PostgreSQL, query it
-// through the NodePort, crash its worker's node container and stop its kubelet (one cycle each, with
-// the Kubernetes timeline of each), and delete everything. Needs kind, a running docker, kind's node
+// through the NodePort, crash its worker's node container (bringing it back at a new address) and
+// stop its kubelet (one cycle each, with the Kubernetes timeline of each), and delete everything. Needs kind, a running docker, kind's node
 // image and the database image (STATEBENCH_KIND_IMAGE, default statebench/postgres:latest from
 // images/build.ts, with fio added) in the local docker.
 //
 // Where any of that is missing the test is skipped and says why — the one skip allowed under CI,
 // because kind cannot run on every machine. STATEBENCH_REQUIRE_KIND=1 turns the skip into a failure.
+import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { sleep } from '../../core/clock.ts';
@@ -67,9 +68,21 @@ describe('kind end to end', () => {
           const fault = new FaultInjection(provisioned.faultMode!(cycle, { engine, node })!);
           const injectedAtMs = rt.clock.now();
           await fault.inject();
-          await sleep(cycle.holdMs);
-          await fault.recover();
-          await fault.waitForRecovery(cycle.recoveryTimeoutMs);
+          // While the crashed node is down a stand-in container takes the address it freed (docker
+          // hands out the lowest free one), so the node comes back at a new address: the case where
+          // the NodePort's route has to follow it. Bounded by its own sleep, removed after recovery.
+          const standIn = cycle.type === 'node-crash' ? `statebench-standin-${runId}` : undefined;
+          if (standIn) {
+            execFileSync('docker', ['run', '-d', '--rm', '--name', standIn, '--network', 'kind', '--label', `statebench.run=${runId}`, '--entrypoint', 'sleep', IMAGE, '600'], { stdio: 'ignore' });
+            console.log(`[kind e2e] stand-in ${standIn} at ${execFileSync('docker', ['inspect', '--format', '{{.NetworkSettings.Networks.kind.IPAddress}}', standIn], { encoding: 'utf8' }).trim()}`);
+          }
+          try {
+            await sleep(cycle.holdMs);
+            await fault.recover();
+            await fault.waitForRecovery(cycle.recoveryTimeoutMs);
+          } finally {
+            if (standIn) execFileSync('docker', ['rm', '-f', standIn], { stdio: 'ignore' });
+          }
           expect(fault.state).toBe('recovered');
           const t = (provisioned as unknown as { faultTimeline(r: object): KubernetesFaultTimeline | undefined }).faultTimeline({ type: cycle.type, cycle: cycle.cycle, injectedAtMs })!;
           // The node's address before and after: the NodePort's route follows a change of it.
