@@ -68,7 +68,7 @@ export class ManagedProcess {
   private registration: Registration;
 
   private constructor(
-    private readonly child: ReturnType<typeof spawn>,
+    child: ReturnType<typeof spawn>,
     registry: CleanupRegistry,
     readonly what: string,
     private readonly stopSignal: NodeJS.Signals,

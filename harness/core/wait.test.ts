@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { met, notYet, waitFor } from './wait.ts';
+import { met, notYet, settledWithin, waitFor, Wakeup, type WaitClock } from './wait.ts';
 import { WaitTimeoutError, StatebenchError } from '../errors.ts';
 import { FakeClock } from '../testing/fake-clock.ts';
 
@@ -90,5 +90,87 @@ describe('waitFor', () => {
   it('runs on real timers by default', async () => {
     let n = 0;
     expect(await waitFor('the second look', () => (++n === 2 ? met(n) : notYet('first')), { timeoutMs: 5_000, intervalMs: 1 })).toBe(2);
+  });
+});
+
+/** A clock whose pauses end only when aborted: only a wakeup (or the caller's signal) moves a wait on. */
+class StalledClock implements WaitClock {
+  now(): number {
+    return 0;
+  }
+  sleep(_ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((_, reject) => signal?.addEventListener('abort', () => reject(signal.reason), { once: true }));
+  }
+}
+
+const turn = () => new Promise((r) => setImmediate(r));
+
+describe('Wakeup', () => {
+  it('ends a pause as soon as something changes, so the wait looks again at once', async () => {
+    const wakeup = new Wakeup();
+    let changed = false;
+    let looks = 0;
+    const p = waitFor('the change', () => (++looks, changed ? met('seen') : notYet('unchanged')), { timeoutMs: 60_000, intervalMs: 30_000, clock: wakeup.clock(new StalledClock()) });
+    await turn();
+    expect(looks).toBe(1);
+    changed = true;
+    wakeup.notify();
+    expect(await p).toBe('seen');
+    expect(looks).toBe(2);
+  });
+
+  it('does not miss a change that comes while a look runs', async () => {
+    const wakeup = new Wakeup();
+    let looks = 0;
+    const v = await waitFor('the second look', () => {
+      if (++looks === 1) {
+        wakeup.notify();
+        return notYet('first');
+      }
+      return met(looks);
+    }, { timeoutMs: 60_000, intervalMs: 30_000, clock: wakeup.clock(new StalledClock()) });
+    expect(v).toBe(2);
+  });
+
+  it('wakes every wait on it, and still stops with the signal\'s reason', async () => {
+    const wakeup = new Wakeup();
+    let state = 0;
+    const a = waitFor('one', () => (state >= 1 ? met('a') : notYet('no')), { timeoutMs: 60_000, intervalMs: 30_000, clock: wakeup.clock(new StalledClock()) });
+    const stop = new AbortController();
+    const b = waitFor('two', () => (state >= 2 ? met('b') : notYet('no')), { timeoutMs: 60_000, intervalMs: 30_000, clock: wakeup.clock(new StalledClock()), signal: stop.signal });
+    await turn();
+    state = 1;
+    wakeup.notify();
+    expect(await a).toBe('a');
+    stop.abort(new Error('interrupted'));
+    await expect(b).rejects.toThrow('interrupted');
+  });
+
+  it('keeps the base clock\'s deadline: on a fake clock an unchanged condition times out without waiting', async () => {
+    const clock = new FakeClock();
+    const e = await waitFor('a change', () => notYet('unchanged'), { timeoutMs: 1_000, intervalMs: 500, clock: new Wakeup().clock(clock) }).catch((x) => x);
+    expect(e).toBeInstanceOf(WaitTimeoutError);
+    expect(clock.sleeps).toEqual([500, 500]);
+  });
+});
+
+describe('settledWithin', () => {
+  it('gives what the promise settles with, its value or its error', async () => {
+    expect(await settledWithin('an answer', Promise.resolve(7), { timeoutMs: 1_000, clock: new StalledClock() })).toBe(7);
+    await expect(settledWithin('an answer', Promise.reject(new Error('refused')), { timeoutMs: 1_000, clock: new StalledClock() })).rejects.toThrow('refused');
+    let answer!: (v: string) => void;
+    const later = settledWithin('an answer', new Promise<string>((r) => (answer = r)), { timeoutMs: 1_000, clock: new StalledClock() });
+    await turn();
+    answer('late');
+    expect(await later).toBe('late');
+  });
+
+  it('times out with a WaitTimeoutError naming what it waited for, on the injected clock', async () => {
+    const clock = new FakeClock();
+    const e = await settledWithin('the diagnosis', new Promise<never>(() => {}), { timeoutMs: 15_000, clock, hint: 'the API server is slow' }).catch((x: WaitTimeoutError) => x);
+    expect(e).toBeInstanceOf(WaitTimeoutError);
+    expect(e.message).toBe('timed out after 15000 ms waiting for the diagnosis (2 looks); last seen: no answer');
+    expect(e.hint).toBe('the API server is slow');
+    expect(clock.now()).toBe(15_000);
   });
 });

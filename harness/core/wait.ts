@@ -64,3 +64,75 @@ export async function waitFor<T>(what: string, look: (remainingMs: number) => Ob
   }
   throw new WaitTimeoutError(what, o.timeoutMs, typeof state === 'function' ? state() : state, looks, o.hint);
 }
+
+/**
+ * Lets a wait look again as soon as what it depends on changes, instead of at the end of its pause:
+ * a watch calls `notify()` on every change, and the wait runs on `clock(base)`, whose pauses end
+ * early on a notification. A change during a look ends the next pause at once, so none is missed.
+ * The deadline, the bound on looks and the timeout error stay waitFor's.
+ */
+export class Wakeup {
+  /**
+   * The bound on looks for a wait on a Wakeup: the paced ones, plus as many woken by changes as any
+   * watch could deliver in one wait (a clock that stands still still cannot spin forever).
+   */
+  static maxLooks(timeoutMs: number, intervalMs: number): number {
+    return Math.ceil(timeoutMs / Math.max(1, intervalMs)) + 1 + 100_000;
+  }
+
+  private generation = 0;
+  private readonly sleepers = new Set<() => void>();
+
+  notify(): void {
+    this.generation++;
+    for (const wake of [...this.sleepers]) wake();
+  }
+
+  /** `base`'s time; its pauses, ended early by `notify()`. One per wait: it remembers what that wait has seen. */
+  clock(base: WaitClock = monotonicClock): WaitClock {
+    let seen = this.generation;
+    return {
+      now: () => base.now(),
+      sleep: async (ms, signal) => {
+        signal?.throwIfAborted();
+        if (seen !== this.generation) {
+          seen = this.generation;
+          return;
+        }
+        const early = new AbortController();
+        const wake = () => early.abort();
+        this.sleepers.add(wake);
+        try {
+          await base.sleep(ms, signal ? AbortSignal.any([signal, early.signal]) : early.signal);
+        } catch (e) {
+          if (signal?.aborted || !early.signal.aborted) throw e;
+        } finally {
+          this.sleepers.delete(wake);
+          seen = this.generation;
+        }
+      },
+    };
+  }
+}
+
+/**
+ * What `p` settles with, or a WaitTimeoutError naming `what` once `timeoutMs` pass first (for calls
+ * whose own timeout cannot be trusted: `p` is left to settle on its own).
+ */
+export function settledWithin<T>(what: string, p: Promise<T>, o: { timeoutMs: number; clock?: WaitClock; signal?: AbortSignal; hint?: string }): Promise<T> {
+  const settled = new Wakeup();
+  let outcome: { ok: true; value: T } | { ok: false; error: unknown } | undefined;
+  p.then(
+    (value) => void (outcome = { ok: true, value }),
+    (error: unknown) => void (outcome = { ok: false, error }),
+  ).finally(() => settled.notify());
+  return waitFor(
+    what,
+    () => {
+      if (!outcome) return notYet('no answer');
+      if (!outcome.ok) throw outcome.error;
+      return met(outcome.value);
+    },
+    { timeoutMs: o.timeoutMs, intervalMs: o.timeoutMs, clock: settled.clock(o.clock), signal: o.signal, hint: o.hint },
+  );
+}

@@ -10,8 +10,8 @@ import { haFaultMode, tracked, type FaultTracker } from './ha-modes.ts';
 import { StatebenchError } from '../errors.ts';
 
 /**
- * - `node`: the node's verbs (NodeControl); a platform may carry the type out itself instead (kind
- *   acts on the node container, to mark the Kubernetes timeline and follow the node's new address).
+ * - `node`: the node's verbs (NodeControl); a platform may wrap them in a mode of its own (kind calls
+ *   the same verbs and adds the Kubernetes timeline's marks and the node's new address).
  * - `volume`: the node's volume (StorageFaults).
  * - `engine`: the HA engine's agent or API (Patroni).
  * - `platform`: only the platform can (pod deletion, kubelet).

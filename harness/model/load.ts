@@ -152,7 +152,7 @@ function firstAlias(doc: Document): Node | undefined {
  */
 class LineIndex {
   private readonly lines = new Map<string, number>();
-  constructor(doc: Document, private readonly lc: LineCounter) {
+  constructor(doc: Document, lc: LineCounter) {
     const walk = (node: unknown, path: string, depth: number) => {
       if (!isNode(node) || depth > 64) return;
       if (node.range && !this.lines.has(path)) this.lines.set(path, lc.linePos(node.range[0]).line);

@@ -144,7 +144,6 @@ class Timeline {
   }
 }
 
-const CAUSES: LossCause[] = ['split-brain', 'replication-lag', 'crash', 'unknown'];
 const SAMPLE = 20;
 
 interface Judged {

@@ -76,7 +76,7 @@ export class PipelinedSession {
 
   private constructor(
     private readonly socket: Socket,
-    private readonly batchTimeoutMs: number,
+    batchTimeoutMs: number,
   ) {
     socket.setNoDelay(true);
     socket.on('error', (e) => this.fail(e));

@@ -1,6 +1,6 @@
 // Bare-metal platform: each node is a PostgreSQL postmaster started directly on this host, in its own
 // process group under the run's workspace, listening on a loopback port.
-import { mkdirSync, writeFileSync, appendFileSync, existsSync, chownSync, readdirSync, statSync, readFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync, appendFileSync, chownSync, readdirSync, statSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run, ManagedProcess, type RunAs } from '../../core/exec.ts';
 import type { CleanupRegistry } from '../../core/cleanup.ts';
@@ -9,7 +9,7 @@ import { BASE_SETTINGS, renderConf, type Settings } from '../../engine/postgres-
 import { awaitWritable } from '../../engine/pg.ts';
 import { SinglePostgres } from '../../engine/single-postgres.ts';
 import type { ConnInfo, NodeControl } from '../../engine/types.ts';
-import { StatebenchError, EXIT } from '../../errors.ts';
+import { StatebenchError } from '../../errors.ts';
 import type { Platform, ProvisionedTarget, TargetRuntime } from '../types.ts';
 import type { PlannedTarget } from '../../model/plan.ts';
 import { storageFor } from '../../storage/index.ts';

@@ -8,7 +8,7 @@ import { basename, dirname, join } from 'node:path';
 import type Dockerode from 'dockerode';
 import type { BoundPorts, ImagePullPolicy, WaitStrategy } from 'testcontainers';
 import { BASE_SETTINGS, renderConf, type Settings } from '../../engine/postgres-config.ts';
-import { awaitWritable, withClient } from '../../engine/pg.ts';
+import { awaitWritable } from '../../engine/pg.ts';
 import type { ConnInfo, NodeControl } from '../../engine/types.ts';
 import { SinglePostgres } from '../../engine/single-postgres.ts';
 import { StatebenchError, EXIT } from '../../errors.ts';

@@ -14,9 +14,10 @@ import { KubernetesPlatform, extractFioJson, pickWorkerNodes, releaseKubernetesL
 import { NAMES, RUN_LABEL, selectorString } from './names.ts';
 import { CleanupRegistry, unreleased } from '../../core/cleanup.ts';
 import { RunClock } from '../../core/clock.ts';
+import { FakeClock } from '../../testing/fake-clock.ts';
 import { parseFio } from '../../io/probe.ts';
 import type { TargetRuntime } from '../types.ts';
-import { StatebenchError } from '../../errors.ts';
+import { StatebenchError, WaitTimeoutError } from '../../errors.ts';
 
 const RUN = '20261127-143022-ab12';
 const PASSWORD = 'secret-value-never-printed';
@@ -149,7 +150,9 @@ describe('waits (fake API server: list + watch)', () => {
     const err = await failure(new KubeCluster(api.kubeConfig()).waitForPods(ns, selector, { count: 1 }, { timeoutMs: 400 }));
     expect(performance.now() - started).toBeGreaterThanOrEqual(390);
     expect(err).toBeInstanceOf(StatebenchError);
-    expect(err.message).toContain(`timed out after 400ms waiting for 1 ready pod (${selector}) in namespace ${ns}:`);
+    expect(err).toBeInstanceOf(WaitTimeoutError);
+    expect(err.message).toContain(`timed out after 400 ms waiting for 1 ready pod (${selector}) in namespace ${ns} (`);
+    expect(err.message).toMatch(/ looks?\); last seen: the cluster says:\n/);
     expect(err.message).toContain("pod pg-0 Pending: 0/3 nodes are available: 3 node(s) didn't find available persistent volumes to bind.");
     expect(err.message).toContain('pvc data-pg-0 Pending: waiting for first consumer to be created before binding');
     expect(err.hint).toMatch(/Local PVs bind only on the node that holds them/);
@@ -210,6 +213,16 @@ describe('waits (fake API server: list + watch)', () => {
     api.put(event(ns, 'StatefulSet', 'pg', 'Warning', 'FailedCreate', 'create Pod pg-0 in StatefulSet pg failed error: pods "pg-0" is forbidden: error looking up service account ns/pg-patroni: serviceaccount "pg-patroni" not found'));
     const err = await failure(new KubeCluster(api.kubeConfig()).waitForPods(ns, selector, { count: 1, owner: { kind: 'StatefulSet', name: 'pg' } }, { timeoutMs: 300 }));
     expect(err.message).toContain(`no pod matches ${selector} in namespace ${ns}; StatefulSet pg: FailedCreate: create Pod pg-0 in StatefulSet pg failed`);
+  });
+
+  test('on the fake clock a ten-minute wait times out without waiting, and still carries the diagnosis', async () => {
+    api.put(pod(ns, 'pg-0', labels, { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/3 nodes are available' }] }));
+    const clock = new FakeClock();
+    const err = await failure(new KubeCluster(api.kubeConfig(), { clock }).waitForPods(ns, selector, { count: 1 }, { timeoutMs: 600_000 }));
+    expect(err).toBeInstanceOf(WaitTimeoutError);
+    expect(err.message).toContain(`timed out after 600000 ms waiting for 1 ready pod (${selector}) in namespace ${ns} (`);
+    expect(err.message).toContain('pod pg-0 Pending: 0/3 nodes are available');
+    expect(clock.now()).toBe(600_000);
   });
 
   test('an aborted run stops the wait at once', async () => {

@@ -14,7 +14,8 @@ import {
 import { run, type CommandResult } from '../../core/exec.ts';
 import type { CleanupRegistry, Registration } from '../../core/cleanup.ts';
 import { hasTool } from '../../core/tools.ts';
-import { StatebenchError, MissingToolError, EXIT } from '../../errors.ts';
+import { met, monotonicClock, notYet, settledWithin, waitFor, Wakeup, type WaitClock } from '../../core/wait.ts';
+import { StatebenchError, MissingToolError, WaitTimeoutError, EXIT } from '../../errors.ts';
 import { FIELD_MANAGER, RUN_LABEL } from './names.ts';
 import { describeObject } from './render/validate.ts';
 import { diagnose, isPodReady, PERMANENT_WAITING_REASONS, type PodLike } from './diagnose.ts';
@@ -96,15 +97,33 @@ export interface JobOutcome {
   reason?: string;
 }
 
+/** A collection kept current by list + watch while a wait looks at it. */
+interface FollowedCollection {
+  items(): KubernetesObject[];
+  listed: boolean;
+  /** The server refused to list: no wait on this collection can succeed. */
+  refused?: StatebenchError;
+  lastError?: string;
+  /** Notified on every list and watch event. */
+  changes: Wakeup;
+  stop(): void;
+}
+
 export class KubeCluster {
   readonly objects: KubernetesObjectApi;
   readonly core: CoreV1Api;
+  /** The clock of every wait on this cluster (a fake one in unit tests). */
+  readonly clock: WaitClock;
   private readonly watcher: Watch;
 
-  constructor(readonly kubeConfig: KubeConfig) {
+  constructor(
+    readonly kubeConfig: KubeConfig,
+    o: { clock?: WaitClock } = {},
+  ) {
     this.objects = KubernetesObjectApi.makeApiClient(kubeConfig);
     this.core = kubeConfig.makeApiClient(CoreV1Api);
     this.watcher = new Watch(kubeConfig);
+    this.clock = o.clock ?? monotonicClock;
   }
 
   /** Server-side apply of each object, in order, as field manager `statebench`, forcing ownership. */
@@ -179,115 +198,114 @@ export class KubeCluster {
   }
 
   /**
-   * Lists a collection, then watches it from that version, re-evaluating `check` on every change
-   * until it returns a value. A watch the server closes is resumed by listing again. On timeout the
-   * error carries `explain()`'s diagnosis.
+   * Waits until `check`, looked at on every change of the collection (list, then watch from that
+   * version, listed again whenever the server ends the watch) and once a second, returns a value:
+   * waitFor on the cluster's clock, so a timeout is a WaitTimeoutError, whose last state is
+   * `explain()`'s diagnosis of the cluster.
    */
   async waitUntil<T>(
     c: Collection,
     check: (items: KubernetesObject[]) => T | undefined,
     opts: WaitOptions & { what: string; explain: () => Promise<{ lines: string[]; hints: string[] }> },
   ): Promise<T> {
+    const followed = this.follow(c);
+    try {
+      return await waitFor(
+        opts.what,
+        () => {
+          if (followed.refused) throw followed.refused;
+          if (!followed.listed) return notYet(`${c.plural} not listed yet${followed.lastError ? ` (last API error: ${followed.lastError})` : ''}`);
+          const v = check(followed.items());
+          return v === undefined ? notYet(`${followed.items().length} ${c.plural}`) : met(v);
+        },
+        { timeoutMs: opts.timeoutMs, intervalMs: 1_000, maxLooks: Wakeup.maxLooks(opts.timeoutMs, 1_000), signal: opts.signal, clock: followed.changes.clock(this.clock) },
+      );
+    } catch (e) {
+      if (!(e instanceof WaitTimeoutError)) throw e;
+      let diagnosis: { lines: string[]; hints: string[] };
+      try {
+        // A bound on a call to the API server, in real time whatever clock the wait ran on.
+        diagnosis = await settledWithin("the cluster's state", opts.explain(), { timeoutMs: 15_000, clock: monotonicClock });
+      } catch (x) {
+        diagnosis = { lines: [`(could not read the cluster's state: ${apiMessage(x)})`], hints: [] };
+      }
+      if (followed.lastError) diagnosis.lines.push(`last API error: ${followed.lastError}`);
+      const seen = diagnosis.lines.length ? `the cluster says:${diagnosis.lines.map((l) => `\n  ${l}`).join('')}` : 'nothing in the cluster reported a problem';
+      throw new WaitTimeoutError(e.what, e.timeoutMs, seen, e.looks, diagnosis.hints.join(' ') || undefined);
+    } finally {
+      followed.stop();
+    }
+  }
+
+  /** Lists `c`, then watches it from that version; lists again after the watch ends, until stopped. */
+  private follow(c: Collection): FollowedCollection {
     const cache = new Map<string, KubernetesObject>();
-    let settled = false;
+    const stopper = new AbortController();
     let controller: AbortController | undefined;
-    let lastError: string | undefined;
-    const started = performance.now();
-
-    return new Promise<T>((resolve, reject) => {
-      const stop = () => {
-        settled = true;
-        clearTimeout(timer);
-        opts.signal?.removeEventListener('abort', onAbort);
+    const f: FollowedCollection = {
+      items: () => [...cache.values()],
+      listed: false,
+      changes: new Wakeup(),
+      stop: () => {
+        stopper.abort();
         controller?.abort();
-      };
-      const succeed = (v: T) => {
-        if (settled) return;
-        stop();
-        resolve(v);
-      };
-      const fail = (e: unknown) => {
-        if (settled) return;
-        stop();
-        reject(e);
-      };
-      const evaluate = () => {
+      },
+    };
+    const started = this.clock.now();
+    void (async () => {
+      while (!stopper.signal.aborted) {
         try {
-          const r = check([...cache.values()]);
-          if (r !== undefined) succeed(r);
-        } catch (e) {
-          fail(e);
-        }
-      };
-      const onAbort = () => fail(opts.signal!.reason ?? new StatebenchError(`interrupted while waiting for ${opts.what}`, EXIT.interrupted));
-      opts.signal?.addEventListener('abort', onAbort, { once: true });
-
-      const timer = setTimeout(async () => {
-        if (settled) return;
-        stop();
-        let diagnosis: { lines: string[]; hints: string[] };
-        try {
-          diagnosis = await withTimeout(opts.explain(), 15_000, 'diagnosis');
-        } catch (e) {
-          diagnosis = { lines: [`(could not read the cluster's state: ${apiMessage(e)})`], hints: [] };
-        }
-        if (lastError) diagnosis.lines.push(`last API error: ${lastError}`);
-        const body = diagnosis.lines.length ? diagnosis.lines.map((l) => `\n  ${l}`).join('') : '\n  (nothing reported a problem)';
-        reject(new StatebenchError(`timed out after ${opts.timeoutMs}ms waiting for ${opts.what}:${body}`, EXIT.runFailed, diagnosis.hints.join(' ') || undefined));
-      }, opts.timeoutMs);
-
-      const cycle = async () => {
-        while (!settled) {
-          try {
-            const list = await this.objects.list(c.apiVersion, c.kind, c.namespace, undefined, undefined, undefined, c.fieldSelector, c.labelSelector);
-            cache.clear();
-            for (const item of list.items) cache.set(item.metadata?.name ?? '', item);
-            evaluate();
-            if (settled) return;
-            await new Promise<void>((watchEnded) => {
-              this.watcher
-                .watch(
-                  collectionPath(c),
-                  { labelSelector: c.labelSelector, fieldSelector: c.fieldSelector, resourceVersion: list.metadata?.resourceVersion, allowWatchBookmarks: true },
-                  (type: string, obj: KubernetesObject) => {
-                    if (type === 'ADDED' || type === 'MODIFIED') cache.set(obj.metadata?.name ?? '', obj);
-                    else if (type === 'DELETED') cache.delete(obj.metadata?.name ?? '');
-                    else if (type === 'ERROR') {
-                      // Usually 410 Gone: the version is too old; list again.
-                      lastError = apiMessage({ body: obj });
-                      controller?.abort();
-                      watchEnded();
-                      return;
-                    } else return;
-                    evaluate();
-                  },
-                  (err: unknown) => {
-                    if (err && (err as Error).name !== 'AbortError') lastError = apiMessage(err);
+          const list = await this.objects.list(c.apiVersion, c.kind, c.namespace, undefined, undefined, undefined, c.fieldSelector, c.labelSelector);
+          cache.clear();
+          for (const item of list.items) cache.set(item.metadata?.name ?? '', item);
+          f.listed = true;
+          f.changes.notify();
+          if (stopper.signal.aborted) return;
+          await new Promise<void>((watchEnded) => {
+            this.watcher
+              .watch(
+                collectionPath(c),
+                { labelSelector: c.labelSelector, fieldSelector: c.fieldSelector, resourceVersion: list.metadata?.resourceVersion, allowWatchBookmarks: true },
+                (type: string, obj: KubernetesObject) => {
+                  if (type === 'ADDED' || type === 'MODIFIED') cache.set(obj.metadata?.name ?? '', obj);
+                  else if (type === 'DELETED') cache.delete(obj.metadata?.name ?? '');
+                  else if (type === 'ERROR') {
+                    // Usually 410 Gone: the version is too old; list again.
+                    f.lastError = apiMessage({ body: obj });
+                    controller?.abort();
                     watchEnded();
-                  },
-                )
-                .then((ctl) => {
-                  controller = ctl;
-                  if (settled) ctl.abort();
-                })
-                .catch((e) => {
-                  lastError = apiMessage(e);
+                    return;
+                  } else return;
+                  f.changes.notify();
+                },
+                (err: unknown) => {
+                  if (err && (err as Error).name !== 'AbortError') f.lastError = apiMessage(err);
                   watchEnded();
-                });
-            });
-          } catch (e) {
-            const code = codeOf(e);
-            if (code === 401 || code === 403) {
-              fail(new StatebenchError(`listing ${c.plural} in ${c.namespace} was refused: ${apiMessage(e)}`, EXIT.environment, 'The kubeconfig user needs rights to the namespace statebench creates'));
-              return;
-            }
-            lastError = apiMessage(e);
+                },
+              )
+              .then((ctl) => {
+                controller = ctl;
+                if (stopper.signal.aborted) ctl.abort();
+              })
+              .catch((e) => {
+                f.lastError = apiMessage(e);
+                watchEnded();
+              });
+          });
+        } catch (e) {
+          const code = codeOf(e);
+          if (code === 401 || code === 403) {
+            f.refused = new StatebenchError(`listing ${c.plural} in ${c.namespace} was refused: ${apiMessage(e)}`, EXIT.environment, 'The kubeconfig user needs rights to the namespace statebench creates');
+            f.changes.notify();
+            return;
           }
-          if (!settled) await new Promise((r) => setTimeout(r, Math.min(1000, 100 + (performance.now() - started) / 20)));
+          f.lastError = apiMessage(e);
         }
-      };
-      void cycle();
-    });
+        // Listed again sooner at first, then at most once a second.
+        await this.clock.sleep(Math.min(1000, 100 + (this.clock.now() - started) / 20), stopper.signal).catch(() => {});
+      }
+    })();
+    return f;
   }
 
   /** The pods, claims and events behind `selector`, in words. */
@@ -366,15 +384,6 @@ function hintForApply(e: unknown): string | undefined {
   if (code === 404) return 'The cluster does not serve this API version; statebench needs Kubernetes 1.25 or newer';
   if (code === 422) return 'The cluster rejected the object as invalid; `statebench plan --render DIR` writes it out for inspection';
   return undefined;
-}
-
-async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let t: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([p, new Promise<never>((_, reject) => (t = setTimeout(() => reject(new Error(`${what} took longer than ${ms}ms`)), ms)))]);
-  } finally {
-    clearTimeout(t);
-  }
 }
 
 /**

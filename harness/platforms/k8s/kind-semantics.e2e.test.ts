@@ -22,7 +22,8 @@ import type { TargetRuntime } from '../types.ts';
 import { KubernetesPlatform } from './platform.ts';
 import { KindCli, loadKubeConfig } from './cluster.ts';
 import { defaultImage } from './render/manifests.ts';
-import { NAMES, kindClusterName } from './names.ts';
+import { NAMES, kindClusterName, podLabels, selectorString } from './names.ts';
+import { isPodReady, type PodLike } from './diagnose.ts';
 import { kubernetesTarget } from './testing/plan.ts';
 import { kindRequired, kindTestGaps } from './testing/kind-requirements.ts';
 
@@ -106,7 +107,12 @@ describe('kind: a StatefulSet member on a Local PV', () => {
         expect(stoppedInMs).toBeLessThan(25_000);
 
         // Stable identity: the StatefulSet recreates pg-0 with the same claim, volume and DNS name.
-        await (engine.nodes[0].control as { start(): Promise<void> }).start();
+        const selector = selectorString(podLabels(runId, target.name));
+        await api.waitUntil(
+          { apiVersion: 'v1', kind: 'Pod', plural: 'pods', namespace: ns, fieldSelector: 'metadata.name=pg-0' },
+          (items) => (items.some((p) => p.metadata?.uid !== pod0.metadata!.uid && !p.metadata?.deletionTimestamp && isPodReady(p as PodLike)) ? true : undefined),
+          { timeoutMs: 240_000, what: 'pg-0 recreated and Ready', explain: () => api.explain(ns, selector) },
+        );
         const pod1 = await read<Pod>('Pod', 'pg-0', ns);
         expect(pod1.metadata!.uid).not.toBe(pod0.metadata!.uid);
         expect(pod1.spec!.volumes!.find((v) => v.persistentVolumeClaim)!.persistentVolumeClaim!.claimName).toBe('data-pg-0');

@@ -25,13 +25,12 @@ import type { Volume } from '../../storage/types.ts';
 import type { ResourceKind, ResourceRecord } from '../../core/cleanup.ts';
 import { storageFor } from '../../storage/index.ts';
 import { parseFio } from '../../io/probe.ts';
-import { awaitWritable, serverVersion, withClient } from '../../engine/pg.ts';
+import { awaitWritable, serverVersion } from '../../engine/pg.ts';
 import { freePort } from '../../core/net.ts';
-import { run } from '../../core/exec.ts';
 import { StatebenchError, EXIT } from '../../errors.ts';
 import { KindCli, KubeCluster, PodPortForward, loadKubeConfig, apiMessage, type Exec } from './cluster.ts';
 import { kubernetesFaultMode } from './faults/faults.ts';
-import { dockerExec, wipeNodeVolumes } from './faults/kind-node.ts';
+import { dockerExec, kindNodeControl, wipeNodeVolumes } from './faults/kind-node.ts';
 import { withFaultPolicy, type KubernetesFaultPolicy } from './faults/policy.ts';
 import { KubernetesTimeline, timelineMeasurement } from './timeline/recorder.ts';
 import type { Measurement } from '../../measure/measurement.ts';
@@ -526,8 +525,9 @@ class KubernetesTarget implements ProvisionedTarget {
   private engine?: KubernetesEngine;
 
   /**
-   * The platform's own fault modes (harness/platforms/k8s/faults/faults.ts): pod deletions, and on kind node crashes,
-   * hangs and kubelet stops through docker; undefined for storage faults, which the volume injects.
+   * The platform's own fault modes (harness/platforms/k8s/faults/faults.ts): pod deletions, and on kind node crashes
+   * and hangs through the members' verbs and kubelet stops through docker; undefined for storage
+   * faults, which the volume injects.
    */
   faultMode(cycle: FaultCycle, subject: FaultSubject): FaultMode | undefined {
     const timeline = this.wiring.watches.timeline;
@@ -669,12 +669,12 @@ class KubernetesTarget implements ProvisionedTarget {
     await this.cluster.apply(this.m.engine);
     // Scheduling, binding volumes and initdb come on top of the engine's own start time.
     const timeoutMs = this.target.engine.startTimeout + this.schedulingMarginMs;
-    const started = performance.now();
+    const started = this.cluster.clock.now();
     await this.cluster.waitForPods(ns, selector, { count: members, owner: { kind: 'StatefulSet', name: NAMES.statefulSet } }, { timeoutMs, signal: this.rt.signal });
     await this.placeVolumes(members);
     const leaderEndpoints = this.m.client.leaderEndpoints;
     if (leaderEndpoints) {
-      const leader = await this.cluster.waitForLeader(ns, leaderEndpoints, { podSelector: selector, timeoutMs: Math.max(1, timeoutMs - (performance.now() - started)), signal: this.rt.signal });
+      const leader = await this.cluster.waitForLeader(ns, leaderEndpoints, { podSelector: selector, timeoutMs: Math.max(1, Math.round(timeoutMs - (this.cluster.clock.now() - started))), signal: this.rt.signal });
       this.rt.event('kubernetes-leader-key', { namespace: ns, endpoints: leaderEndpoints, ...leader });
     }
     this.rt.event('kubernetes-engine-ready', { namespace: ns, members });
@@ -686,7 +686,12 @@ class KubernetesTarget implements ProvisionedTarget {
       const fwd = new PodPortForward(this.kc, ns, async () => pod, PG_PORT);
       this.forwards.add(fwd);
       const port = await fwd.start();
-      nodes.push({ name: `node-${i}`, conn: { host: '127.0.0.1', port, ...base }, control: new PodNodeControl(this.cluster, ns, pod, selector, this.target, this.facts) });
+      // On kind a member's verbs are its worker node container; elsewhere its pod's.
+      const control: NodeControl =
+        this.target.platform === 'kind'
+          ? kindNodeControl({ docker: this.wiring.docker, cluster: this.cluster, namespace: ns, pod, workers: (this.facts.workers as string[] | undefined) ?? [] })
+          : new PodNodeControl(this.cluster, ns, pod, selector, this.target);
+      nodes.push({ name: `node-${i}`, conn: { host: '127.0.0.1', port, ...base }, control });
     }
     let client: ConnInfo;
     if (this.access.kind === 'node-port') {
@@ -749,9 +754,9 @@ class KubernetesTarget implements ProvisionedTarget {
 }
 
 /**
- * A member pod's verbs. The StatefulSet controller recreates a deleted pod at once, so kill/stop are
- * pod deletions (forced / graceful) and start waits for the recreated pod to be ready. pause/resume
- * freeze the whole kind node container (kubelet included), which only kind can do.
+ * A member pod's verbs on an existing cluster, whose machines are not statebench's: the StatefulSet
+ * controller recreates a deleted pod at once, so kill/stop are pod deletions (forced / graceful) and
+ * start waits for the recreated pod to be ready. Nothing can freeze a node from here.
  */
 class PodNodeControl implements NodeControl {
   running = true;
@@ -762,7 +767,6 @@ class PodNodeControl implements NodeControl {
     private readonly pod: string,
     private readonly selector: string,
     private readonly target: PlannedTarget,
-    private readonly facts: Record<string, unknown>,
   ) {}
 
   private ref() {
@@ -788,22 +792,12 @@ class PodNodeControl implements NodeControl {
     this.running = true;
   }
 
-  private async nodeContainer(): Promise<string> {
-    if (this.target.platform !== 'kind') {
-      throw new StatebenchError('pausing a node needs the kind platform; an existing cluster gives no access to its nodes', EXIT.usage);
-    }
-    const pod = (await this.cluster.objects.read({ apiVersion: 'v1', kind: 'Pod', metadata: { name: this.pod, namespace: this.ns } })) as { spec?: { nodeName?: string } };
-    const node = pod.spec?.nodeName;
-    if (!node || !(this.facts.workers as string[] | undefined)?.includes(node)) throw new StatebenchError(`pod ${this.pod} is not on a worker of this kind cluster (node ${node ?? 'none'})`);
-    return node;
-  }
-
   async pause(): Promise<void> {
-    await run('docker', ['pause', await this.nodeContainer()], { timeoutMs: 30_000 });
+    throw new StatebenchError('pausing a node needs the kind platform; an existing cluster gives no access to its nodes', EXIT.usage, 'node-hang on an existing cluster goes through the helper pod: faultPolicy.nodeAccess: helper-pod');
   }
 
   async resume(): Promise<void> {
-    await run('docker', ['unpause', await this.nodeContainer()], { timeoutMs: 30_000 });
+    // Nothing was paused.
   }
 }
 

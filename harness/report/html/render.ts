@@ -4,7 +4,6 @@
 // charts.ts); the page has no script and loads nothing. What a run did not measure says so, rather
 // than showing an empty chart.
 import { rename, writeFile } from 'node:fs/promises';
-import { ioComparable } from '../../io/types.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FaultSummary, Summary, TargetSummary } from '../../model/summary.ts';

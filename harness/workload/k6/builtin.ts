@@ -58,7 +58,6 @@ import { CTL, CMD, STOP, STATE, REC } from './runtime/vu-runtime.mjs';
 
 const VU_WORKER = new URL('./runtime/vu-worker.mjs', import.meta.url);
 const SQL_HOST_WORKER = new URL('./runtime/sql-host-worker.mjs', import.meta.url);
-const ERRORS_METRIC = 'statebench_errors';
 
 export interface IterationEvent {
   scenario: string;

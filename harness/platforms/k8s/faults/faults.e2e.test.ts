@@ -11,12 +11,13 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } fr
 import { Pod } from 'kubernetes-models/v1/Pod';
 import { ClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
 import { FakeApiServer, type StoredObject } from '../testing/fake-apiserver.ts';
+import { FakeDocker } from '../testing/fake-docker.ts';
 import { kubernetesTarget } from '../testing/plan.ts';
-import { KubeCluster, type Exec } from '../cluster.ts';
+import { KubeCluster } from '../cluster.ts';
 import { KubernetesTimeline } from '../timeline/recorder.ts';
 import { KIND_FAULT_TYPES, KUBERNETES_FAULT_TYPES, kubernetesFaultMode } from './faults.ts';
 import { NODE_ACCESS_SCRIPT, helperPod, HELPER_ACTION_COMMAND, HELPER_IDLE, observerClusterRole, runtimeUnit } from './node-access.ts';
-import { PRIMARY_PROBE_SCRIPT, KindNodeContainer, dockerExec } from './kind-node.ts';
+import { PRIMARY_PROBE_SCRIPT, KindNodeContainer, dockerExec, kindNodeControl } from './kind-node.ts';
 import { postmastersOn } from './postmasters.ts';
 import { policyTolerations, withFaultPolicy, type KubernetesFaultPolicy } from './policy.ts';
 import type { KubernetesFaultContext } from './member-cycle.ts';
@@ -27,7 +28,7 @@ import { LEADER_LABEL_VALUE, ROLE_LABEL } from '../names.ts';
 import { FaultInjection } from '../../../fault/fault.ts';
 import { FaultSchedule } from '../../../fault/schedule.ts';
 import { CAPABILITIES } from '../../../model/capabilities.ts';
-import type { FaultCycle, PlannedTarget } from '../../../model/plan.ts';
+import type { FaultCycle } from '../../../model/plan.ts';
 import type { DeployedEngine, EngineNode } from '../../../engine/types.ts';
 import type { TargetRuntime } from '../../types.ts';
 import { RunClock } from '../../../core/clock.ts';
@@ -39,76 +40,6 @@ const RUN = '20261127-143022-ab12';
 const NS = 'statebench-test-ns';
 const WORKERS = ['sb-worker', 'sb-worker2', 'sb-worker3'];
 const POD_UID = '6f1c2d3e-4a5b-4c6d-8e7f-901a2b3c4d5e';
-
-/** docker as it behaves for kind node containers; every call is recorded as an argument array. */
-class FakeDocker {
-  readonly calls: string[][] = [];
-  readonly nodes = new Map<string, { running: boolean; paused: boolean; kubelet: 'active' | 'inactive'; ip: string; container: string; nextIp?: string }>();
-  /** Called after each command, so a test can play what the cluster does in reaction. */
-  after?: (args: string[]) => void;
-  probeAnswer = 'primary 742';
-  /** What `ps -eo pid=,ppid=,args=` prints in a node, in turn (the last one repeats). */
-  psOutputs: string[] = [''];
-
-  constructor() {
-    WORKERS.forEach((w, i) => this.nodes.set(w, { running: true, paused: false, kubelet: 'active', ip: `172.18.0.${3 + i}`, container: `c0ffee${i}aa11bb22` }));
-  }
-
-  exec: Exec = async (cmd, args) => {
-    this.calls.push([cmd, ...args]);
-    try {
-      return { stdout: this.answer(args), stderr: '' };
-    } finally {
-      this.after?.(args);
-    }
-  };
-
-  private answer(args: string[]): string {
-    const name = args[0] === 'inspect' ? args[3] : args[0] === 'kill' ? args[3] : args[1];
-    const n = this.nodes.get(name);
-    if (!n) throw new StatebenchError(`docker ${args.join(' ')} failed: Error response from daemon: No such container: ${name}`);
-    switch (args[0]) {
-      case 'inspect':
-        if (args[2] === '{{json .State}}') return JSON.stringify({ Status: n.paused ? 'paused' : n.running ? 'running' : 'exited', Running: n.running, Paused: n.paused, ExitCode: n.running ? 0 : 137 });
-        return JSON.stringify(n.running ? { kind: { IPAddress: n.ip, Gateway: '172.18.0.1' } } : { kind: { IPAddress: '' } });
-      case 'kill':
-        if (!n.running) throw new StatebenchError(`docker kill failed: container ${name} is not running`);
-        n.running = false;
-        return `${name}\n`;
-      case 'start':
-        n.running = true;
-        if (n.nextIp) n.ip = n.nextIp;
-        return `${name}\n`;
-      case 'pause':
-        n.paused = true;
-        return '';
-      case 'unpause':
-        if (!n.paused) throw new StatebenchError(`docker unpause failed: Container ${name} is not paused`);
-        n.paused = false;
-        return '';
-      case 'exec': {
-        if (!n.running || n.paused) throw new StatebenchError(`docker exec failed: container ${name} is not running`);
-        const rest = args.slice(2);
-        if (rest[0] === 'systemctl' && rest[1] === 'show') return `${n.kubelet}\n`;
-        if (rest[0] === 'systemctl' && (rest[1] === 'stop' || rest[1] === 'start')) {
-          n.kubelet = rest[1] === 'stop' ? 'inactive' : 'active';
-          return '';
-        }
-        if (rest[0] === 'crictl' && rest[1] === 'ps') return n.container ? `${n.container}\n` : '';
-        if (rest[0] === 'crictl' && rest[1] === 'exec') return `${this.probeAnswer}\n`;
-        if (rest[0] === 'ps') return this.psOutputs.length > 1 ? this.psOutputs.shift()! : this.psOutputs[0];
-        throw new StatebenchError(`unexpected docker exec ${rest.join(' ')}`);
-      }
-      default:
-        throw new StatebenchError(`unexpected docker ${args.join(' ')}`);
-    }
-  }
-
-  /** Calls without the read-only inspections, for asserting what was done. */
-  actions(): string[] {
-    return this.calls.filter((c) => c[1] !== 'inspect' && !(c[1] === 'exec' && ['show', 'ps'].includes(c[4]))).map((c) => c.slice(1).join(' '));
-  }
-}
 
 let api: FakeApiServer;
 let docker: FakeDocker;
@@ -143,21 +74,10 @@ function cycleOf(type: FaultCycle['type'], holdMs = 200): FaultCycle {
   return { faultIndex: 0, cycle: 0, type, target: 'primary', atMs: 0, holdMs, errorRate: 0.1, recoveryTimeoutMs: 10_000 };
 }
 
-const member: EngineNode = {
-  name: 'node-0',
-  conn: { host: '127.0.0.1', port: 1, user: 'postgres', database: 'postgres' },
-  control: { kill: async () => {}, pause: async () => {}, resume: async () => {}, start: async () => {}, stop: async () => {}, running: true },
-};
 const healthy: string[] = [];
-const engine: DeployedEngine = {
-  kind: 'postgres',
-  nodes: [member],
-  clientConn: () => member.conn,
-  primary: async () => member,
-  awaitHealthy: async () => void healthy.push('healthy'),
-  version: async () => 'PostgreSQL 15.10',
-  stop: async () => {},
-};
+/** The member pg-0, whose verbs are kind's: its worker node container, found through the API server. */
+let member: EngineNode;
+let engine: DeployedEngine;
 
 function context(over: Partial<KubernetesFaultContext> & { platform?: 'kind' | 'kubernetes'; policy?: KubernetesFaultPolicy } = {}): KubernetesFaultContext {
   const platform = over.platform ?? 'kind';
@@ -202,7 +122,21 @@ const deletes = () => api.requests.filter((r) => r.method === 'DELETE');
 
 beforeEach(async () => {
   api = await new FakeApiServer().start();
-  docker = new FakeDocker();
+  docker = new FakeDocker(WORKERS);
+  member = {
+    name: 'node-0',
+    conn: { host: '127.0.0.1', port: 1, user: 'postgres', database: 'postgres' },
+    control: kindNodeControl({ docker: docker.exec, cluster: new KubeCluster(api.kubeConfig()), namespace: NS, pod: 'pg-0', workers: WORKERS }),
+  };
+  engine = {
+    kind: 'postgres',
+    nodes: [member],
+    clientConn: () => member.conn,
+    primary: async () => member,
+    awaitHealthy: async () => void healthy.push('healthy'),
+    version: async () => 'PostgreSQL 15.10',
+    stop: async () => {},
+  };
   clock = new RunClock();
   events = [];
   healthy.length = 0;
@@ -304,6 +238,8 @@ describe('kind node faults (docker)', () => {
     await f.recover();
     await f.waitForRecovery(5_000);
     expect(docker.actions()).toEqual([`kill --signal KILL ${WORKERS[0]}`, `start ${WORKERS[0]}`]);
+    // Through the member's verbs, which are up again.
+    expect(member.control.running).toBe(true);
     expect(docker.calls[0]).toEqual(['docker', 'inspect', '--format', '{{json .State}}', WORKERS[0]]);
     expect(docker.calls[1]).toEqual(['docker', 'inspect', '--format', '{{json .NetworkSettings.Networks}}', WORKERS[0]]);
     const t = timeline.cycles()[0];
@@ -321,7 +257,7 @@ describe('kind node faults (docker)', () => {
     await f.inject();
     await f.recover();
     const e = await failure(f.waitForRecovery(1_500));
-    expect(e.message).toMatch(/^timed out after \d+ms waiting for node sb-worker to be Ready at 172\.18\.0\.9: node sb-worker Ready=True \(KubeletReady: kubelet is posting ready status\), InternalIP 172\.18\.0\.3$/);
+    expect(e.message).toMatch(/^timed out after \d+ ms waiting for node sb-worker to be Ready at 172\.18\.0\.9 \(\d+ looks\); last seen: node sb-worker Ready=True \(KubeletReady: kubelet is posting ready status\), InternalIP 172\.18\.0\.3$/);
   });
 
   test('node-crash: a container the restart policy brought straight back is not a crash', async () => {
@@ -330,7 +266,7 @@ describe('kind node faults (docker)', () => {
     };
     const f = modeFor('node-crash');
     const e = await failure(f.inject());
-    expect(e.message).toMatch(/^timed out after 3000ms waiting for node container sb-worker to stop/);
+    expect(e.message).toMatch(/^timed out after 3000 ms waiting for node container sb-worker to stop \(\d+ looks\); last seen: docker says running$/);
     expect(f.state).toBe('invalid');
     await f.cleanup();
     // Nothing to start: the container runs.
@@ -343,6 +279,13 @@ describe('kind node faults (docker)', () => {
     const e = await failure(modeFor('node-crash').inject());
     expect(e.message).toBe('node-crash: pod pg-0 runs on sb-control-plane, not on a worker of this kind cluster (sb-worker, sb-worker2, sb-worker3); the control plane is never faulted');
     expect(docker.calls).toEqual([]);
+  });
+
+  test('the member\'s verbs find its worker through the API server, and refuse the control plane', async () => {
+    api.put(memberPod(POD_UID, 'sb-control-plane'));
+    await expect(member.control.kill()).rejects.toThrow('pod pg-0 runs on sb-control-plane, not on a worker of this kind cluster (sb-worker, sb-worker2, sb-worker3); the control plane is never faulted');
+    expect(docker.calls).toEqual([]);
+    expect(member.control.running).toBe(true);
   });
 
   test('node-hang: docker pause, docker unpause; the undo is idempotent', async () => {

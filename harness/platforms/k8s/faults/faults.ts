@@ -5,9 +5,10 @@
 //                     terminationGracePeriodSeconds); the StatefulSet recreates it
 //   pod-force-delete  the same with gracePeriodSeconds 0: the API object goes at once, the containers
 //                     are killed by the kubelet afterwards, the replacement may start before they are
-//   node-crash        kind: `docker kill --signal KILL` of the worker node container hosting the pod;
-//                     `docker start` after downFor
-//   node-hang         kind: `docker pause`/`unpause` of that node container (kubelet and pods freeze)
+//   node-crash        kind: the member's kill verb, `docker kill --signal KILL` of the worker node
+//                     container hosting the pod; its start verb (`docker start`) after downFor
+//   node-hang         kind: its pause/resume verbs, `docker pause`/`unpause` of that node container
+//                     (kubelet and pods freeze)
 //                     existing cluster: systemd's cgroup freezer on the node (kubelet, container
 //                     runtime, kubepods.slice), through a privileged helper pod, when allowed
 //   kubelet-stop      kind: `docker exec <node> systemctl stop kubelet`, containers keep running;
@@ -20,7 +21,8 @@
 // interrupt calls it whatever state the fault was left in.
 //
 // This module picks the mode; each lives in its own: pod.ts (pod-delete, pod-force-delete), kind-node.ts
-// (kind's node containers), node-access.ts (the helper pod on an existing cluster). member-cycle.ts
+// (kind's node containers: the members' verbs and the modes on them), node-access.ts (the helper pod on
+// an existing cluster). member-cycle.ts
 // holds what they share, postmasters.ts the force-delete hazard, policy.ts the tolerations.
 //
 // kind node restarts: only workers are ever faulted — the control plane's address is in the API

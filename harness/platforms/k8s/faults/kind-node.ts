@@ -1,15 +1,18 @@
-// Node faults on kind (node-crash, node-hang, kubelet-stop): the worker node containers through the
-// docker CLI, argument arrays only, never a shell.
+// kind's worker node containers, through the docker CLI (argument arrays only, never a shell): a
+// member's node verbs (KindNodeControl), and the node faults (node-crash and node-hang on those verbs,
+// kubelet-stop inside the node) with the marks only Kubernetes shows.
 import type { FaultCycle } from '../../../model/plan.ts';
 import type { FaultMode } from '../../../fault/fault.ts';
 import type { FaultSubject } from '../../../fault/modes.ts';
+import type { NodeControl } from '../../../engine/types.ts';
 import { sleep } from '../../../core/clock.ts';
 import { run } from '../../../core/exec.ts';
+import { met, notYet, waitFor } from '../../../core/wait.ts';
 import { StatebenchError } from '../../../errors.ts';
-import type { Exec } from '../cluster.ts';
+import { apiMessage, type Exec, type KubeCluster } from '../cluster.ts';
 import { NAMES } from '../names.ts';
 import { leaderKeyHolder } from '../timeline/assemble.ts';
-import { MemberCycle, until, type KubernetesFaultContext } from './member-cycle.ts';
+import { MemberCycle, type KubernetesFaultContext } from './member-cycle.ts';
 import { watchPostmasters } from './postmasters.ts';
 
 /** Reads the old primary's role on its node through containerd, bypassing the kubelet. Fixed text. */
@@ -70,6 +73,11 @@ export class KindNodeContainer {
     return this.docker('docker', ['start', this.name], { timeoutMs: 120_000 });
   }
 
+  /** A clean shutdown: the image's stop signal (SIGRTMIN+3, systemd's halt), SIGKILL after 60 s. */
+  stop(): Promise<unknown> {
+    return this.docker('docker', ['stop', '--time', '60', this.name], { timeoutMs: 120_000 });
+  }
+
   pause(): Promise<unknown> {
     return this.docker('docker', ['pause', this.name], { timeoutMs: 30_000 });
   }
@@ -103,6 +111,90 @@ export class KindNodeContainer {
       return { role: 'unreachable', detail: (e as Error).message.split('\n')[0].slice(0, 200) };
     }
   }
+}
+
+/**
+ * A member's node verbs on kind: the worker node container its pod runs on. kill (`docker kill`),
+ * stop (`docker stop`) and pause (`docker pause`) act on the worker hosting the pod at that moment and
+ * remember it, so start and resume bring back that same container even if the pod has moved since.
+ * start and resume return once the container runs again: the member's pod comes back through that
+ * node's kubelet, which the fault's recovery waits for. The control plane is never faulted.
+ */
+export class KindNodeControl implements NodeControl {
+  private faulted?: KindNodeContainer;
+  private down = false;
+
+  constructor(
+    private readonly docker: Exec,
+    /** The worker the member's pod runs on now; throws for any other node. */
+    private readonly hostOf: () => Promise<string>,
+  ) {}
+
+  /** A paused node is running, as a SIGSTOPped process is on bare metal. */
+  get running(): boolean {
+    return !this.down;
+  }
+
+  /** The container the last kill, stop or pause acted on, until start or resume brings it back. */
+  get node(): KindNodeContainer | undefined {
+    return this.faulted;
+  }
+
+  /** The worker container the member's pod runs on now. */
+  async host(): Promise<KindNodeContainer> {
+    return new KindNodeContainer(await this.hostOf(), this.docker);
+  }
+
+  async kill(): Promise<void> {
+    const n = (this.faulted = await this.host());
+    await n.kill();
+    this.down = true;
+  }
+
+  async stop(): Promise<void> {
+    const n = (this.faulted = await this.host());
+    await n.stop();
+    this.down = true;
+  }
+
+  async pause(): Promise<void> {
+    const n = (this.faulted = await this.host());
+    await n.pause();
+  }
+
+  /** Unpauses the remembered container (the member's worker when none is); nothing when it is not paused. */
+  async resume(): Promise<void> {
+    const n = this.faulted ?? (await this.host());
+    if ((await n.state()).paused) await n.unpause();
+    if (!this.down) this.faulted = undefined;
+  }
+
+  /** Starts the remembered container (unpausing it first if need be); nothing when it runs. */
+  async start(): Promise<void> {
+    const n = this.faulted ?? (await this.host());
+    const st = await n.state();
+    if (st.paused) await n.unpause();
+    if (!st.running) await n.start();
+    this.down = false;
+    this.faulted = undefined;
+  }
+}
+
+/** The verbs of the member whose pod is `pod`, finding its worker through the API server. */
+export function kindNodeControl(o: { docker: Exec; cluster: KubeCluster; namespace: string; pod: string; workers: string[] }): KindNodeControl {
+  return new KindNodeControl(o.docker, async () => {
+    let node: string | undefined;
+    try {
+      const p = (await o.cluster.objects.read({ apiVersion: 'v1', kind: 'Pod', metadata: { name: o.pod, namespace: o.namespace } })) as { spec?: { nodeName?: string } };
+      node = p.spec?.nodeName;
+    } catch (e) {
+      throw new StatebenchError(`cannot find the node of pod ${o.namespace}/${o.pod}: ${apiMessage(e)}`);
+    }
+    if (!node || !o.workers.includes(node)) {
+      throw new StatebenchError(`pod ${o.pod} runs on ${node ?? 'no node'}, not on a worker of this kind cluster (${o.workers.join(', ')}); the control plane is never faulted`);
+    }
+    return node;
+  });
 }
 
 export function kindNodeFault(cycle: FaultCycle, s: FaultSubject, ctx: KubernetesFaultContext): FaultMode {
@@ -152,6 +244,51 @@ export function kindNodeFault(cycle: FaultCycle, s: FaultSubject, ctx: Kubernete
     return { stop, done };
   };
 
+  /** Until the node container (or its kubelet) is in the state `holds` accepts; what docker said last is in the timeout. */
+  const untilNode = <S,>(what: string, read: () => Promise<S>, holds: (state: S) => boolean, describe: (state: S) => string) =>
+    waitFor(
+      what,
+      async () => {
+        try {
+          const st = await read();
+          return holds(st) ? met(undefined) : notYet(describe(st));
+        } catch (e) {
+          return notYet((e as Error).message);
+        }
+      },
+      { timeoutMs: ctx.propagationTimeoutMs ?? 30_000, intervalMs: 250, clock: ctx.waitClock },
+    );
+
+  /** node-crash and node-hang act through the member's verbs; kind gives every member these. */
+  const verbs = (): KindNodeControl => {
+    const c = s.node.control;
+    if (!(c instanceof KindNodeControl)) throw new StatebenchError(`${cycle.type} on kind acts through ${s.node.name}'s node verbs, which are not a kind node's`);
+    return c;
+  };
+
+  /** The verbs found the pod where setup did; otherwise another node was faulted, and the cycle is void. */
+  const sameNode = (c: KindNodeControl) => {
+    if (c.node && c.node.name !== node!.name) throw new StatebenchError(`${cycle.type}: pod ${m.pod} moved from ${node!.name} to ${c.node.name} before the fault; ${c.node.name} was faulted instead`);
+  };
+
+  /**
+   * The one undo of node-crash and node-hang: the container the verbs acted on is unpaused and/or
+   * started, whatever the fault left it in, and each step is recorded on the cycle. Idempotent: after
+   * it the verbs remember nothing, so a second call (cleanup after recover) does nothing.
+   */
+  const bringBack = async (c: KindNodeControl): Promise<void> => {
+    const n = c.node;
+    if (!n) return;
+    const st = await n.state();
+    if (st.paused) {
+      m.act('docker unpause', n.name);
+      await c.resume();
+    }
+    if (!st.running) m.act('docker start', n.name);
+    // Also when the container came back by itself (its restart policy): start forgets it.
+    if (c.node) await c.start();
+  };
+
   const stopProbes = async () => {
     const p = probing;
     probing = undefined;
@@ -160,7 +297,8 @@ export function kindNodeFault(cycle: FaultCycle, s: FaultSubject, ctx: Kubernete
   };
 
   switch (cycle.type) {
-    case 'node-crash':
+    case 'node-crash': {
+      const c = verbs();
       return {
         type: cycle.type,
         setup: async () => {
@@ -172,23 +310,19 @@ export function kindNodeFault(cycle: FaultCycle, s: FaultSubject, ctx: Kubernete
         inject: async () => {
           m.begin();
           m.act('docker kill --signal KILL', `${node!.name} (address ${addressBefore ?? 'unknown'})`);
-          await node!.kill();
+          await c.kill();
+          sameNode(c);
         },
         waitForPropagation: async () => {
-          await until(`node container ${node!.name} to stop`, async () => !(await node!.state()).running, ctx.propagationTimeoutMs ?? 30_000);
+          await untilNode(`node container ${node!.name} to stop`, () => node!.state(), (st) => !st.running, (st) => `docker says ${st.status}`);
           m.startOperator();
         },
         recover: async () => {
           m.stopOperator();
           m.markRecover();
-          const n = node;
+          const n = c.node;
           if (!n) return;
-          const st = await n.state();
-          if (st.paused) await n.unpause();
-          if (!st.running) {
-            m.act('docker start', n.name);
-            await n.start();
-          }
+          await bringBack(c);
           addressAfter = await n.address().catch(() => null);
           if (addressBefore && addressAfter && addressAfter !== addressBefore) {
             m.act('node address changed', `${addressBefore} → ${addressAfter}; kind's entrypoint points the kubelet's --node-ip at the new address`);
@@ -196,7 +330,9 @@ export function kindNodeFault(cycle: FaultCycle, s: FaultSubject, ctx: Kubernete
         },
         waitForRecovery: (timeoutMs) => m.recovered(timeoutMs, { node: true, expectAddress: addressAfter }),
       };
-    case 'node-hang':
+    }
+    case 'node-hang': {
+      const c = verbs();
       return {
         type: cycle.type,
         setup: async () => {
@@ -207,10 +343,11 @@ export function kindNodeFault(cycle: FaultCycle, s: FaultSubject, ctx: Kubernete
         inject: async () => {
           m.begin();
           m.act('docker pause', node!.name);
-          await node!.pause();
+          await c.pause();
+          sameNode(c);
         },
         waitForPropagation: async () => {
-          await until(`node container ${node!.name} to be paused`, async () => (await node!.state()).paused, ctx.propagationTimeoutMs ?? 30_000);
+          await untilNode(`node container ${node!.name} to be paused`, () => node!.state(), (st) => st.paused, (st) => `docker says ${st.status}`);
           m.startOperator();
           // The operator action can let a replacement start while the old server is frozen, not gone.
           if (ctx.policy.forceDeleteAfterMs !== undefined) frozenWatch = watchPostmasters(ctx, m, "the operator's force delete let the replacement start while the old server was frozen on its paused node");
@@ -218,15 +355,7 @@ export function kindNodeFault(cycle: FaultCycle, s: FaultSubject, ctx: Kubernete
         recover: async () => {
           m.stopOperator();
           m.markRecover();
-          const n = node;
-          if (!n) return;
-          const st = await n.state();
-          if (st.paused) {
-            m.act('docker unpause', n.name);
-            await n.unpause();
-          } else if (!st.running) {
-            await n.start();
-          }
+          await bringBack(c);
         },
         waitForRecovery: async (timeoutMs) => {
           try {
@@ -237,6 +366,7 @@ export function kindNodeFault(cycle: FaultCycle, s: FaultSubject, ctx: Kubernete
           }
         },
       };
+    }
     case 'kubelet-stop':
       return {
         type: cycle.type,
@@ -254,7 +384,7 @@ export function kindNodeFault(cycle: FaultCycle, s: FaultSubject, ctx: Kubernete
         },
         // The point of this fault is a database that outlives its kubelet: check that it did.
         waitForPropagation: async () => {
-          await until(`the kubelet on ${node!.name} to stop`, async () => ['inactive', 'failed'].includes(await node!.kubeletState()), ctx.propagationTimeoutMs ?? 30_000);
+          await untilNode(`the kubelet on ${node!.name} to stop`, () => node!.kubeletState(), (st) => ['inactive', 'failed'].includes(st), (st) => `kubelet.service ${st || 'unknown'}`);
           const still = await node!.memberContainer(ctx.namespace, m.pod);
           if (still !== container) throw new StatebenchError(`kubelet-stop: the database container of ${m.pod} (${container.slice(0, 12)}) stopped with the kubelet, so this was not a kubelet-only failure`);
           probing = probeLoop(node!);

@@ -4,7 +4,7 @@ import { type FaultCycle, type PlannedTarget } from '../../../model/plan.ts';
 import type { FaultSubject } from '../../../fault/modes.ts';
 import type { EngineNode } from '../../../engine/types.ts';
 import type { Clock } from '../../../core/clock.ts';
-import { sleep } from '../../../core/clock.ts';
+import { met, monotonicClock, notYet, waitFor, type WaitClock } from '../../../core/wait.ts';
 import { withClient } from '../../../engine/pg.ts';
 import { StatebenchError } from '../../../errors.ts';
 import { apiMessage, type Exec, type KubeCluster } from '../cluster.ts';
@@ -44,6 +44,8 @@ export interface KubernetesFaultContext {
   propagationTimeoutMs?: number;
   /** Waits that outlive a cycle (operator action) stop with this. */
   signal?: AbortSignal;
+  /** The clock of the modes' own waits (a fake one in unit tests); the timeline's waits run on its own. @default the monotonic clock */
+  waitClock?: WaitClock;
 }
 
 export async function answersSelect1(node: EngineNode): Promise<boolean> {
@@ -130,16 +132,20 @@ export class MemberCycle {
   }
 
   /**
-   * Recovered: the engine accepts writes, the faulted member answers on its own connection again,
-   * (pod faults) a replacement pod is Ready, and (node faults) its node is Ready — with
-   * `expectAddress` as its InternalIP, when given.
+   * Recovered: (pod faults) a replacement pod is Ready, (node faults) its node is Ready — with
+   * `expectAddress` as its InternalIP, when given — the faulted member answers on its own connection
+   * again, and, last, the engine accepts writes through the client path the workload uses. Last,
+   * because that path is Kubernetes' (kind's NodePort, routed to the member's node by address) and
+   * follows a restarted node only after the node reports its new address: a member that answers on
+   * its port-forward is not yet one the workload reaches.
    */
   async recovered(timeoutMs: number, o: { node?: boolean; expectAddress?: string | null; replaced?: boolean } = {}): Promise<void> {
-    const deadline = performance.now() + timeoutMs;
-    const left = () => Math.max(1, deadline - performance.now());
+    const clock = this.ctx.waitClock ?? monotonicClock;
+    const deadline = clock.now() + timeoutMs;
+    const left = () => Math.max(1, Math.round(deadline - clock.now()));
+    const tl = this.ctx.timeline;
     try {
       if (o.replaced) {
-        const tl = this.ctx.timeline;
         await tl.waitFor(
           `a replacement of pod ${this.pod} to be Ready`,
           () => {
@@ -150,21 +156,25 @@ export class MemberCycle {
           { timeoutMs: left(), state: () => describePod(tl.get('Pod', this.pod)) },
         );
       }
-      await this.s.engine.awaitHealthy(left());
-      const answers = this.ctx.memberAnswers ?? answersSelect1;
-      let ok = false;
-      while (!ok && performance.now() < deadline) {
-        ok = await answers(this.s.node);
-        if (!ok) await sleep(Math.min(500, left()));
-      }
-      if (!ok) throw new StatebenchError(`${this.s.node.name} (pod ${this.pod}) did not answer again within ${timeoutMs}ms: ${describePod(this.ctx.timeline.get('Pod', this.pod))}`);
       if (o.node) {
-        const tl = this.ctx.timeline;
         await tl.waitFor(`node ${this.kubeNode} to be Ready${o.expectAddress ? ` at ${o.expectAddress}` : ''}`, () => (this.nodeIsReady(o.expectAddress) ? true : undefined), {
           timeoutMs: left(),
           state: () => describeNode(tl.get('Node', this.kubeNode ?? '')),
         });
       }
+      const answers = this.ctx.memberAnswers ?? answersSelect1;
+      await waitFor(
+        `${this.s.node.name} (pod ${this.pod}) to answer on its own connection again`,
+        async () => {
+          try {
+            return (await answers(this.s.node)) ? met(undefined) : notYet(() => describePod(tl.get('Pod', this.pod)));
+          } catch (e) {
+            return notYet(`${(e as Error).message}; ${describePod(tl.get('Pod', this.pod))}`);
+          }
+        },
+        { timeoutMs: left(), intervalMs: 500, clock },
+      );
+      await this.s.engine.awaitHealthy(left());
       if (this.mark) this.mark.healthyAtMs = +this.ctx.clock.now().toFixed(1);
     } finally {
       this.stopOperator();
@@ -185,7 +195,7 @@ export class MemberCycle {
     const tl = this.ctx.timeline;
     void (async () => {
       await tl.waitFor(`node ${this.kubeNode} NotReady`, () => (this.nodeIsReady() ? undefined : true), { timeoutMs: 6 * 3_600_000, signal });
-      await sleep(after, signal);
+      await (this.ctx.waitClock ?? monotonicClock).sleep(after, signal);
       const p = tl.get('Pod', this.pod);
       if (this.nodeIsReady() || !p || p.metadata?.uid !== this.uid) return;
       this.act('force-delete (operator action)', `node ${this.kubeNode} NotReady for ${(after / 1000).toFixed(0)}s`);
@@ -225,19 +235,4 @@ export function describeNode(n: KubeObject | undefined): string {
   const ready = (n.status?.conditions as { type: string; status: string; reason?: string; message?: string }[] | undefined)?.find((c) => c.type === 'Ready');
   const ip = (n.status?.addresses as { type: string; address: string }[] | undefined)?.find((a) => a.type === 'InternalIP')?.address;
   return `node ${n.metadata?.name} Ready=${ready?.status ?? '?'}${ready?.reason ? ` (${ready.reason}${ready.message ? `: ${ready.message}` : ''})` : ''}, InternalIP ${ip ?? 'none'}`;
-}
-
-/** Polls `check` every 250 ms until it holds; throws naming `what` after `timeoutMs`. */
-export async function until(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  let last = '';
-  while (performance.now() < deadline) {
-    try {
-      if (await check()) return;
-    } catch (e) {
-      last = (e as Error).message;
-    }
-    await sleep(250);
-  }
-  throw new StatebenchError(`timed out after ${timeoutMs}ms waiting for ${what}${last ? ` (last error: ${last})` : ''}`);
 }

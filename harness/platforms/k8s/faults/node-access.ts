@@ -8,7 +8,7 @@ import { Exec as KubeExec, PatchStrategy, type KubernetesObject } from '@kuberne
 import type { FaultCycle } from '../../../model/plan.ts';
 import type { FaultMode } from '../../../fault/fault.ts';
 import type { FaultSubject } from '../../../fault/modes.ts';
-import { sleep } from '../../../core/clock.ts';
+import { monotonicClock, settledWithin } from '../../../core/wait.ts';
 import { StatebenchError, EXIT } from '../../../errors.ts';
 import { apiMessage, type KubeCluster } from '../cluster.ts';
 import type { K8sObject } from '../render/manifests.ts';
@@ -239,7 +239,7 @@ export function helperNodeFault(cycle: FaultCycle, s: FaultSubject, ctx: Kuberne
       try {
         // Until the timer fires the node is as faulted as before, whatever Kubernetes reports yet.
         const wait = Math.min(timeoutMs, undoAtMs - ctx.clock.now());
-        if (wait > 0) await sleep(wait);
+        if (wait > 0) await (ctx.waitClock ?? monotonicClock).sleep(wait);
         await m.recovered(Math.max(1, timeoutMs - Math.max(0, wait)), { node: true });
       } finally {
         await removeHelper();
@@ -249,20 +249,17 @@ export function helperNodeFault(cycle: FaultCycle, s: FaultSubject, ctx: Kuberne
 }
 
 /** Runs `command` in a container through the API server (as `kubectl exec`); resolves on its success. */
-export async function execIn(cluster: KubeCluster, namespace: string, pod: string, container: string, command: string[], timeoutMs: number): Promise<string> {
+export function execIn(cluster: KubeCluster, namespace: string, pod: string, container: string, command: string[], timeoutMs: number): Promise<string> {
   let out = '';
   const sink = new Writable({ write: (chunk, _e, done) => ((out += String(chunk)), done()) });
-  return new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no answer after ${timeoutMs}ms`)), timeoutMs);
+  const finished = new Promise<string>((resolve, reject) => {
     new KubeExec(cluster.kubeConfig)
       .exec(namespace, pod, container, command, sink, sink, null, false, (status) => {
-        clearTimeout(timer);
         if (status.status === 'Success') resolve(out);
         else reject(new Error(`${status.message ?? status.reason ?? 'failed'}${out.trim() ? `: ${out.trim().slice(-500)}` : ''}`));
       })
-      .catch((e: unknown) => {
-        clearTimeout(timer);
-        reject(new Error(apiMessage(e)));
-      });
+      .catch((e: unknown) => reject(new Error(apiMessage(e))));
   });
+  // The status channel may never report (a node that stops answering mid-exec): bounded in real time.
+  return settledWithin(`the end of ${command[0]} in ${namespace}/${pod}`, finished, { timeoutMs, clock: monotonicClock });
 }

@@ -2,7 +2,7 @@
 // /proc (a paused kind node cannot be exec'd into) or a node's process list.
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { sleep } from '../../../core/clock.ts';
+import { met, notYet, waitFor } from '../../../core/wait.ts';
 import type { KubernetesFaultContext, MemberCycle } from './member-cycle.ts';
 
 /**
@@ -52,7 +52,7 @@ export function hostProcesses(proc = '/proc', podUids?: string[]): string {
 }
 
 /**
- * Watches, until stopped, for two postmasters on the member's data directory, and marks the first
+ * Looks, until stopped, for two postmasters on the member's data directory, and marks the first
  * sighting on the cycle. A force delete removes the pod object at once while the kubelet is still
  * killing its containers (or, on a frozen node, cannot kill them at all); the replacement then starts
  * on the same data — on the same node with a Local PV, on any node with a shared network volume — and
@@ -66,10 +66,9 @@ export function watchPostmasters(ctx: KubernetesFaultContext, m: MemberCycle, wh
   if (ctx.platform !== 'kind' || !ctx.exec || !pgdata || !node) return undefined;
   const exec = ctx.exec;
   const stop = new AbortController();
-  // Bounded, in case recovery is never awaited (an interrupted run).
-  const until = performance.now() + 600_000;
-  const done = (async () => {
-    while (!stop.signal.aborted && performance.now() < until) {
+  const done = waitFor(
+    `two postmasters on ${pgdata}`,
+    async () => {
       try {
         // The member's old pod and, once there is one, its replacement: the same name, another uid.
         const now = ctx.timeline.get('Pod', m.pod)?.metadata?.uid;
@@ -81,15 +80,22 @@ export function watchPostmasters(ctx: KubernetesFaultContext, m: MemberCycle, wh
           pids = postmastersOn(stdout, pgdata);
           where = `on ${node} at once (pids ${pids.join(', ')} in the node)`;
         }
-        if (pids.length >= 2 && m.mark && !m.mark.actions.some((a) => a.what.startsWith('two postmasters'))) {
-          m.act('two postmasters', `on ${pgdata} ${where}: ${why}`);
-        }
-      } catch {
-        /* the node may be busy or frozen; the next look counts */
+        return pids.length >= 2 ? met(where) : notYet(`${pids.length} postmaster(s)`);
+      } catch (e) {
+        // The node may be busy or frozen; the next look counts.
+        return notYet((e as Error).message);
       }
-      await sleep(ctx.probeIntervalMs ?? 500, stop.signal).catch(() => {});
-    }
-  })();
+    },
+    // Bounded, in case recovery is never awaited (an interrupted run).
+    { timeoutMs: 600_000, intervalMs: ctx.probeIntervalMs ?? 500, signal: stop.signal, clock: ctx.waitClock },
+  ).then(
+    (where) => {
+      if (m.mark && !m.mark.actions.some((a) => a.what.startsWith('two postmasters'))) m.act('two postmasters', `on ${pgdata} ${where}: ${why}`);
+    },
+    () => {
+      /* stopped with recovery, or no second server within the bound: nothing to mark */
+    },
+  );
   return {
     async stop() {
       stop.abort();

@@ -10,7 +10,7 @@ import type { IRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role'
 import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import type { IStorageClass } from 'kubernetes-models/storage.k8s.io/v1/StorageClass';
-import { renderManifests, storageLayout, quantity, dataClaimName, remoteVolumePath, runDir, PATRONI_SCOPE_LABEL, type K8sObject, type TargetManifests } from './manifests.ts';
+import { renderManifests, quantity, remoteVolumePath, runDir, PATRONI_SCOPE_LABEL, type K8sObject, type TargetManifests } from './manifests.ts';
 import { validateAll, validateObject } from './validate.ts';
 import { renderKindConfig } from './kind-config.ts';
 import { kubernetesTarget } from '../testing/plan.ts';

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { get as httpsGet } from 'node:https';
 import { KubeConfig } from '@kubernetes/client-node';
 import { freePort } from '../../../core/net.ts';
+import { met, notYet, waitFor } from '../../../core/wait.ts';
 
 const CACHE = '/var/cache/statebench/kind-node';
 
@@ -75,20 +76,24 @@ export class RealApiServer {
       '--service-cluster-ip-range=10.96.0.0/16',
     ]);
     this.url = `https://127.0.0.1:${apiPort}`;
-    const deadline = performance.now() + timeoutMs;
-    for (;;) {
-      const ok = await new Promise<boolean>((resolve) => {
+    const readyz = () =>
+      new Promise<number | string>((resolve) => {
         const req = httpsGet(`${this.url}/readyz`, { rejectUnauthorized: false, headers: { authorization: `Bearer ${this.token}` } }, (res) => {
           res.resume();
-          resolve(res.statusCode === 200);
+          resolve(res.statusCode ?? 'no status');
         });
-        req.on('error', () => resolve(false));
+        req.on('error', (e) => resolve(e.message));
       });
-      if (ok) break;
-      if (this.procs.some((p) => p.exitCode !== null)) throw new Error(`kube-apiserver or etcd exited:\n${this.log.slice(-3000)}`);
-      if (performance.now() > deadline) throw new Error(`kube-apiserver not ready after ${timeoutMs}ms:\n${this.log.slice(-3000)}`);
-      await new Promise((r) => setTimeout(r, 300));
-    }
+    await waitFor(
+      'kube-apiserver to answer /readyz with 200',
+      async () => {
+        const answer = await readyz();
+        if (answer === 200) return met(undefined);
+        if (this.procs.some((p) => p.exitCode !== null)) throw new Error(`kube-apiserver or etcd exited:\n${this.log.slice(-3000)}`);
+        return notYet(() => `/readyz: ${answer}; the log ends:\n${this.log.slice(-3000)}`);
+      },
+      { timeoutMs, intervalMs: 300 },
+    );
     return this;
   }
 

@@ -6,8 +6,8 @@
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { KubernetesObjectApi, Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import type { Clock } from '../../../core/clock.ts';
+import { met, notYet, waitFor, Wakeup, type WaitClock } from '../../../core/wait.ts';
 import type { Measurement } from '../../../measure/measurement.ts';
-import { StatebenchError, EXIT } from '../../../errors.ts';
 import { apiMessage } from '../cluster.ts';
 import { assembleTimeline, compact, keyOf, type CycleMark, type KubeObject, type KubernetesFaultTimeline, type Observation, type WatchEventType } from './assemble.ts';
 
@@ -60,12 +60,10 @@ export interface KubernetesTimelineOptions {
   file?: string;
   /** Called with each statebench action as it is marked (the run's events.jsonl). */
   onEvent?(type: string, data: object): void;
+  /** The clock of the fault modes' waits (a fake one in unit tests). @default the monotonic clock */
+  waitClock?: WaitClock;
 }
 
-/** A started wait; `check` is evaluated on every observation and twice a second. */
-interface Waiter {
-  check(): boolean;
-}
 
 /**
  * Records what the cluster says about the target while faults run, and keeps the latest state of
@@ -78,7 +76,8 @@ export class KubernetesTimeline {
   readonly problems: string[] = [];
   private readonly view = new Map<string, KubeObject>();
   private readonly last = new Map<string, string>();
-  private readonly waiters = new Set<Waiter>();
+  /** Wakes the waits on the record when it changes. */
+  private readonly changes = new Wakeup();
   private readonly stopper = new AbortController();
   private readonly controllers = new Set<AbortController>();
   private loops: Promise<void>[] = [];
@@ -151,7 +150,7 @@ export class KubernetesTimeline {
         /* the in-memory record still has it */
       }
     }
-    this.poke();
+    this.changes.notify();
   }
 
   /** The latest recorded state of an object. */
@@ -165,40 +164,20 @@ export class KubernetesTimeline {
   }
 
   /**
-   * Resolves with `check`'s first defined value, evaluated now, on every change and twice a second
-   * (for checks that depend on time passing); rejects after `timeoutMs` naming `what` and `state()`.
+   * Resolves with `check`'s first defined value, looked at now, on every recorded change and twice a
+   * second (for checks that depend on time passing): waitFor on the record, so a timeout is a
+   * WaitTimeoutError naming `what` and `state()`.
    */
   waitFor<T>(what: string, check: () => T | undefined, opts: { timeoutMs: number; signal?: AbortSignal; state?: () => string }): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      let done = false;
-      const finish = (f: () => void) => {
-        if (done) return;
-        done = true;
-        this.waiters.delete(waiter);
-        clearTimeout(timer);
-        clearInterval(tick);
-        opts.signal?.removeEventListener('abort', onAbort);
-        f();
-      };
-      const waiter: Waiter = {
-        check: () => {
-          try {
-            const v = check();
-            if (v !== undefined) finish(() => resolve(v));
-          } catch (e) {
-            finish(() => reject(e));
-          }
-          return done;
-        },
-      };
-      const onAbort = () => finish(() => reject(opts.signal!.reason ?? new StatebenchError(`interrupted while waiting for ${what}`, EXIT.interrupted)));
-      const timer = setTimeout(() => finish(() => reject(new StatebenchError(`timed out after ${Math.round(opts.timeoutMs)}ms waiting for ${what}${opts.state ? `: ${opts.state()}` : ''}`))), opts.timeoutMs);
-      const tick = setInterval(() => waiter.check(), 500);
-      if (opts.signal?.aborted) return onAbort();
-      opts.signal?.addEventListener('abort', onAbort, { once: true });
-      this.waiters.add(waiter);
-      waiter.check();
-    });
+    const timeoutMs = Math.max(0, Math.round(opts.timeoutMs));
+    return waitFor(
+      what,
+      () => {
+        const v = check();
+        return v === undefined ? notYet(opts.state ?? 'the condition does not hold') : met(v);
+      },
+      { timeoutMs, intervalMs: 500, maxLooks: Wakeup.maxLooks(timeoutMs, 500), signal: opts.signal, clock: this.changes.clock(this.o.waitClock) },
+    );
   }
 
   /** Opens a cycle's mark; the fault mode adds actions and probes to it as it goes. */
@@ -227,10 +206,6 @@ export class KubernetesTimeline {
   /** Writes every cycle's timeline (kubernetes-timeline.json next to the watch log). */
   write(file: string): void {
     writeFileSync(file, JSON.stringify({ cycles: this.cycles(), problems: this.problems }, null, 2) + '\n');
-  }
-
-  private poke(): void {
-    for (const w of [...this.waiters]) w.check();
   }
 
   /** List, then watch from that version; after the watch ends (timeout, 410, network), list again. */

@@ -9,9 +9,12 @@ import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { KubeConfig } from '@kubernetes/client-node';
 import { FakeApiServer, type StoredObject } from '../testing/fake-apiserver.ts';
-import { KubernetesFaultTimelineSchema, compact, pinnedNode, type CycleMark, type KubernetesFaultTimeline, type Observation } from './assemble.ts';
+import { KubernetesFaultTimelineSchema, compact, pinnedNode, type CycleMark, type KubeObject, type KubernetesFaultTimeline, type Observation } from './assemble.ts';
 import { KubernetesTimeline } from './recorder.ts';
 import { RunClock, type Clock } from '../../../core/clock.ts';
+import type { WaitClock } from '../../../core/wait.ts';
+import { WaitTimeoutError } from '../../../errors.ts';
+import { FakeClock } from '../../../testing/fake-clock.ts';
 
 const CLUSTER = 'statebench-20261127-143022-ab12-7b3e';
 const W = [`${CLUSTER}-worker`, `${CLUSTER}-worker2`, `${CLUSTER}-worker3`, `${CLUSTER}-worker4`];
@@ -28,10 +31,10 @@ function recorded(file: string): Observation[] {
 /** A clock the recorder reads only for marks; recorded observations carry their own times. */
 const stillClock: Clock = { now: () => 0, wall: () => '2026-11-27T14:30:00.000Z' };
 
-function offlineTimeline(leaderLabel: { key: string; value: string } | null): KubernetesTimeline {
+function offlineTimeline(leaderLabel: { key: string; value: string } | null, waitClock?: WaitClock): KubernetesTimeline {
   const kc = new KubeConfig();
   kc.loadFromOptions({ clusters: [{ name: 'x', server: 'http://127.0.0.1:9', skipTLSVerify: true }], users: [{ name: 'u' }], contexts: [{ name: 'x', cluster: 'x', user: 'u' }], currentContext: 'x' });
-  return new KubernetesTimeline({ kubeConfig: kc, namespace: NS, podSelector: 'app.kubernetes.io/name=statebench-db', clock: stillClock, leaderLabel });
+  return new KubernetesTimeline({ kubeConfig: kc, namespace: NS, podSelector: 'app.kubernetes.io/name=statebench-db', clock: stillClock, leaderLabel, waitClock });
 }
 
 /** Replays recorded events through the recorder (compaction and de-duplication included). */
@@ -482,9 +485,43 @@ describe('the recorder against the fake API server', () => {
     const tl = new KubernetesTimeline({ kubeConfig: api.kubeConfig(), namespace: NS, podSelector: 'app=db', clock: new RunClock(), leaderLabel: null });
     await tl.start();
     try {
-      await expect(tl.waitFor('node w1 to be NotReady', () => undefined, { timeoutMs: 300, state: () => 'node w1 Ready=True' })).rejects.toThrow('timed out after 300ms waiting for node w1 to be NotReady: node w1 Ready=True');
+      await expect(tl.waitFor('node w1 to be NotReady', () => undefined, { timeoutMs: 300, state: () => 'node w1 Ready=True' })).rejects.toThrow(/^timed out after 300 ms waiting for node w1 to be NotReady \(\d+ looks?\); last seen: node w1 Ready=True$/);
     } finally {
       await tl.stop();
     }
+  });
+});
+
+describe('waits on the record (no API server: changes are fed to the recorder directly)', () => {
+  const nodeObj = (ready: string): KubeObject => ({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'w1' }, status: { conditions: [{ type: 'Ready', status: ready }] } }) as KubeObject;
+  const readyOf = (tl: KubernetesTimeline) => (tl.get('Node', 'w1')?.status?.conditions as { status: string }[] | undefined)?.[0]?.status;
+
+  test('a change ends the pause at once: the wait does not sit out its half-second interval', async () => {
+    // A clock whose pauses never end on their own: only a recorded change moves the wait on.
+    const stalled: WaitClock = { now: () => 0, sleep: (_ms, signal) => new Promise((_, reject) => signal?.addEventListener('abort', () => reject(signal.reason), { once: true })) };
+    const tl = offlineTimeline(null, stalled);
+    tl.observe('ADDED', nodeObj('True'));
+    const notReady = tl.waitFor('node w1 NotReady', () => (readyOf(tl) === 'Unknown' ? 'seen' : undefined), { timeoutMs: 60_000 });
+    await new Promise((r) => setImmediate(r));
+    tl.observe('MODIFIED', nodeObj('Unknown'));
+    expect(await notReady).toBe('seen');
+  });
+
+  test('on the fake clock a condition that never holds times out at once, with what was awaited and the state seen', async () => {
+    const clock = new FakeClock();
+    const tl = offlineTimeline(null, clock);
+    tl.observe('ADDED', nodeObj('True'));
+    const e = await tl.waitFor('node w1 NotReady', () => (readyOf(tl) === 'Unknown' ? true : undefined), { timeoutMs: 6 * 3_600_000, state: () => `node w1 Ready=${readyOf(tl)}` }).catch((x) => x);
+    expect(e).toBeInstanceOf(WaitTimeoutError);
+    expect(e.message).toBe('timed out after 21600000 ms waiting for node w1 NotReady (43201 looks); last seen: node w1 Ready=True');
+    expect(clock.now()).toBe(21_600_000);
+    expect(new Set(clock.sleeps)).toEqual(new Set([500]));
+  });
+
+  test('an aborted wait ends with the signal\'s reason', async () => {
+    const tl = offlineTimeline(null, new FakeClock());
+    const stop = new AbortController();
+    stop.abort(new Error('interrupted'));
+    await expect(tl.waitFor('anything', () => undefined, { timeoutMs: 1_000, signal: stop.signal })).rejects.toThrow('interrupted');
   });
 });
