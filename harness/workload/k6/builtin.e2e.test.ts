@@ -160,6 +160,13 @@ describe('executors', () => {
     expect(r.interruptedIterations).toBe(0);
   });
 
+  it('counts the completed iterations of a VU whose thread it had to end, records posted or not', async () => {
+    const r = await runBuiltin(fixture('terminated.js'), { env, log });
+    expect(await one('select count(*) from k6_terminated')).toBe(50);
+    expect(r.iterations).toBe(50);
+    expect(r.interruptedIterations).toBe(1);
+  });
+
   it('interrupts iterations when gracefulStop runs out', async () => {
     const t0 = performance.now();
     const r = await runBuiltin(fixture('interrupt.js'), { env, log });
