@@ -538,13 +538,17 @@ export class K6Session {
    */
   private async finish(vus: VuHandle[], gracefulMs: number): Promise<void> {
     const busy = vus.filter((v) => !this.idle(v));
-    // A VU already interrupted (ramping down past its gracefulRampDown) stays interrupted.
-    for (const v of busy) {
-      Atomics.compareExchange(v.ctl, CTL.STOP, STOP.RUN, STOP.GRACEFUL);
-      Atomics.notify(v.ctl, CTL.STOP);
-    }
     const grace = this.runAbort!.signal.aborted ? Math.min(gracefulMs, 1000) : gracefulMs;
-    if (await this.waitIdle(busy, grace)) return;
+    // A VU already interrupted (ramping down past its gracefulRampDown) stays interrupted. No grace
+    // means no graceful stop at all, as in k6: a VU told to finish first could end its iteration on
+    // its own in the moment before the interrupt.
+    if (grace > 0) {
+      for (const v of busy) {
+        Atomics.compareExchange(v.ctl, CTL.STOP, STOP.RUN, STOP.GRACEFUL);
+        Atomics.notify(v.ctl, CTL.STOP);
+      }
+      if (await this.waitIdle(busy, grace)) return;
+    }
     for (const v of busy) if (!this.idle(v)) this.stop(v, STOP.INTERRUPT);
     if (await this.waitIdle(busy, 5000)) return;
     // Still busy: blocked on a statement (interrupts act between statements). End its server session.
@@ -751,7 +755,7 @@ export class K6Session {
       }
       while (active.length > want) {
         const v = active.pop()!;
-        this.stop(v, STOP.GRACEFUL);
+        this.stop(v, s.gracefulRampDownMs > 0 ? STOP.GRACEFUL : STOP.INTERRUPT);
         rampingDown.push({ v, deadline: absNow() + s.gracefulRampDownMs });
       }
       for (let i = rampingDown.length - 1; i >= 0; i--) {

@@ -106,11 +106,17 @@ export function checkInterrupt() {
   if (interrupted()) throw new InterruptError();
 }
 
-/** Blocks for `ms`, waking early only to be interrupted. */
+/**
+ * Blocks for `ms`, waking early only to be interrupted. An interrupt that arrived while the thread
+ * waited to run again after its sleep ran out still interrupts: on a busy host that wait can be
+ * longer than the sleep.
+ */
 export function blockFor(ms) {
   const end = now() + ms;
-  for (let left = ms; left > 0; left = end - now()) {
+  for (;;) {
     if (interrupted()) throw new InterruptError();
+    const left = end - now();
+    if (left <= 0) return;
     if (vu.ctl) Atomics.wait(vu.ctl, CTL.STOP, Atomics.load(vu.ctl, CTL.STOP), Math.min(left, 1000));
     else Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Math.min(left, 1000));
   }
