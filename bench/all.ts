@@ -40,6 +40,7 @@ interface BenchJson {
   peakMb?: number;
   duringRunMb?: number;
   growth?: number;
+  trend?: { slopeMbPerMin: number; halfWidth95MbPerMin: number; meanMb: number; projectedGrowthMb: number; flat: boolean } | null;
 }
 
 const runs: Array<{ label: string; script: string; args: string[] }> = [];
@@ -88,7 +89,11 @@ try {
     }
     if (r.json.peakMb !== undefined) {
       console.log(
-        `${pad('CLI RSS, mixed run', 46)} workload peak ${r.json.duringRunMb!.toFixed(0)} MB, whole run ${r.json.peakMb.toFixed(0)} MB (target < 200), last/second minute ${r.json.growth!.toFixed(3)}× (flat ≤ 1.10)  load ${r.json.loadAverage}`,
+        `${pad('CLI RSS, mixed run', 46)} workload peak ${r.json.duringRunMb!.toFixed(0)} MB, whole run ${r.json.peakMb.toFixed(0)} MB (target < 200), ` +
+          (r.json.trend
+            ? `trend ${r.json.trend.slopeMbPerMin.toFixed(2)} ± ${r.json.trend.halfWidth95MbPerMin.toFixed(2)} MB/min, projected ${r.json.trend.projectedGrowthMb.toFixed(1)} MB = ${((r.json.trend.projectedGrowthMb / r.json.trend.meanMb) * 100).toFixed(1)} % of the mean (flat ≤ 10 %)`
+            : 'trend: too few samples') +
+          `  load ${r.json.loadAverage}`,
       );
     }
   }

@@ -135,11 +135,12 @@ export function classifyLedger(attempts: Iterable<LedgerAttempt>, rowsFound: Ite
 }
 
 /** Rows fetched from the server at a time while the ledger table is read back. */
-const FETCH_ROWS = 10_000;
+export const LEDGER_FETCH_ROWS = 10_000;
 
 /**
- * Every row of the ledger table, grouped by id, to `each`, a batch at a time through a cursor (a long
- * run's table does not have to fit in memory). Index scans are switched off so the rows come from
+ * Every row of the ledger table, grouped by id, to `each` in id order, a batch at a time through a
+ * cursor (a long run's table does not have to fit in memory). The order puts each id at a known
+ * place, so where one fetch ends and the next begins can be tested. Index scans are switched off so the rows come from
  * the heap: a broken primary-key index could hide a duplicate from an index scan, never from this.
  * Resolves false when the table does not exist.
  */
@@ -156,11 +157,11 @@ export async function forEachLedgerRow(conn: ConnInfo, each: (r: RowFound) => vo
       select id, count(*)::int as n,
              array_agg(distinct encode(sha256(convert_to(payload, 'UTF8')), 'hex')) as sums,
              bool_and(checksum = encode(sha256(convert_to(payload, 'UTF8')), 'hex')) as intact
-        from ${LEDGER_TABLE} group by id`);
+        from ${LEDGER_TABLE} group by id order by id`);
     for (;;) {
-      const r = await c.query<{ id: string; n: number; sums: string[]; intact: boolean }>(`fetch ${FETCH_ROWS} from ledger_rows`);
+      const r = await c.query<{ id: string; n: number; sums: string[]; intact: boolean }>(`fetch ${LEDGER_FETCH_ROWS} from ledger_rows`);
       for (const row of r.rows) each({ id: row.id, count: row.n, checksum: row.sums.length === 1 ? row.sums[0] : null, intact: row.intact });
-      if (r.rows.length < FETCH_ROWS) break;
+      if (r.rows.length < LEDGER_FETCH_ROWS) break;
     }
     await c.query('commit');
     return true;

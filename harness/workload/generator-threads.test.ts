@@ -19,6 +19,16 @@ describe('GeneratorThreads', () => {
     });
   });
 
+  it('is ready once every thread has built its data set, and says so when one cannot start', async () => {
+    await expect(threads.ready).resolves.toBeUndefined();
+    const broken = new GeneratorThreads<BulkChunk>({ module: new URL('./no-such-module.ts', import.meta.url).href, exportName: 'X', args: [] }, 1);
+    try {
+      await expect(broken.ready).rejects.toThrow();
+    } finally {
+      await broken.close();
+    }
+  });
+
   it('rejects after close, so a caller falls back to generating itself', async () => {
     const t = new GeneratorThreads<BulkChunk>(data.recipe(), 1);
     await t.close();

@@ -23,11 +23,21 @@ export class GeneratorThreads<C extends GeneratedChunk> {
   private readonly waiting = new Map<number, Waiter<C>[]>();
   private readonly load: number[] = [];
   private closed = false;
+  /** Resolves once every thread has built its data set; rejects if one fails to start. */
+  readonly ready: Promise<void>;
 
   constructor(recipe: DataSetRecipe, threads: number) {
+    const started: Promise<void>[] = [];
     for (let i = 0; i < threads; i++) {
       const w = new Worker(THREAD, { workerData: recipe, execArgv: [] });
       this.load.push(0);
+      started.push(
+        new Promise<void>((resolve, reject) => {
+          w.once('message', () => resolve());
+          w.once('error', reject);
+          w.once('exit', () => reject(new Error('generator thread exited before it was ready')));
+        }),
+      );
       w.on('message', (m: { chunk: number; ok: boolean; rest?: object; buffer?: ArrayBuffer; byteOffset?: number; length?: number; message?: string }) => {
         if ((m as { ready?: boolean }).ready) return;
         this.load[i]--;
@@ -44,6 +54,8 @@ export class GeneratorThreads<C extends GeneratedChunk> {
       w.unref();
       this.workers.push(w);
     }
+    this.ready = Promise.all(started).then(() => {});
+    this.ready.catch(() => {});
   }
 
   /** The chunk, from the least busy thread. */

@@ -142,6 +142,31 @@ describe('executors', () => {
     expect(await one(`select count(*) from pg_stat_activity where query like 'SELECT pg_sleep(600)%'`)).toBe(0);
   });
 
+  it('counts an iteration that ends on its own after the interrupt as completed, not interrupted', async () => {
+    // The test holds the lock the iteration's last statement waits for, and lets it go well after
+    // the interrupt (0 s gracefulStop after a 300 ms scenario) and well before the runner would end
+    // the VU's server session (5 s later): the iteration then completes without meeting the interrupt.
+    const r = await withClient(conn, async (holder) => {
+      await holder.query('select pg_advisory_lock(4242)');
+      let release: Promise<unknown> = Promise.resolve();
+      const run = runBuiltin(fixture('late.js'), { env, log, hooks: { onStart: () => void setTimeout(() => (release = holder.query('select pg_advisory_unlock(4242)')), 2500) } });
+      const result = await run;
+      await release;
+      return result;
+    });
+    const rows = await one('select count(*) from k6_late');
+    expect(rows).toBe(1);
+    expect(r.iterations).toBe(1);
+    expect(r.interruptedIterations).toBe(0);
+  });
+
+  it('counts the completed iterations of a VU whose thread it had to end, records posted or not', async () => {
+    const r = await runBuiltin(fixture('terminated.js'), { env, log });
+    expect(await one('select count(*) from k6_terminated')).toBe(50);
+    expect(r.iterations).toBe(50);
+    expect(r.interruptedIterations).toBe(1);
+  });
+
   it('interrupts iterations when gracefulStop runs out', async () => {
     const t0 = performance.now();
     const r = await runBuiltin(fixture('interrupt.js'), { env, log });

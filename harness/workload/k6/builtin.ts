@@ -54,7 +54,7 @@ import { exceptionKind } from './normalize.ts';
 import { MAX_VUS } from '../../model/k6.ts';
 import { EXIT, WaitTimeoutError } from '../../errors.ts';
 import { met, notYet, waitFor } from '../../core/wait.ts';
-import { CTL, CMD, STOP, STATE, REC } from './runtime/vu-runtime.mjs';
+import { CTL, CTL_WORDS, CMD, STOP, STATE, REC } from './runtime/vu-runtime.mjs';
 
 const VU_WORKER = new URL('./runtime/vu-worker.mjs', import.meta.url);
 const SQL_HOST_WORKER = new URL('./runtime/sql-host-worker.mjs', import.meta.url);
@@ -250,7 +250,7 @@ export class K6Session {
   }
 
   private spawn(id: number, role: 'init' | 'vu', extra: Record<string, unknown>): VuHandle {
-    const ctlSab = new SharedArrayBuffer(4 * 4);
+    const ctlSab = new SharedArrayBuffer(4 * CTL_WORDS);
     const sqlSab = new SharedArrayBuffer(4);
     const { port1, port2 } = new MessageChannel();
     this.host.attach(port1, sqlSab, id);
@@ -450,6 +450,7 @@ export class K6Session {
           const s = this.plan_!.scenarios[scen];
           const tags = this.baseTags[scen];
           this.iterations++;
+          this.iterationRecords.set(vu, (this.iterationRecords.get(vu) ?? 0) + 1);
           this.scenarioIterations[s.name] = (this.scenarioIterations[s.name] ?? 0) + 1;
           this.store.add('iterations', 1, tags);
           this.store.add('iteration_duration', dur, tags);
@@ -526,20 +527,28 @@ export class K6Session {
     }
   }
 
-  private interrupted = 0;
+  /** Iteration records received from each VU (by VU id). */
+  private readonly iterationRecords = new Map<number, number>();
 
-  /** Graceful stop, then interrupt, then (a VU stuck outside JavaScript) terminate. */
+  /**
+   * Graceful stop, then interrupt, then (a VU stuck outside JavaScript) terminate. Nothing is counted
+   * here: whether an iteration completed or was interrupted is the VU's to say (its counters), since
+   * a VU told to stop may end its iteration on its own at any moment.
+   */
   private async finish(vus: VuHandle[], gracefulMs: number): Promise<void> {
     const busy = vus.filter((v) => !this.idle(v));
-    for (const v of busy) this.stop(v, STOP.GRACEFUL);
     const grace = this.runAbort!.signal.aborted ? Math.min(gracefulMs, 1000) : gracefulMs;
-    if (await this.waitIdle(busy, grace)) return;
-    for (const v of busy) {
-      if (!this.idle(v)) {
-        this.interrupted++;
-        this.stop(v, STOP.INTERRUPT);
+    // A VU already interrupted (ramping down past its gracefulRampDown) stays interrupted. No grace
+    // means no graceful stop at all, as in k6: a VU told to finish first could end its iteration on
+    // its own in the moment before the interrupt.
+    if (grace > 0) {
+      for (const v of busy) {
+        Atomics.compareExchange(v.ctl, CTL.STOP, STOP.RUN, STOP.GRACEFUL);
+        Atomics.notify(v.ctl, CTL.STOP);
       }
+      if (await this.waitIdle(busy, grace)) return;
     }
+    for (const v of busy) if (!this.idle(v)) this.stop(v, STOP.INTERRUPT);
     if (await this.waitIdle(busy, 5000)) return;
     // Still busy: blocked on a statement (interrupts act between statements). End its server session.
     await this.host.terminateBackends(busy.filter((v) => !this.idle(v)).map((v) => v.id));
@@ -677,6 +686,7 @@ export class K6Session {
     // Batches in flight from VUs that just went idle.
     await this.quiesce();
     if (this.fatal) throw this.scriptError(this.fatal);
+    const interrupted = this.reconcileIterations();
     if (runError) throw runError;
 
     const thresholds = this.store.evaluate(durationMs);
@@ -685,7 +695,7 @@ export class K6Session {
       durationMs: Math.round(durationMs),
       iterations: this.iterations,
       failedIterations: this.failed,
-      interruptedIterations: this.interrupted,
+      interruptedIterations: interrupted,
       droppedIterations: this.dropped,
       vusMax: this.vusMax,
       vusTimeline: this.vusTimeline,
@@ -697,6 +707,27 @@ export class K6Session {
       errors: [...this.errorCounts.entries()].map(([message, count]) => ({ message, count })),
       aborted: abortReason ?? (signal.aborted ? 'aborted' : undefined),
     };
+  }
+
+  /**
+   * Takes the VUs' own iteration counters as the counts: an iteration started and never ended was
+   * interrupted. A terminated VU's records not yet posted are gone; its completed iterations are
+   * still counted (their durations and samples are not). Returns the interrupted iterations.
+   */
+  private reconcileIterations(): number {
+    let interrupted = 0;
+    let unrecorded = 0;
+    for (const v of this.vus) {
+      const ended = Atomics.load(v.ctl, CTL.ENDED);
+      interrupted += Atomics.load(v.ctl, CTL.STARTED) - ended;
+      unrecorded += Math.max(0, ended - (this.iterationRecords.get(v.id) ?? 0));
+      this.iterationRecords.set(v.id, ended);
+    }
+    if (unrecorded > 0) {
+      this.iterations += unrecorded;
+      this.log(`${unrecorded} iteration(s) of terminated VUs completed without their records: counted, without durations or samples`);
+    }
+    return interrupted;
   }
 
   /** Lets every VU's last batch arrive: each VU is asked to flush by the EXIT below, or has already. */
@@ -723,16 +754,13 @@ export class K6Session {
       }
       while (active.length > want) {
         const v = active.pop()!;
-        this.stop(v, STOP.GRACEFUL);
+        this.stop(v, s.gracefulRampDownMs > 0 ? STOP.GRACEFUL : STOP.INTERRUPT);
         rampingDown.push({ v, deadline: absNow() + s.gracefulRampDownMs });
       }
       for (let i = rampingDown.length - 1; i >= 0; i--) {
         const r = rampingDown[i];
         if (this.idle(r.v)) rampingDown.splice(i, 1);
-        else if (absNow() > r.deadline && Atomics.load(r.v.ctl, CTL.STOP) !== STOP.INTERRUPT) {
-          this.interrupted++;
-          this.stop(r.v, STOP.INTERRUPT);
-        }
+        else if (absNow() > r.deadline && Atomics.load(r.v.ctl, CTL.STOP) !== STOP.INTERRUPT) this.stop(r.v, STOP.INTERRUPT);
       }
       this.setActive(si, active.length);
       if (e >= total || signal.aborted) break;

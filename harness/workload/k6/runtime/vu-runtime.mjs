@@ -23,8 +23,14 @@ export class InterruptError extends Error {
   }
 }
 
-// Control words (Int32Array over a SharedArrayBuffer, one per VU), written by the coordinator.
-export const CTL = { CMD: 0, SCEN: 1, STOP: 2, STATE: 3 };
+// Control words (Int32Array over a SharedArrayBuffer, one per VU), written by the coordinator; the
+// VU writes STATE and the two iteration counters. The counters are the VU's own account of its
+// iterations: started, and ended with a record (completed or failed). An iteration started and not
+// ended was interrupted (thrown out, or cut short with the thread). They stay readable after the
+// thread is gone, so no record lost with a terminated thread and no interrupt that arrived after
+// the iteration had ended can make the counts disagree with what the iterations did.
+export const CTL = { CMD: 0, SCEN: 1, STOP: 2, STATE: 3, STARTED: 4, ENDED: 5 };
+export const CTL_WORDS = 6;
 export const CMD = { NONE: 0, LOOP: 1, ONE: 2, EXIT: 3 };
 export const STOP = { RUN: 0, GRACEFUL: 1, INTERRUPT: 2 };
 export const STATE = { IDLE: 0, BUSY: 1 };
@@ -100,11 +106,17 @@ export function checkInterrupt() {
   if (interrupted()) throw new InterruptError();
 }
 
-/** Blocks for `ms`, waking early only to be interrupted. */
+/**
+ * Blocks for `ms`, waking early only to be interrupted. An interrupt that arrived while the thread
+ * waited to run again after its sleep ran out still interrupts: on a busy host that wait can be
+ * longer than the sleep.
+ */
 export function blockFor(ms) {
   const end = now() + ms;
-  for (let left = ms; left > 0; left = end - now()) {
+  for (;;) {
     if (interrupted()) throw new InterruptError();
+    const left = end - now();
+    if (left <= 0) return;
     if (vu.ctl) Atomics.wait(vu.ctl, CTL.STOP, Atomics.load(vu.ctl, CTL.STOP), Math.min(left, 1000));
     else Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Math.min(left, 1000));
   }

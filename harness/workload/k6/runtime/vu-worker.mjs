@@ -204,6 +204,7 @@ async function main() {
     membrane.setGlobal('__ITER', vu.iter);
     membrane.setGlobal('__ENV', envs[s] ?? baseEnv);
     let err = null;
+    Atomics.add(vu.ctl, CTL.STARTED, 1);
     const t0 = now();
     try {
       fns[s](data);
@@ -227,6 +228,7 @@ async function main() {
     }
     vu.groupPath = '';
     vu.buf.push([REC.ITER, s, t0, now() - t0, vu.failedKind, err, vu.iter]);
+    Atomics.add(vu.ctl, CTL.ENDED, 1);
     vu.iter++;
     vu.scen = -1;
     return true;
