@@ -119,3 +119,30 @@ describe('readLedger', () => {
     expect(await readLedger('/nonexistent/ledger.jsonl')).toEqual({ attempts: [], malformed: 0 });
   });
 });
+
+describe('LedgerTally packing', () => {
+  const sum = (p: string) => payloadChecksum(p);
+  it('classifies ids of the ledger form (packed by writer and seq) and any other id (kept by id) alike, and keeps the strongest claim', () => {
+    const attempts: LedgerAttempt[] = [];
+    for (let seq = 0; seq < 5000; seq++) attempts.push({ id: `ab12cd-1-${seq}`, writer: 1, seq, startMs: seq, endMs: seq + 1, outcome: seq % 10 === 0 ? 'indeterminate' : 'ok', checksum: sum(`p${seq}`) });
+    // The same id twice: the acknowledgement wins over the earlier failure, with its checksum.
+    attempts.push({ id: 'ab12cd-2-7', writer: 2, seq: 7, startMs: 0, endMs: 1, outcome: 'failed', checksum: sum('old') });
+    attempts.push({ id: 'ab12cd-2-7', writer: 2, seq: 7, startMs: 2, endMs: 3, outcome: 'ok', checksum: sum('new') });
+    // Not the ledger's form: a leading zero, no seq, a checksum that is not sha256 hex.
+    attempts.push({ id: 'ab12cd-3-007', writer: 3, seq: 7, startMs: 0, endMs: 1, outcome: 'ok', checksum: sum('z') });
+    attempts.push({ id: 'hand-made', writer: 0, seq: 0, startMs: 0, endMs: 1, outcome: 'ok', checksum: sum('h') });
+    attempts.push({ id: 'ab12cd-1-5001', writer: 1, seq: 5001, startMs: 0, endMs: 1, outcome: 'ok', checksum: 'not-hex' });
+    const rows: RowFound[] = [];
+    for (let seq = 0; seq < 5000; seq++) if (seq !== 4321 && seq % 20 !== 0) rows.push({ id: `ab12cd-1-${seq}`, checksum: seq === 17 ? sum('tampered') : sum(`p${seq}`), count: 1, intact: true });
+    rows.push({ id: 'ab12cd-2-7', checksum: sum('new'), count: 1, intact: true });
+    rows.push({ id: 'ab12cd-3-007', checksum: sum('z'), count: 1, intact: true });
+    rows.push({ id: 'ab12cd-1-5001', checksum: 'not-hex', count: 1, intact: true });
+    rows.push({ id: 'ab12cd-1-6000', checksum: sum('x'), count: 2, intact: true });
+    const c = classifyLedger(attempts, rows);
+    // 5000 + 4 distinct ids; every 10th of writer 1 indeterminate (every 20th of those absent).
+    expect(c).toMatchObject({ attempted: 5004, acknowledged: 4504, failed: 0, indeterminate: 500, indeterminatePresent: 250, indeterminateAbsent: 250, lost: 2, phantom: 1, phantomUnattempted: 1, duplicated: 1, corrupted: 1 });
+    expect(c.lostIds).toEqual(['ab12cd-1-4321', 'hand-made']);
+    expect(c.corruptedIds).toEqual(['ab12cd-1-17']);
+    expect(c.phantomIds).toEqual(['ab12cd-1-6000']);
+  });
+});
