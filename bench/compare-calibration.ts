@@ -31,6 +31,7 @@ import { join, resolve } from 'node:path';
 import { parseProfileOnHost } from '../harness/run/profile-files.ts';
 import { runPlan } from '../harness/run/runner.ts';
 import { createProgress } from '../harness/run/progress.ts';
+import { interruptOnSignals } from '../harness/run/interrupt.ts';
 import { loadRun, type RunData } from '../harness/report/html/run-data.ts';
 import { compareRunData, type Comparison, type MetricChange } from '../harness/report/compare/compare.ts';
 import { mannWhitneyU } from '../harness/report/compare/stats.ts';
@@ -101,25 +102,35 @@ async function runAll(outDir: string, runs: number): Promise<void> {
   if (existsSync(logFile)) log.push(...(JSON.parse(readFileSync(logFile, 'utf8')) as typeof log));
   const start = performance.now();
   const took: number[] = [];
-  for (let i = 1; i <= runs; i++) {
-    const dir = join(outDir, `run-${String(i).padStart(2, '0')}`);
-    // A run already on disk is kept: an interrupted experiment resumes where it stopped.
-    if (completed(dir)) continue;
-    const elapsed = (performance.now() - start) / 1000;
-    const expected = took.length ? Math.max(...took) : 0;
-    if (elapsed + expected > Number(values.budget) * 60) {
-      console.error(`stopping before run ${i}: ${Math.round(elapsed)} s spent, a run takes up to ${Math.round(expected)} s, budget ${values.budget} min`);
-      break;
+  // Killed halfway, the run in progress tears down what it created, as `statebench run` does.
+  const interruption = interruptOnSignals();
+  try {
+    await runEach();
+  } finally {
+    interruption.dispose();
+  }
+
+  async function runEach(): Promise<void> {
+    for (let i = 1; i <= runs; i++) {
+      const dir = join(outDir, `run-${String(i).padStart(2, '0')}`);
+      // A run already on disk is kept: an interrupted experiment resumes where it stopped.
+      if (completed(dir)) continue;
+      const elapsed = (performance.now() - start) / 1000;
+      const expected = took.length ? Math.max(...took) : 0;
+      if (elapsed + expected > Number(values.budget) * 60) {
+        console.error(`stopping before run ${i}: ${Math.round(elapsed)} s spent, a run takes up to ${Math.round(expected)} s, budget ${values.budget} min`);
+        break;
+      }
+      const loadBefore = loadavg();
+      const t0 = performance.now();
+      const outcome = await runPlan(parseProfileOnHost(profile(1000 + i), 'compare-calibration.yaml'), { outDir: dir, signal: interruption.signal, progress: createProgress(process.stderr, true) });
+      const seconds = Math.round((performance.now() - t0) / 1000);
+      took.push(seconds);
+      log.push({ run: i, loadBefore, loadAfter: loadavg(), seconds });
+      console.error(`run ${i}/${runs}: ${outcome.summary.status} in ${seconds}s, load ${loadBefore.join(' ')} → ${loadavg().join(' ')}`);
+      writeFileSync(logFile, JSON.stringify(log, null, 2));
+      if (outcome.summary.status !== 'completed') throw new Error(`run ${i} ${outcome.summary.status}; see ${dir}/report.md`);
     }
-    const loadBefore = loadavg();
-    const t0 = performance.now();
-    const outcome = await runPlan(parseProfileOnHost(profile(1000 + i), 'compare-calibration.yaml'), { outDir: dir, signal: new AbortController().signal, progress: createProgress(process.stderr, true) });
-    const seconds = Math.round((performance.now() - t0) / 1000);
-    took.push(seconds);
-    log.push({ run: i, loadBefore, loadAfter: loadavg(), seconds });
-    console.error(`run ${i}/${runs}: ${outcome.summary.status} in ${seconds}s, load ${loadBefore.join(' ')} → ${loadavg().join(' ')}`);
-    writeFileSync(logFile, JSON.stringify(log, null, 2));
-    if (outcome.summary.status !== 'completed') throw new Error(`run ${i} ${outcome.summary.status}; see ${dir}/report.md`);
   }
 }
 

@@ -3,7 +3,7 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { EXIT, InterruptedError, StatebenchError } from './errors.ts';
+import { EXIT, StatebenchError } from './errors.ts';
 import { statebenchVersion } from './core/environment.ts';
 import { redact, redactString } from './core/redact.ts';
 
@@ -48,37 +48,14 @@ function buildProgram(setExit: (code: number) => void): Command {
       if (problems.length) throw loaded.refuse(problems);
       const { runPlan } = await import('./run/runner.ts');
       const { createProgress } = await import('./run/progress.ts');
-      const controller = new AbortController();
-      let signals = 0;
-      const onSignal = (sig: NodeJS.Signals) => {
-        signals++;
-        if (signals === 1) {
-          process.stderr.write(`\n${sig}: stopping, cleaning up (send again to force)…\n`);
-          controller.abort(new InterruptedError(sig));
-        } else {
-          // The second signal: teardown is already running; leave the rest to `statebench clean`.
-          process.stderr.write(`${sig} again: exiting now; run \`statebench clean\` to remove leftovers\n`);
-          process.exit(EXIT.interrupted);
-        }
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
-      // Under npx a SIGTERM ends npm without reaching us (harness/run/launcher-watch.ts).
-      const { watchLaunchers } = await import('./run/launcher-watch.ts');
-      const unwatch = watchLaunchers((why) => {
-        // Whoever read our output is gone with it; writing to the dead pipe must not crash teardown.
-        for (const s of [process.stdout, process.stderr]) s.on('error', () => {});
-        process.stderr.write(`\n${why}: stopping, cleaning up…\n`);
-        onSignal('SIGTERM');
-      });
+      const { interruptOnSignals } = await import('./run/interrupt.ts');
+      const interruption = interruptOnSignals();
       try {
-        const outcome = await runPlan(loaded, { outDir: o.out, signal: controller.signal, progress: createProgress(process.stderr, o.quiet) });
+        const outcome = await runPlan(loaded, { outDir: o.out, signal: interruption.signal, progress: createProgress(process.stderr, o.quiet) });
         process.stdout.write(`${outcome.summary.status}: report in ${join(outcome.outDir, 'report.md')}\n`);
         setExit(outcome.exitCode);
       } finally {
-        unwatch();
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
+        interruption.dispose();
       }
     });
 
