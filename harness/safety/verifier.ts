@@ -82,6 +82,10 @@ class Lane {
     this.state[seq] |= 8;
   }
 
+  forget(seq: number): void {
+    this.state[seq] = 0;
+  }
+
   private grow(min: number): void {
     let n = this.state.length;
     while (n < min) n *= 2;
@@ -142,7 +146,7 @@ export class LedgerTally {
       if (RANK[a.outcome] <= RANK[slot.lane.outcome(slot.seq)]) return;
       if (packable) return slot.lane.set(slot.seq, a.outcome, a.checksum);
       // A stronger claim whose checksum cannot be packed: the id moves to the map.
-      slot.lane.state[slot.seq] = 0;
+      slot.lane.forget(slot.seq);
       this.byId.set(a.id, { outcome: a.outcome, checksum: a.checksum, found: false });
       return;
     }
